@@ -1,0 +1,36 @@
+"""octstore: any file, local or in the cloud, as one object.
+
+The public API is what this module exports; everything else may change.
+"""
+
+from octstore.__about__ import __version__
+from octstore.errors import (
+    AccessDeniedError,
+    BackendNotInstalledError,
+    ConflictError,
+    IntegrityError,
+    InvalidLabelError,
+    InvalidMetadataError,
+    InvalidModeError,
+    InvalidTagError,
+    NotFoundError,
+    OctstoreError,
+)
+from octstore.metadata import LabelSet, Metadata, TagDict
+
+__all__ = [
+    "AccessDeniedError",
+    "BackendNotInstalledError",
+    "ConflictError",
+    "IntegrityError",
+    "InvalidLabelError",
+    "InvalidMetadataError",
+    "InvalidModeError",
+    "InvalidTagError",
+    "LabelSet",
+    "Metadata",
+    "NotFoundError",
+    "OctstoreError",
+    "TagDict",
+    "__version__",
+]

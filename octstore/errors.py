@@ -1,0 +1,72 @@
+"""The exception hierarchy: every error octstore raises is an :class:`OctstoreError`.
+
+Each error also subclasses the builtin exception a user would already catch
+(``ValueError`` for bad input, ``FileNotFoundError`` for a missing object, ...), so
+``except FileNotFoundError`` keeps working when a plain path becomes a cloud URL.
+Messages name the path concerned and say what to do about it.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AccessDeniedError",
+    "BackendNotInstalledError",
+    "ConflictError",
+    "IntegrityError",
+    "InvalidLabelError",
+    "InvalidMetadataError",
+    "InvalidModeError",
+    "InvalidTagError",
+    "NotFoundError",
+    "OctstoreError",
+]
+
+
+class OctstoreError(Exception):
+    """Base class of every error raised by octstore."""
+
+
+class InvalidMetadataError(OctstoreError, ValueError):
+    """Metadata (an id, timestamp, label or tag) that octstore cannot store."""
+
+
+class InvalidLabelError(InvalidMetadataError):
+    """A label that is not lowercase letters, digits and inner hyphens."""
+
+
+class InvalidTagError(InvalidMetadataError):
+    """A tag whose name is not a valid identifier or whose value is not JSON."""
+
+
+class InvalidModeError(OctstoreError, ValueError):
+    """A file mode that is not one of the builtin ``open`` modes."""
+
+
+class NotFoundError(OctstoreError, FileNotFoundError):
+    """The object, file or bucket does not exist."""
+
+
+class AccessDeniedError(OctstoreError, PermissionError):
+    """The backend refused the operation: missing credentials, or a read-only location."""
+
+
+class ConflictError(OctstoreError):
+    """The remote object changed since it was read; writing would lose someone's update.
+
+    Attributes:
+        path: The datafile's path.
+        kept_at: Where the content that could not be written was kept, if anywhere.
+    """
+
+    def __init__(self, message: str, *, path: str = "", kept_at: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+        self.kept_at = kept_at
+
+
+class IntegrityError(OctstoreError, OSError):
+    """Content did not match the checksum the backend gave for it."""
+
+
+class BackendNotInstalledError(OctstoreError, ImportError):
+    """The filesystem for a protocol needs an optional extra that is not installed."""
