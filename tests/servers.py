@@ -1,0 +1,260 @@
+"""Real storage servers on loopback for the tests: moto's S3 and the GCS emulator.
+
+Both run in this process on free ports of 127.0.0.1. The GCS emulator is made to behave like
+GCS where octstore depends on it (see DESIGN.md, "Test servers"):
+
+- it serves concurrent requests: a threading server with a deep listen backlog and one lock
+  around the storage, which is not thread-safe (the stock single-threaded server with a backlog
+  of 5 stalls gcsfs's batch calls for minutes);
+- it enforces the generation and metageneration preconditions, so conflict tests on ``gs://``
+  test something real;
+- a metadata PATCH merges custom metadata and deletes keys set to null, as GCS does.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import threading
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http import HTTPStatus
+from http.server import ThreadingHTTPServer
+from typing import Any
+
+# Before anything imports gcsfs: without this every bucket lookup waits ~60 s on gRPC.
+os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
+
+from gcp_storage_emulator import server as gcs_server  # noqa: E402
+from gcp_storage_emulator.exceptions import NotFound  # noqa: E402
+from gcp_storage_emulator.handlers import objects as gcs_objects  # noqa: E402
+from gcp_storage_emulator.storage import Storage  # noqa: E402
+
+S3_BUCKET = "octstore-test"
+GCS_BUCKET = "octstore-test"
+DUMMY_AWS_CREDENTIALS = {"key": "testing-key-id", "secret": "testing-secret"}
+
+
+# --- S3 ---------------------------------------------------------------------------------
+
+
+class S3Server:
+    """moto's S3 server on a free loopback port, with its request recorder."""
+
+    def __init__(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+
+    def start(self) -> None:
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.endpoint_url = f"http://{host}:{port}"
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    @property
+    def storage_options(self) -> dict[str, Any]:
+        """What s3fs needs to reach this server (no region: see DESIGN.md)."""
+        return {
+            **DUMMY_AWS_CREDENTIALS,
+            "endpoint_url": self.endpoint_url,
+            "skip_instance_cache": True,
+        }
+
+    def _post(self, path: str) -> bytes:
+        request = urllib.request.Request(self.endpoint_url + path, method="POST", data=b"")
+        with urllib.request.urlopen(request, timeout=30) as response:
+            body: bytes = response.read()
+            return body
+
+    def reset(self) -> None:
+        """Forget every bucket and object (moto's state is process-global)."""
+        self._post("/moto-api/reset")
+
+    @contextmanager
+    def recording(self) -> Iterator[list[dict[str, Any]]]:
+        """Record the requests made inside the block; the list is filled when it exits."""
+        requests: list[dict[str, Any]] = []
+        self._post("/moto-api/recorder/reset-recording")
+        self._post("/moto-api/recorder/start-recording")
+        try:
+            yield requests
+        finally:
+            self._post("/moto-api/recorder/stop-recording")
+            url = self.endpoint_url + "/moto-api/recorder/download-recording"
+            with urllib.request.urlopen(url, timeout=30) as response:
+                lines = response.read().decode().splitlines()
+            requests.extend(json.loads(line) for line in lines if line.strip())
+
+
+# --- GCS --------------------------------------------------------------------------------
+
+_PRECONDITIONS = (
+    "ifGenerationMatch",
+    "ifGenerationNotMatch",
+    "ifMetagenerationMatch",
+    "ifMetagenerationNotMatch",
+)
+
+
+def _target_object(request: Any) -> tuple[str, str | None]:
+    """The bucket and object a request's preconditions apply to (the destination of a copy)."""
+    params = request.params or {}
+    if "dest_object_id" in params:
+        return params["dest_bucket_name"], params["dest_object_id"]
+    name = params.get("object_id")
+    if name is None and "name" in request.query:
+        name = request.query["name"][0]
+    if name is None and isinstance(request.data, dict):
+        meta = request.data.get("meta", request.data)
+        name = meta.get("name") if isinstance(meta, dict) else None
+    return params["bucket_name"], name
+
+
+def _failed_precondition(request: Any, storage: Any) -> str | None:
+    """GCS's precondition checks: a message if one fails, else None."""
+    asked = {key: int(request.query[key][0]) for key in _PRECONDITIONS if key in request.query}
+    if not asked:
+        return None
+    bucket, name = _target_object(request)
+    try:
+        current = storage.get_file_obj(bucket, name) if name else None
+    except NotFound:
+        current = None
+    generation = int(current["generation"]) if current else 0
+    metageneration = int(current["metageneration"]) if current else 0
+    checks = {
+        "ifGenerationMatch": generation == asked.get("ifGenerationMatch", generation),
+        "ifGenerationNotMatch": generation != asked.get("ifGenerationNotMatch", -1),
+        "ifMetagenerationMatch": current is not None
+        and metageneration == asked.get("ifMetagenerationMatch", metageneration),
+        "ifMetagenerationNotMatch": metageneration != asked.get("ifMetagenerationNotMatch", -1),
+    }
+    failed = [key for key in asked if not checks[key]]
+    if not failed:
+        return None
+    return f"At least one of the pre-conditions you specified did not hold: {', '.join(failed)}"
+
+
+def _merge_metadata_patch(request: Any, storage: Any) -> None:
+    """Make a PATCH of custom metadata merge keys and delete nulls, as GCS does."""
+    body = request.data
+    if not isinstance(body, dict) or "metadata" not in body:
+        return
+    params = request.params
+    try:
+        current = storage.get_file_obj(params["bucket_name"], params["object_id"])
+    except NotFound:
+        return
+    merged = dict(current.get("metadata") or {})
+    for key, value in (body["metadata"] or {}).items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    if body["metadata"] is None:
+        merged = {}
+    current["metadata"] = merged  # the emulator only ever sets keys; clear first
+    body["metadata"] = merged
+
+
+def _like_gcs(handler: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(handler)
+    def handle(request: Any, response: Any, storage: Any, *args: Any, **kwargs: Any) -> Any:
+        failed = _failed_precondition(request, storage)
+        if failed:
+            response.status = HTTPStatus.PRECONDITION_FAILED
+            error = {"code": 412, "message": failed, "errors": [
+                {"domain": "global", "reason": "conditionNotMet", "message": failed}
+            ]}
+            response.json({"error": error})
+            return None
+        if handler is gcs_objects.patch:
+            _merge_metadata_patch(request, storage)
+        return handler(request, response, storage, *args, **kwargs)
+
+    handle.__wrapped_like_gcs__ = True  # type: ignore[attr-defined]
+    return handle
+
+
+def _patch_emulator() -> None:
+    """Route every object handler of the emulator through the GCS behaviour above."""
+    if getattr(gcs_objects.insert, "__wrapped_like_gcs__", False):
+        return
+    wrapped: dict[Callable[..., Any], Callable[..., Any]] = {}
+
+    def wrap(handler: Callable[..., Any]) -> Callable[..., Any]:
+        if getattr(handler, "__module__", None) != gcs_objects.__name__:
+            return handler
+        return wrapped.setdefault(handler, _like_gcs(handler))
+
+    gcs_server.HANDLERS = tuple(
+        (regex, {method: wrap(handler) for method, handler in handlers.items()})
+        for regex, handlers in gcs_server.HANDLERS
+    )
+    gcs_objects.insert = wrap(gcs_objects.insert)  # the router's fallback for bare uploads
+
+
+class _ConcurrentServer(ThreadingHTTPServer):
+    request_queue_size = 256
+    daemon_threads = True
+
+
+class GcsServer:
+    """The GCS emulator on a free loopback port, concurrent and GCS-faithful (see above)."""
+
+    def __init__(self) -> None:
+        _patch_emulator()
+        self.storage = Storage(use_memory_fs=True)
+        lock = threading.Lock()
+
+        class Handler(gcs_server.RequestHandler):
+            def _locked(self, method: str) -> None:
+                with lock:
+                    gcs_server.Router(self).handle(method)
+
+            def do_GET(self) -> None:
+                self._locked(gcs_server.GET)
+
+            def do_POST(self) -> None:
+                self._locked(gcs_server.POST)
+
+            def do_PUT(self) -> None:
+                self._locked(gcs_server.PUT)
+
+            def do_PATCH(self) -> None:
+                self._locked(gcs_server.PATCH)
+
+            def do_DELETE(self) -> None:
+                self._locked(gcs_server.DELETE)
+
+        self._httpd = _ConcurrentServer(
+            ("127.0.0.1", 0), functools.partial(Handler, self.storage)
+        )
+        host, port = self._httpd.server_address[:2]
+        self.endpoint_url = f"http://{host}:{port}"
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, name="gcs-emulator", daemon=True
+        )
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=5)
+
+    @property
+    def storage_options(self) -> dict[str, Any]:
+        """What gcsfs needs to reach this server."""
+        return {"endpoint_url": self.endpoint_url, "token": "anon", "skip_instance_cache": True}
+
+    def wipe(self) -> None:
+        """Delete every object, keeping the buckets."""
+        with urllib.request.urlopen(self.endpoint_url + "/wipe?keep-buckets=true", timeout=30):
+            pass

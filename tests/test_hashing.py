@@ -1,0 +1,98 @@
+"""CRC32C in GCS's encoding: known vectors, streaming, and agreement with the GCS emulator."""
+
+from __future__ import annotations
+
+import io
+import os
+import tracemalloc
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from octstore.hashing import (
+    EMPTY_HASH,
+    Crc32c,
+    canonical_json,
+    crc32c_bytes,
+    crc32c_file,
+    crc32c_stream,
+)
+from tests.servers import GCS_BUCKET
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b"hello", "mnG7TA=="),
+        (b"", "AAAAAA=="),
+        (b"123456789", "4waSgw=="),  # the CRC-32C check value 0xE3069283
+    ],
+)
+def test_crc32c_matches_known_vectors(data: bytes, expected: str) -> None:
+    assert crc32c_bytes(data) == expected
+
+
+def test_empty_hash_constant_is_the_hash_of_nothing() -> None:
+    assert crc32c_bytes(b"") == EMPTY_HASH
+
+
+@given(data=st.binary(max_size=4096), cuts=st.lists(st.integers(0, 4096), max_size=5))
+def test_incremental_hash_equals_one_shot_hash(data: bytes, cuts: list[int]) -> None:
+    hasher = Crc32c()
+    start = 0
+    for cut in sorted(min(cut, len(data)) for cut in cuts):
+        hasher.update(memoryview(data)[start:cut])
+        start = cut
+    hasher.update(bytearray(data[start:]))
+
+    assert hasher.b64digest() == crc32c_bytes(data)
+
+
+@given(data=st.binary(max_size=10_000), chunk_size=st.integers(1, 3000))
+def test_stream_hash_is_independent_of_chunk_size(data: bytes, chunk_size: int) -> None:
+    assert crc32c_stream(io.BytesIO(data), chunk_size) == crc32c_bytes(data)
+
+
+def test_file_hash_equals_bytes_hash(tmp_path: Path) -> None:
+    data = os.urandom(3 * 1024 * 1024 + 17)
+    path = tmp_path / "random.bin"
+    path.write_bytes(data)
+
+    assert crc32c_file(path) == crc32c_bytes(data)
+
+
+def test_file_hash_allocates_one_chunk_whatever_the_file_size(tmp_path: Path) -> None:
+    path = tmp_path / "big.bin"
+    with path.open("wb") as out:
+        for _ in range(64):
+            out.write(os.urandom(1024 * 1024))
+
+    tracemalloc.start()
+    try:
+        crc32c_file(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert peak < 4 * 1024 * 1024  # a 64 MiB file, hashed with a 1 MiB chunk
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.binary(max_size=200_000))
+def test_crc32c_agrees_with_gcs_emulator(gcs_fs: object, data: bytes) -> None:
+    path = f"{GCS_BUCKET}/random.bin"
+    gcs_fs.pipe(path, data)  # type: ignore[attr-defined]
+    gcs_fs.invalidate_cache()  # type: ignore[attr-defined]
+
+    assert gcs_fs.info(path)["crc32c"] == crc32c_bytes(data)  # type: ignore[attr-defined]
+
+
+def test_canonical_json_sorts_keys_and_keeps_unicode() -> None:
+    assert canonical_json({"b": 1, "a": ["é", None]}) == '{"a":["é",null],"b":1}'
+
+
+def test_canonical_json_refuses_nan() -> None:
+    with pytest.raises(ValueError, match="Out of range float values"):
+        canonical_json({"a": float("nan")})
