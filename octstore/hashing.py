@@ -36,6 +36,8 @@ CHUNK_SIZE = 1024 * 1024
 #: The hash of empty content.
 EMPTY_HASH = "AAAAAA=="
 
+_Checksum: Any = google_crc32c.Checksum  # the C implementation; untyped upstream
+
 
 class Crc32c:
     """An incremental CRC32C, fed with :meth:`update` and read with :meth:`b64digest`."""
@@ -43,7 +45,7 @@ class Crc32c:
     __slots__ = ("_checksum",)
 
     def __init__(self, data: bytes = b"") -> None:
-        self._checksum = google_crc32c.Checksum(data)
+        self._checksum = _Checksum(data)
 
     def update(self, data: bytes | bytearray | memoryview) -> None:
         """Feed more content."""

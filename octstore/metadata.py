@@ -57,7 +57,7 @@ __all__ = [
     "validate_tag_value",
 ]
 
-JsonValue: TypeAlias = "str | int | float | bool | None | list[JsonValue] | dict[str, JsonValue]"
+JsonValue: TypeAlias = "str | int | float | bool | list[JsonValue] | dict[str, JsonValue] | None"
 
 _LABEL = re.compile(r"[a-z0-9][a-z0-9-]*(?<!-)")
 _TAG_NAME = re.compile(r"[a-z0-9][a-z0-9_]*(?<!_)")
@@ -249,8 +249,9 @@ class TagDict(dict[str, JsonValue]):
 lowercase letters, digits and '_', starting and ending with a letter or digit; try 'wind_speed'
     """
 
-    def __init__(self, tags: Mapping[str, Any] | Iterable[tuple[str, Any]] | None = None, /,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, tags: Mapping[str, Any] | Iterable[tuple[str, Any]] | None = None, /, **kwargs: Any
+    ) -> None:
         super().__init__()
         self.update(tags or {}, **kwargs)
 
@@ -271,13 +272,13 @@ lowercase letters, digits and '_', starting and ending with a letter or digit; t
         pairs = tags.items() if isinstance(tags, Mapping) else tags
         super().update(self._checked([*pairs, *kwargs.items()]))
 
-    def setdefault(self, name: str, default: Any = None) -> JsonValue:
+    def setdefault(self, name: str, default: Any = None) -> JsonValue:  # type: ignore[override]
         """Return the tag ``name``, setting it to ``default`` first if it is missing."""
         if name not in self:
             self[name] = default
         return self[name]
 
-    def __ior__(self, other: Any) -> TagDict:  # type: ignore[override,misc]
+    def __ior__(self, other: Any) -> TagDict:  # type: ignore[override]
         self.update(other)
         return self
 
@@ -353,12 +354,12 @@ class Metadata(BaseModel):
             super().__setattr__(name, value)
 
     @classmethod
-    def model_validate(cls, obj: Any, **kwargs: Any) -> Metadata:  # type: ignore[override]
+    def model_validate(cls, obj: Any, **kwargs: Any) -> Metadata:
         with _as_octstore_errors():
             return super().model_validate(obj, **kwargs)
 
     @classmethod
-    def model_validate_json(cls, json_data: str | bytes | bytearray, **kwargs: Any) -> Metadata:  # type: ignore[override]
+    def model_validate_json(cls, json_data: str | bytes | bytearray, **kwargs: Any) -> Metadata:
         with _as_octstore_errors():
             return super().model_validate_json(json_data, **kwargs)
 

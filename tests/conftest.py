@@ -26,8 +26,9 @@ for noisy in ("werkzeug", "gcp_storage_emulator", "moto"):
 
 
 @pytest.fixture(autouse=True)
-def _isolated_environment(tmp_path_factory: pytest.TempPathFactory,
-                          monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_environment(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Keep each test's octstore cache and config away from the user's and other tests'."""
     monkeypatch.setenv("OCTSTORE_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
     monkeypatch.delenv("OCTSTORE_CONFIG", raising=False)
@@ -154,4 +155,3 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
 
 def pytest_report_header() -> str:
     return f"octstore backends: {', '.join(BACKENDS)} (s3: moto, gcs: gcp-storage-emulator)"
-

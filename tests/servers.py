@@ -27,10 +27,10 @@ from typing import Any
 # Before anything imports gcsfs: without this every bucket lookup waits ~60 s on gRPC.
 os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
 
-from gcp_storage_emulator import server as gcs_server  # noqa: E402
-from gcp_storage_emulator.exceptions import NotFound  # noqa: E402
-from gcp_storage_emulator.handlers import objects as gcs_objects  # noqa: E402
-from gcp_storage_emulator.storage import Storage  # noqa: E402
+from gcp_storage_emulator import server as gcs_server
+from gcp_storage_emulator.exceptions import NotFound
+from gcp_storage_emulator.handlers import objects as gcs_objects
+from gcp_storage_emulator.storage import Storage
 
 S3_BUCKET = "octstore-test"
 GCS_BUCKET = "octstore-test"
@@ -168,9 +168,11 @@ def _like_gcs(handler: Callable[..., Any]) -> Callable[..., Any]:
         failed = _failed_precondition(request, storage)
         if failed:
             response.status = HTTPStatus.PRECONDITION_FAILED
-            error = {"code": 412, "message": failed, "errors": [
-                {"domain": "global", "reason": "conditionNotMet", "message": failed}
-            ]}
+            error = {
+                "code": 412,
+                "message": failed,
+                "errors": [{"domain": "global", "reason": "conditionNotMet", "message": failed}],
+            }
             response.json({"error": error})
             return None
         if handler is gcs_objects.patch:
@@ -232,9 +234,7 @@ class GcsServer:
             def do_DELETE(self) -> None:
                 self._locked(gcs_server.DELETE)
 
-        self._httpd = _ConcurrentServer(
-            ("127.0.0.1", 0), functools.partial(Handler, self.storage)
-        )
+        self._httpd = _ConcurrentServer(("127.0.0.1", 0), functools.partial(Handler, self.storage))
         host, port = self._httpd.server_address[:2]
         self.endpoint_url = f"http://{host}:{port}"
         self._thread = threading.Thread(

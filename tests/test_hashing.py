@@ -79,7 +79,9 @@ def test_file_hash_allocates_one_chunk_whatever_the_file_size(tmp_path: Path) ->
     assert peak < 4 * 1024 * 1024  # a 64 MiB file, hashed with a 1 MiB chunk
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=st.binary(max_size=200_000))
 def test_crc32c_agrees_with_gcs_emulator(gcs_fs: object, data: bytes) -> None:
     path = f"{GCS_BUCKET}/random.bin"

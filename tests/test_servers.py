@@ -45,7 +45,11 @@ def test_gcs_emulator_enforces_if_generation_match(gcs_fs: object) -> None:
 
     def upload(data: bytes, if_generation_match: int) -> None:
         fs.call(  # type: ignore[attr-defined]
-            "POST", url, uploadType="media", name="x", data=data,
+            "POST",
+            url,
+            uploadType="media",
+            name="x",
+            data=data,
             ifGenerationMatch=str(if_generation_match),
         )
 

@@ -1,0 +1,69 @@
+"""Sessions: ``tests`` (the suite), ``lint``, ``typecheck``, ``docs`` and ``bench``.
+
+Each session installs what it needs into its own virtualenv, so a fresh machine needs only
+Python, pip and nox.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nox
+
+nox.options.sessions = ["tests", "lint", "typecheck", "docs"]
+nox.options.reuse_existing_virtualenvs = True
+nox.options.error_on_missing_interpreters = True
+
+PYPROJECT = nox.project.load_toml("pyproject.toml")
+ROOT = Path(__file__).parent
+
+
+def install(session: nox.Session, *groups: str, extras: str = "all") -> None:
+    """Install octstore (editable, with ``extras``) and the given dependency groups."""
+    requirements = [
+        req for group in groups for req in nox.project.dependency_groups(PYPROJECT, group)
+    ]
+    session.install("-e", f".[{extras}]", *requirements)
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The whole test suite, against real moto S3 and GCS emulator servers on loopback."""
+    install(session, "test")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff's lints and formatting check."""
+    session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict over the package."""
+    install(session, "typecheck")
+    session.run("mypy", "--strict", "octstore")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the documentation site; warnings are errors."""
+    install(session, "docs")
+    session.run(
+        "mkdocs",
+        "build",
+        "--strict",
+        "--site-dir",
+        str(ROOT / "site"),
+        env={"NO_MKDOCS_2_WARNING": "1"},
+    )
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Run every benchmark in bench/, writing bench/results/*.json and a summary."""
+    install(session, "test")
+    session.run("python", "bench/run.py", *session.posargs)

@@ -1,0 +1,47 @@
+"""Every example in docs/ and in docstrings runs, so the documentation cannot drift."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+import pkgutil
+import re
+from pathlib import Path
+
+import pytest
+
+import octstore
+
+DOCS = Path(__file__).parent.parent / "docs"
+PYTHON_BLOCK = re.compile(r"^```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
+PAGES = sorted(DOCS.glob("*.md"))
+MODULES = sorted(
+    module.name for module in pkgutil.walk_packages(octstore.__path__, prefix="octstore.")
+)
+
+
+def test_docs_have_examples() -> None:
+    assert any(PYTHON_BLOCK.search(page.read_text()) for page in PAGES)
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda page: page.name)
+def test_docs_page_examples_run(
+    page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page's python blocks run in order, in one namespace, in an empty directory."""
+    monkeypatch.chdir(tmp_path)
+    namespace: dict[str, object] = {"__name__": f"docs.{page.stem}"}
+    for number, block in enumerate(PYTHON_BLOCK.findall(page.read_text()), start=1):
+        code = compile(block, f"{page.name} (python block {number})", "exec")
+        exec(code, namespace)
+
+
+@pytest.mark.parametrize("module_name", MODULES)
+def test_docstring_examples_run(module_name: str) -> None:
+    module = importlib.import_module(module_name)
+
+    failures, _ = doctest.testmod(
+        module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+    )
+
+    assert failures == 0

@@ -1,0 +1,36 @@
+"""The public API is exactly what octstore/__init__.py exports, in a sorted __all__."""
+
+from __future__ import annotations
+
+import octstore
+
+
+def test_all_is_sorted_and_every_name_exists() -> None:
+    assert octstore.__all__ == sorted(octstore.__all__)
+    for name in octstore.__all__:
+        assert hasattr(octstore, name), name
+
+
+def test_every_public_attribute_is_exported() -> None:
+    public = {
+        name
+        for name, value in vars(octstore).items()
+        if not name.startswith("_") and getattr(value, "__module__", "").startswith("octstore.")
+    }
+
+    assert public <= set(octstore.__all__)
+
+
+def test_every_error_is_an_octstore_error() -> None:
+    errors = [getattr(octstore, name) for name in octstore.__all__ if name.endswith("Error")]
+
+    assert errors
+    for error in errors:
+        assert issubclass(error, octstore.OctstoreError)
+
+
+def test_exported_names_have_docstrings() -> None:
+    for name in octstore.__all__:
+        if name.startswith("__"):
+            continue
+        assert getattr(octstore, name).__doc__, name
