@@ -4,8 +4,10 @@ The public API is what this module exports; everything else may change.
 """
 
 from octstore.__about__ import __version__
+from octstore.datafile import Datafile
 from octstore.errors import (
     AccessDeniedError,
+    AlreadyExistsError,
     BackendNotInstalledError,
     ConflictError,
     IntegrityError,
@@ -20,8 +22,10 @@ from octstore.metadata import LabelSet, Metadata, TagDict
 
 __all__ = [
     "AccessDeniedError",
+    "AlreadyExistsError",
     "BackendNotInstalledError",
     "ConflictError",
+    "Datafile",
     "IntegrityError",
     "InvalidLabelError",
     "InvalidMetadataError",

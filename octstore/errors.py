@@ -10,6 +10,7 @@ from __future__ import annotations
 
 __all__ = [
     "AccessDeniedError",
+    "AlreadyExistsError",
     "BackendNotInstalledError",
     "ConflictError",
     "IntegrityError",
@@ -44,6 +45,10 @@ class InvalidModeError(OctstoreError, ValueError):
 
 class NotFoundError(OctstoreError, FileNotFoundError):
     """The object, file or bucket does not exist."""
+
+
+class AlreadyExistsError(OctstoreError, FileExistsError):
+    """A file opened for exclusive creation (mode ``x``) already exists."""
 
 
 class AccessDeniedError(OctstoreError, PermissionError):

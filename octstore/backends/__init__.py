@@ -1,0 +1,134 @@
+"""Where metadata lives, by protocol: one small interface and a registry.
+
+A :class:`MetadataBackend` knows how one kind of storage keeps a file's content and its
+octstore metadata together: object metadata on GCS and S3 (``gcs.py``, ``s3.py``), a sidecar
+file next to the content everywhere else (``sidecar.py``). Adding a backend is adding one
+module and one line to :data:`REGISTRY`; ``datafile.py`` never asks which protocol it has.
+"""
+
+from __future__ import annotations
+
+import importlib
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from octstore.location import Location
+from octstore.metadata import Metadata
+
+__all__ = ["REGISTRY", "MetadataBackend", "ObjectState", "backend_for"]
+
+
+@dataclass(frozen=True)
+class ObjectState:
+    """What one metadata request tells about a stored file, without its content.
+
+    Attributes:
+        size: The content's length in bytes.
+        version_token: Changes whenever the content changes: the GCS generation, the S3
+            ETag, or modification time and size elsewhere.
+        crc32c: The content's CRC32C (GCS encoding) when the backend knows it, else None.
+        metadata: The octstore metadata stored with the file, or None if there is none.
+        details: Whatever else the backend needs to act on this state later (a GCS
+            metageneration, an S3 content type, ...).
+    """
+
+    size: int
+    version_token: str
+    crc32c: str | None = None
+    metadata: Metadata | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+class MetadataBackend(ABC):
+    """How one kind of storage keeps content and metadata. Stateless; one instance serves all.
+
+    Every method raises octstore errors (``NotFoundError``, ``ConflictError``, ...) naming
+    the location, never the SDK's own.
+    """
+
+    #: Whether content and metadata are written in one request, so that a reader can never
+    #: see the new content with the old metadata.
+    atomic_metadata: bool = False
+
+    @abstractmethod
+    def stat(self, location: Location) -> ObjectState:
+        """The file's state and stored metadata, in as few requests as the backend allows.
+
+        Raises:
+            NotFoundError: If there is no file at ``location``.
+        """
+
+    @abstractmethod
+    def put(
+        self,
+        location: Location,
+        source: str,
+        metadata: Metadata,
+        *,
+        crc32c: str,
+        if_matches: ObjectState | None = None,
+        if_absent: bool = False,
+    ) -> ObjectState:
+        """Make ``location`` hold the content of the local file ``source``, with ``metadata``.
+
+        ``source`` may be consumed (moved into place) by backends that can do so atomically;
+        callers must not rely on it afterwards.
+
+        Args:
+            location: Where to write.
+            source: A local file with the new content.
+            metadata: The metadata to store with it.
+            crc32c: The CRC32C of ``source``, computed by the caller.
+            if_matches: Write only if the stored file is still in this state.
+            if_absent: Write only if there is no file at ``location``.
+
+        Raises:
+            ConflictError: If a precondition does not hold; nothing was written.
+        """
+
+    @abstractmethod
+    def write_metadata(
+        self, location: Location, metadata: Metadata, *, if_matches: ObjectState | None = None
+    ) -> ObjectState:
+        """Store ``metadata`` for the existing file at ``location`` without moving content.
+
+        Raises:
+            NotFoundError: If there is no file at ``location``.
+            ConflictError: If ``if_matches`` is given and the file changed since.
+        """
+
+    @abstractmethod
+    def delete(self, location: Location) -> None:
+        """Delete the file and any metadata kept beside it.
+
+        Raises:
+            NotFoundError: If there is no file at ``location``.
+        """
+
+    def is_metadata_file(self, name: str) -> bool:
+        """Whether a file of this name holds metadata rather than data (skipped in listings)."""
+        from octstore.backends.sidecar import is_sidecar_name
+
+        return is_sidecar_name(name)
+
+
+#: Backends by protocol, as ``module:class``; anything else keeps metadata in sidecars.
+REGISTRY: dict[str, str] = {
+    "s3": "octstore.backends.s3:S3Backend",
+    "gs": "octstore.backends.gcs:GcsBackend",
+}
+_DEFAULT = "octstore.backends.sidecar:SidecarBackend"
+_instances: dict[str, MetadataBackend] = {}
+
+
+def backend_for(location: Location) -> MetadataBackend:
+    """The backend that keeps metadata for ``location``'s protocol."""
+    target = REGISTRY.get(location.protocol, _DEFAULT)
+    backend = _instances.get(target)
+    if backend is None:
+        module_name, class_name = target.split(":")
+        backend = getattr(importlib.import_module(module_name), class_name)()
+        _instances[target] = backend
+    return backend

@@ -1,0 +1,100 @@
+"""octstore metadata as cloud object metadata: the ``octstore-*`` keys, and spilling.
+
+GCS custom metadata and S3 user metadata hold string values under these keys::
+
+    octstore-id         the UUID
+    octstore-timestamp  ISO 8601, absent when there is no timestamp
+    octstore-labels     a JSON array, sorted
+    octstore-tags       a JSON object, ASCII-escaped (S3 accepts only ASCII values)
+    octstore-crc32c     the content's CRC32C (S3 only; GCS reports its own)
+    octstore-sidecar    "1" when labels, tags and timestamp live in the sidecar object
+
+When the keys would exceed the backend's limit (S3: 2 KB for all user metadata, counted as
+the UTF-8 bytes of every key and value), labels, tags and timestamp spill into the sidecar
+object ``.<name>.octstore.json`` beside the object, and the object keeps its id and hash.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+from octstore.metadata import Metadata
+
+__all__ = [
+    "CRC32C",
+    "ID",
+    "LABELS",
+    "SIDECAR",
+    "TAGS",
+    "TIMESTAMP",
+    "decode",
+    "encode",
+    "encoded_size",
+    "octstore_keys",
+]
+
+ID = "octstore-id"
+TIMESTAMP = "octstore-timestamp"
+LABELS = "octstore-labels"
+TAGS = "octstore-tags"
+CRC32C = "octstore-crc32c"
+SIDECAR = "octstore-sidecar"
+octstore_keys = (ID, TIMESTAMP, LABELS, TAGS, CRC32C, SIDECAR)
+
+
+def encode(metadata: Metadata, crc32c: str | None = None) -> dict[str, str]:
+    """The ``octstore-*`` keys for ``metadata`` (and the content hash, if given)."""
+    document = metadata.model_dump(mode="json")
+    keys = {
+        ID: document["id"],
+        LABELS: json.dumps(document["labels"], ensure_ascii=True, separators=(",", ":")),
+        TAGS: json.dumps(
+            document["tags"],
+            ensure_ascii=True,
+            sort_keys=True,
+            separators=(",", ":"),
+            allow_nan=False,
+        ),
+    }
+    if document["timestamp"] is not None:
+        keys[TIMESTAMP] = document["timestamp"]
+    if crc32c is not None:
+        keys[CRC32C] = crc32c
+    return keys
+
+
+def encode_spilled(metadata: Metadata, crc32c: str | None = None) -> dict[str, str]:
+    """The keys an object keeps when its labels, tags and timestamp live in its sidecar."""
+    keys = {ID: str(metadata.id), SIDECAR: "1"}
+    if crc32c is not None:
+        keys[CRC32C] = crc32c
+    return keys
+
+
+def encoded_size(keys: Mapping[str, str]) -> int:
+    """The size S3 counts against its 2 KB limit: UTF-8 bytes of every key and value."""
+    return sum(len(key.encode("utf-8")) + len(value.encode("utf-8")) for key, value in keys.items())
+
+
+def is_spilled(keys: Mapping[str, str | None]) -> bool:
+    """Whether the object's labels, tags and timestamp live in its sidecar object."""
+    return keys.get(SIDECAR) == "1"
+
+
+def decode(keys: Mapping[str, str | None]) -> Metadata | None:
+    """The metadata in ``octstore-*`` keys, or None if there is no ``octstore-id``.
+
+    Keys may come lower-cased (s3fs lower-cases them); values of None are absent.
+    """
+    lowered = {key.lower(): value for key, value in keys.items() if value is not None}
+    if ID not in lowered:
+        return None
+    return Metadata.model_validate(
+        {
+            "id": lowered[ID],
+            "timestamp": lowered.get(TIMESTAMP),
+            "labels": json.loads(lowered.get(LABELS, "[]")),
+            "tags": json.loads(lowered.get(TAGS, "{}")),
+        }
+    )

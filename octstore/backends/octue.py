@@ -1,0 +1,70 @@
+"""Read-only compatibility with metadata written by octue.
+
+octue keeps local metadata in one ``.octue`` JSON file per directory,
+``{"datafiles": {"<file name>": {"id", "timestamp", "tags", "labels", "sdk_version"}}}``, and
+GCS metadata in the keys ``octue__id``, ``octue__timestamp``, ``octue__tags``,
+``octue__labels`` (each value a JSON string). In both, sets are written as
+``{"_type": "set", "items": [...]}`` and datetimes as ``{"_type": "datetime", "value": iso}``.
+octstore reads these as if it had written them, and writes only its own format.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from octstore.metadata import Metadata
+
+__all__ = ["DIRECTORY_FILE", "from_directory_file", "from_gcs_metadata"]
+
+#: The name of octue's per-directory metadata file.
+DIRECTORY_FILE = ".octue"
+_GCS_PREFIX = "octue__"
+
+
+def _decode(value: Any) -> Any:
+    """Undo octue's encoding of sets and datetimes, recursively."""
+    if isinstance(value, list):
+        return [_decode(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    kind = value.get("_type")
+    if kind == "set":
+        return {_decode(item) for item in value.get("items", [])}
+    if kind == "datetime":
+        return datetime.fromisoformat(value["value"])
+    return {key: _decode(item) for key, item in value.items()}
+
+
+def _metadata(fields: Mapping[str, Any]) -> Metadata:
+    document = {key: fields[key] for key in ("id", "timestamp", "labels", "tags") if key in fields}
+    if document.get("labels") is None:
+        document.pop("labels", None)
+    if document.get("tags") is None:
+        document.pop("tags", None)
+    return Metadata.model_validate(document)
+
+
+def from_directory_file(data: bytes, name: str, where: str) -> Metadata | None:
+    """The metadata of file ``name`` in an octue ``.octue`` file's bytes, if it has any."""
+    try:
+        entry = json.loads(data)["datafiles"][name]
+    except KeyError:
+        return None
+    except (ValueError, TypeError) as error:
+        warnings.warn(f"ignoring unreadable octue metadata {where}: {error}", stacklevel=3)
+        return None
+    return _metadata(_decode(entry))
+
+
+def from_gcs_metadata(custom: Mapping[str, str]) -> Metadata | None:
+    """The metadata in octue's ``octue__*`` GCS custom metadata keys, if there are any."""
+    fields = {
+        key.removeprefix(_GCS_PREFIX): _decode(json.loads(value))
+        for key, value in custom.items()
+        if key.startswith(_GCS_PREFIX) and value is not None
+    }
+    return _metadata(fields) if "id" in fields else None

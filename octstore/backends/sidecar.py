@@ -1,0 +1,214 @@
+"""Metadata in a sidecar file next to the content, for every filesystem without object metadata.
+
+The sidecar of ``dir/x.csv`` is ``dir/.x.csv.octstore.json`` (format version 1)::
+
+    {"octstore": 1, "id": "...", "timestamp": "2022-05-04T17:57:57.136739+00:00" | null,
+     "labels": ["a", "b"], "tags": {"k": "v"}}
+
+Local sidecars are written atomically (a temp file, then ``os.replace``) under a file lock;
+on other filesystems (``memory://``, ``sftp://`` ...) the sidecar is written in one ``pipe``.
+Files written by octue (a per-directory ``.octue`` file) are read when there is no sidecar.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+import warnings
+from typing import Any
+
+from octstore import cache
+from octstore.backends import MetadataBackend, ObjectState, octue
+from octstore.errors import ConflictError, NotFoundError, OctstoreError
+from octstore.location import Location, translate_errors
+from octstore.metadata import Metadata
+
+__all__ = [
+    "SIDECAR_VERSION",
+    "SidecarBackend",
+    "dump_sidecar",
+    "is_sidecar_name",
+    "load_sidecar",
+    "sidecar_name",
+]
+
+SIDECAR_VERSION = 1
+_SUFFIX = ".octstore.json"
+
+
+def sidecar_name(name: str) -> str:
+    """The sidecar file name of the data file ``name``."""
+    return f".{name}{_SUFFIX}"
+
+
+def is_sidecar_name(name: str) -> bool:
+    """Whether ``name`` is a metadata file (an octstore sidecar or octue's ``.octue``)."""
+    return (name.startswith(".") and name.endswith(_SUFFIX)) or name == octue.DIRECTORY_FILE
+
+
+def dump_sidecar(metadata: Metadata) -> bytes:
+    """The sidecar document for ``metadata``."""
+    document = {"octstore": SIDECAR_VERSION, **metadata.model_dump(mode="json")}
+    return json.dumps(document, ensure_ascii=False, indent=2, allow_nan=False).encode("utf-8")
+
+
+def load_sidecar(data: bytes, where: str) -> Metadata | None:
+    """The metadata in a sidecar's bytes; None, with a warning, if they are not a sidecar.
+
+    Raises:
+        OctstoreError: If the sidecar was written by a newer octstore.
+    """
+    try:
+        document = json.loads(data)
+        version = document["octstore"]
+    except (ValueError, TypeError, KeyError) as error:
+        warnings.warn(f"ignoring unreadable octstore sidecar {where}: {error!r}", stacklevel=3)
+        return None
+    if not isinstance(version, int) or version > SIDECAR_VERSION:
+        raise OctstoreError(
+            f"the sidecar {where} has format version {version!r}, newer than this octstore "
+            f"reads ({SIDECAR_VERSION}): upgrade octstore"
+        )
+    return Metadata.model_validate(document)
+
+
+def local_version_token(stat: os.stat_result) -> str:
+    """A local file's version token: modification time in nanoseconds and size."""
+    return f"{stat.st_mtime_ns}-{stat.st_size}"
+
+
+_CHANGE_KEYS = ("ETag", "etag", "mtime", "LastModified", "last_modified", "updated", "created")
+
+
+def _remote_version_token(info: dict[str, Any]) -> str:
+    """Modification time (or ETag) and size; unique per call when nothing tells a change.
+
+    A token that stays the same while the content changes would serve stale cache entries,
+    so a file whose filesystem reports no change indicator (plain HTTP servers, say) gets a
+    fresh token every time and is never served from the cache.
+    """
+    changed = next((info[key] for key in _CHANGE_KEYS if info.get(key)), None)
+    if changed is None:
+        return f"unversioned-{uuid.uuid4().hex}"
+    return f"{changed}-{info.get('size')}"
+
+
+class SidecarBackend(MetadataBackend):
+    """Metadata in ``.<name>.octstore.json`` beside the file, on any fsspec filesystem."""
+
+    def _sidecar(self, location: Location) -> Location:
+        return location.sibling(sidecar_name(location.name))
+
+    def _read_metadata(self, location: Location) -> Metadata | None:
+        sidecar = self._sidecar(location)
+        fs = location.fs
+        try:
+            return load_sidecar(fs.cat_file(sidecar.fs_path), sidecar.url)
+        except FileNotFoundError:
+            pass
+        octue_file = location.sibling(octue.DIRECTORY_FILE)
+        try:
+            data = fs.cat_file(octue_file.fs_path)
+        except FileNotFoundError:
+            return None
+        return octue.from_directory_file(data, location.name, octue_file.url)
+
+    def stat(self, location: Location) -> ObjectState:
+        with translate_errors(location.url, "reading"):
+            if location.is_local:
+                try:
+                    stat = os.stat(location.url)
+                except FileNotFoundError:
+                    raise NotFoundError(f"{location.url} does not exist: check the path") from None
+                if not os.path.isfile(location.url):
+                    raise OctstoreError(f"{location.url} is a directory, not a file")
+                size, token = stat.st_size, local_version_token(stat)
+            else:
+                info = location.fs.info(location.fs_path)
+                if info.get("type") == "directory":
+                    raise NotFoundError(f"{location.url} is a directory, not a file")
+                size, token = int(info["size"]), _remote_version_token(info)
+            return ObjectState(size, token, metadata=self._read_metadata(location))
+
+    def _check(
+        self, location: Location, if_matches: ObjectState | None, if_absent: bool, kept: str
+    ) -> None:
+        if if_matches is None and not if_absent:
+            return
+        try:
+            current: ObjectState | None = self.stat(location)
+        except NotFoundError:
+            current = None
+        if if_absent and current is not None:
+            raise ConflictError(
+                f"{location.url} was created by someone else while you wrote it; your content "
+                f"is kept at {kept}",
+                path=location.url,
+                kept_at=kept,
+            )
+        if if_matches is not None and (
+            current is None or current.version_token != if_matches.version_token
+        ):
+            raise ConflictError(
+                f"{location.url} changed since you read it; your content is kept at {kept}: "
+                "merge it with the new version and write again",
+                path=location.url,
+                kept_at=kept,
+            )
+
+    def put(
+        self,
+        location: Location,
+        source: str,
+        metadata: Metadata,
+        *,
+        crc32c: str,
+        if_matches: ObjectState | None = None,
+        if_absent: bool = False,
+    ) -> ObjectState:
+        with translate_errors(location.url, "writing"):
+            if location.is_local:
+                with cache.lock(location.url):
+                    self._check(location, if_matches, if_absent, kept=source)
+                    os.makedirs(location.parent, exist_ok=True)
+                    try:
+                        os.replace(source, location.url)
+                    except OSError:  # another filesystem: copy beside the target, then swap
+                        temporary = cache.temporary_path_beside(location.url)
+                        shutil.copyfile(source, temporary)
+                        os.replace(temporary, location.url)
+                    self._write_local_sidecar(location, metadata)
+            else:
+                self._check(location, if_matches, if_absent, kept=source)
+                location.fs.put_file(source, location.fs_path)
+                location.fs.pipe_file(self._sidecar(location).fs_path, dump_sidecar(metadata))
+                location.fs.invalidate_cache(location.parent)
+            state = self.stat(location)
+            return ObjectState(state.size, state.version_token, crc32c, metadata)
+
+    def _write_local_sidecar(self, location: Location, metadata: Metadata) -> None:
+        cache.write_atomically(self._sidecar(location).url, dump_sidecar(metadata))
+
+    def write_metadata(
+        self, location: Location, metadata: Metadata, *, if_matches: ObjectState | None = None
+    ) -> ObjectState:
+        with translate_errors(location.url, "writing metadata of"):
+            if location.is_local:
+                with cache.lock(location.url):
+                    state = self.stat(location)
+                    self._write_local_sidecar(location, metadata)
+            else:
+                state = self.stat(location)
+                location.fs.pipe_file(self._sidecar(location).fs_path, dump_sidecar(metadata))
+            return ObjectState(state.size, state.version_token, state.crc32c, metadata)
+
+    def delete(self, location: Location) -> None:
+        with translate_errors(location.url, "deleting"):
+            self.stat(location)
+            fs = location.fs
+            fs.rm_file(location.fs_path)
+            sidecar = self._sidecar(location)
+            if fs.exists(sidecar.fs_path):
+                fs.rm_file(sidecar.fs_path)

@@ -1,0 +1,542 @@
+"""``Datafile``: one file, local or remote, with lazy content and searchable metadata.
+
+Example:
+    >>> import tempfile, os
+    >>> from octstore import Datafile
+    >>> path = os.path.join(tempfile.mkdtemp(), "readings.csv")
+    >>> df = Datafile(path, labels=["raw"], tags={"site": "north"})
+    >>> with df.open("w") as f:
+    ...     _ = f.write("speed\\n4.2\\n")
+    >>> Datafile(path).tags
+    TagDict({'site': 'north'})
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from collections.abc import Iterator
+from datetime import datetime
+from typing import IO, Any
+
+from octstore import cache
+from octstore.backends import MetadataBackend, ObjectState, backend_for
+from octstore.errors import (
+    AccessDeniedError,
+    AlreadyExistsError,
+    ConflictError,
+    InvalidMetadataError,
+    InvalidModeError,
+    NotFoundError,
+    OctstoreError,
+)
+from octstore.hashing import crc32c_file, crc32c_stream
+from octstore.location import Location, translate_errors
+from octstore.metadata import LabelSet, Metadata, TagDict
+
+__all__ = ["Datafile"]
+
+_VALID_MODES = (
+    "r, rb, w, wb, a, ab, x, xb, r+, r+b, w+, w+b, a+, a+b, x+, x+b (t for text is implied)"
+)
+# Storage option names whose values are secrets; ``to_dict`` never includes them.
+_SECRET_OPTION_WORDS = ("key", "secret", "token", "password", "credential", "session", "auth")
+_PUBLIC_TOKENS = frozenset({"anon", "google_default", "cloud", "cache", "browser"})
+
+
+def _parse_mode(mode: str, url: str) -> tuple[str, bool]:
+    """The mode's kind (one of ``rwax``) and whether it writes, or InvalidModeError."""
+    kinds = [char for char in mode if char in "rwax"]
+    valid = (
+        isinstance(mode, str)
+        and len(kinds) == 1
+        and len(set(mode)) == len(mode)
+        and set(mode) <= set("rwaxbt+")
+        and not {"b", "t"} <= set(mode)
+    )
+    if not valid:
+        raise InvalidModeError(f"mode {mode!r} is invalid for {url}: use one of {_VALID_MODES}")
+    return kinds[0], kinds[0] != "r" or "+" in mode
+
+
+def _public_options(options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` without anything that could be a credential."""
+
+    def is_public(name: str, value: Any) -> bool:
+        if name.lower() == "token":
+            return isinstance(value, str) and value in _PUBLIC_TOKENS
+        return not any(word in name.lower() for word in _SECRET_OPTION_WORDS)
+
+    return {name: value for name, value in options.items() if is_public(name, value)}
+
+
+def _default_permissions() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+class Datafile:
+    """A file at a local path or any fsspec URL, with labels, tags, a timestamp and an id.
+
+    Args:
+        path: A local path or a URL (``s3://bucket/key``, ``gs://bucket/key``,
+            ``memory://dir/name``, ...).
+        labels: Labels to use where none are stored.
+        tags: Tags to use where none are stored.
+        timestamp: A timestamp to use where none is stored (naive means UTC).
+        id: An id to use where none is stored; a stored id never changes.
+        storage_options: Arguments for the fsspec filesystem (credentials, endpoint_url, ...).
+        ignore_stored_metadata: Use the arguments instead of the stored labels, tags and
+            timestamp (the stored id is kept: ids are immutable).
+
+    Stored metadata is read once, here, with one metadata request and no content transfer.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        labels: LabelSet | set[str] | list[str] | str | None = None,
+        tags: TagDict | dict[str, Any] | None = None,
+        timestamp: datetime | str | float | None = None,
+        id: str | None = None,
+        storage_options: dict[str, Any] | None = None,
+        ignore_stored_metadata: bool = False,
+    ) -> None:
+        self._location = Location(path, storage_options)
+        given = Metadata.model_validate(
+            {
+                key: value
+                for key, value in {
+                    "labels": labels,
+                    "tags": tags,
+                    "timestamp": timestamp,
+                    "id": id,
+                }.items()
+                if value is not None
+            }
+        )
+        self._state: ObjectState | None = None
+        self._content_hash: tuple[str, str] | None = None
+        with contextlib.suppress(NotFoundError):
+            self._state = self._backend.stat(self._location)
+        # The state the in-memory metadata was read from: storing it is conditional on it.
+        self._metadata_basis = self._state
+        stored = self._state.metadata if self._state else None
+        self._metadata = self._merge(stored, given, ignore_stored_metadata, id is not None)
+
+    @staticmethod
+    def _merge(
+        stored: Metadata | None, given: Metadata, ignore_stored: bool, id_given: bool
+    ) -> Metadata:
+        if stored is None:
+            return given
+        if id_given and given.id != stored.id:
+            raise InvalidMetadataError(
+                f"id {str(given.id)!r} differs from the stored id {str(stored.id)!r}: ids are "
+                "immutable once stored; leave id out to use the stored one"
+            )
+        if ignore_stored:
+            return given.model_copy(update={"id": stored.id})
+        return Metadata(
+            id=stored.id,
+            timestamp=stored.timestamp if stored.timestamp is not None else given.timestamp,
+            labels=stored.labels or given.labels,
+            tags=stored.tags or given.tags,
+        )
+
+    @classmethod
+    def _from_state(cls, location: Location, state: ObjectState) -> Datafile:
+        """A datafile for a file whose state is already known (from a listing), no request."""
+        datafile = cls.__new__(cls)
+        datafile._location = location
+        datafile._state = datafile._metadata_basis = state
+        datafile._content_hash = None
+        datafile._metadata = state.metadata.model_copy(deep=True) if state.metadata else Metadata()
+        return datafile
+
+    # --- where it is ----------------------------------------------------------------------
+
+    @property
+    def _backend(self) -> MetadataBackend:
+        return backend_for(self._location)
+
+    @property
+    def path(self) -> str:
+        """The canonical path: an absolute local path, or the full URL."""
+        return self._location.url
+
+    @property
+    def name(self) -> str:
+        """The file name, without directories."""
+        return self._location.name
+
+    @property
+    def extension(self) -> str:
+        """The file name's extension without the dot (``"csv"``), or ``""``."""
+        return os.path.splitext(self.name)[1].lstrip(".")
+
+    @property
+    def cloud_path(self) -> str | None:
+        """The URL for a remote file, None for a local one."""
+        return None if self._location.is_local else self._location.url
+
+    @property
+    def storage_options(self) -> dict[str, Any]:
+        """The fsspec storage options this datafile was made with."""
+        return dict(self._location.storage_options)
+
+    def _refresh(self) -> ObjectState:
+        """Re-read the stored state with one metadata request, keeping in-memory metadata."""
+        self._state = self._backend.stat(self._location)
+        return self._state
+
+    @property
+    def local_path(self) -> str:
+        """A local path with the content; a remote file is downloaded into the cache first.
+
+        An unchanged remote file is served from the cache after one metadata request.
+        """
+        if self._location.is_local:
+            return self._location.url
+        return cache.fetch(self._location, self._refresh())
+
+    def __fspath__(self) -> str:
+        return self.local_path
+
+    @property
+    def exists_locally(self) -> bool:
+        """Whether the content is on local disk (a local file, or a cached remote one)."""
+        if self._location.is_local:
+            return os.path.isfile(self._location.url)
+        state = self._state
+        return state is not None and cache.entry_path(self._location, state.version_token).is_file()
+
+    @property
+    def exists_in_cloud(self) -> bool:
+        """Whether a remote file exists (one metadata request); always False for local files."""
+        if self._location.is_local:
+            return False
+        try:
+            self._refresh()
+        except NotFoundError:
+            self._state = None
+            return False
+        return True
+
+    @property
+    def size(self) -> int:
+        """The content's size in bytes, without download.
+
+        A local file's size is read afresh; a remote file's is the one known since it was
+        last read or written (no request, so filtering many files stays cheap).
+        """
+        if self._location.is_local:
+            with translate_errors(self.path, "reading the size of"):
+                return os.stat(self._location.url).st_size
+        return (self._state or self._refresh()).size
+
+    # --- metadata -------------------------------------------------------------------------
+
+    @property
+    def id(self) -> str:
+        """The datafile's UUID, as a string; immutable once stored."""
+        return str(self._metadata.id)
+
+    @property
+    def labels(self) -> LabelSet:
+        """The labels; changes are checked at once and stored by ``update_metadata()``."""
+        return self._metadata.labels
+
+    @labels.setter
+    def labels(self, value: LabelSet | set[str] | list[str] | str | None) -> None:
+        self._metadata.labels = LabelSet(value)
+
+    @property
+    def tags(self) -> TagDict:
+        """The tags; changes are checked at once and stored by ``update_metadata()``."""
+        return self._metadata.tags
+
+    @tags.setter
+    def tags(self, value: TagDict | dict[str, Any] | None) -> None:
+        self._metadata.tags = TagDict(value)
+
+    @property
+    def timestamp(self) -> datetime | None:
+        """A timezone-aware timestamp (UTC), or None."""
+        return self._metadata.timestamp
+
+    @timestamp.setter
+    def timestamp(self, value: datetime | str | float | None) -> None:
+        self._metadata.timestamp = value  # type: ignore[assignment]  # validated by pydantic
+
+    def metadata(self) -> Metadata:
+        """A copy of the datafile's metadata."""
+        return self._metadata.model_copy(deep=True)
+
+    @property
+    def metadata_hash_value(self) -> str:
+        """The CRC32C of the canonical JSON of labels, tags and timestamp."""
+        return self._metadata.metadata_hash_value
+
+    @property
+    def hash_value(self) -> str:
+        """The content's CRC32C (GCS encoding): from the backend if it knows it, else streamed."""
+        if self._location.is_local:
+            with translate_errors(self.path, "hashing"):
+                stat = os.stat(self._location.url)
+            token = f"{stat.st_mtime_ns}-{stat.st_size}"
+            if self._content_hash is None or self._content_hash[0] != token:
+                self._content_hash = (token, crc32c_file(self._location.url))
+            return self._content_hash[1]
+        state = self._state or self._refresh()
+        if state.crc32c is not None:
+            return state.crc32c
+        if self._content_hash is None or self._content_hash[0] != state.version_token:
+            cached = cache.entry_path(self._location, state.version_token)
+            if cached.is_file():
+                value = crc32c_file(cached)
+            else:
+                with (
+                    translate_errors(self.path, "hashing"),
+                    self._location.fs.open(self._location.fs_path, "rb") as stream,
+                ):
+                    value = crc32c_stream(stream)
+            self._content_hash = (state.version_token, value)
+        return self._content_hash[1]
+
+    def update_metadata(self) -> None:
+        """Store the current labels, tags and timestamp without transferring content.
+
+        Raises:
+            NotFoundError: If the file does not exist yet (write it first).
+            ConflictError: If a remote file changed since it was read.
+        """
+        self._state = self._metadata_basis = self._backend.write_metadata(
+            self._location, self._metadata, if_matches=self._metadata_basis
+        )
+
+    # --- content --------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def open(self, mode: str = "r", **kwargs: Any) -> Iterator[IO[Any]]:
+        """Open the content like the builtin ``open``, as a context manager.
+
+        Reading a remote file downloads it into the cache first (once per version). Writing
+        goes to a temporary copy; on a clean exit the copy replaces the content in one step,
+        with the metadata, and only if the file did not change meanwhile. If the block
+        raises, nothing is written anywhere. Metadata changed inside the block is stored on
+        a clean exit in every mode.
+
+        Args:
+            mode: A builtin mode: ``r``, ``w``, ``a``, ``x``, with ``b``/``t`` and ``+``.
+            **kwargs: Passed to the builtin ``open`` (``encoding``, ``newline``, ...).
+
+        Raises:
+            InvalidModeError: For a mode the builtin would refuse.
+            NotFoundError: When reading (``r``, ``r+``) a file that does not exist.
+            AlreadyExistsError: For ``x`` modes when the file exists.
+            ConflictError: When the remote file changed since it was read; your content is
+                kept and the error says where.
+        """
+        kind, writes = _parse_mode(mode, self.path)
+        before = self._metadata.model_copy(deep=True)
+        if not writes:
+            with translate_errors(self.path, "opening"):
+                file = open(self.local_path, mode, **kwargs)  # noqa: SIM115
+            with file:
+                yield file
+            if self._metadata != before:
+                self.update_metadata()
+            return
+        with self._writable_copy(kind) as (temporary, if_matches):
+            temp_mode = mode.replace("x", "w")
+            with open(temporary, temp_mode, **kwargs) as file:
+                yield file
+            self._write_back(temporary, if_matches)
+
+    @contextlib.contextmanager
+    def _writable_copy(self, kind: str) -> Iterator[tuple[str, ObjectState | None]]:
+        """A temporary file to write to, with the state the write-back must still find."""
+        if self._location.is_read_only:
+            raise AccessDeniedError(
+                f"{self.path} is read-only ({self._location.protocol}://): write to a local "
+                "path or a writable URL instead"
+            )
+        try:
+            current: ObjectState | None = self._refresh()
+        except NotFoundError:
+            current = None
+            if kind == "r":
+                raise
+        if kind == "x" and current is not None:
+            raise AlreadyExistsError(
+                f"{self.path} already exists: open it with 'w' to replace it or 'a' to append"
+            )
+        temporary = self._temporary_path()
+        try:
+            if kind in "ra" and current is not None:
+                source = self._location.url if self._location.is_local else self.local_path
+                shutil.copyfile(source, temporary)
+            if self._location.is_local and current is not None:
+                shutil.copymode(self._location.url, temporary)
+            else:
+                os.chmod(temporary, _default_permissions())
+            yield temporary, current
+        except ConflictError:
+            raise  # the user's content stays at ``temporary``, which the error names
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(temporary)
+            raise
+
+    def _temporary_path(self) -> str:
+        if self._location.is_local:
+            os.makedirs(self._location.parent, exist_ok=True)
+            return cache.temporary_path_beside(self._location.url)
+        return cache.staging_path(self.name)
+
+    def _write_back(self, temporary: str, if_matches: ObjectState | None) -> None:
+        """Replace the content with ``temporary``'s, with the metadata, in one step."""
+        state = self._backend.put(
+            self._location,
+            temporary,
+            self._metadata,
+            crc32c=crc32c_file(temporary),
+            if_matches=if_matches,
+            if_absent=if_matches is None,
+        )
+        self._state = self._metadata_basis = state
+        if not self._location.is_local and os.path.exists(temporary):
+            cache.keep(self._location, state, temporary)
+
+    def download(self, local_path: str | os.PathLike[str] | None = None) -> str:
+        """Download the content; return the local path it is at.
+
+        Args:
+            local_path: Where to put a copy; by default the file stays in the cache (for a
+                remote file) or where it is (for a local one).
+        """
+        source = self.local_path
+        if local_path is None:
+            return source
+        target = os.path.abspath(os.fspath(local_path))
+        if os.path.isdir(target):
+            target = os.path.join(target, self.name)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        temporary = cache.temporary_path_beside(target)
+        try:
+            shutil.copyfile(source, temporary)
+            os.replace(temporary, target)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(temporary)
+            raise
+        return target
+
+    def upload(
+        self, cloud_path: str | None = None, *, update_metadata: bool = True, **storage_options: Any
+    ) -> str:
+        """Copy the content, and the metadata, to ``cloud_path`` in one request where possible.
+
+        Args:
+            cloud_path: The URL to upload to. Required for local files.
+            update_metadata: Store this datafile's metadata there; if False, the destination
+                keeps the metadata it has (or gets only this datafile's id).
+            **storage_options: Storage options for the destination (default: this
+                datafile's).
+
+        Returns:
+            The destination URL.
+        """
+        if cloud_path is None:
+            if self._location.is_local:
+                raise OctstoreError(f"upload() of the local file {self.path} needs a cloud_path")
+            if update_metadata:
+                self.update_metadata()
+            return self.path
+        destination = Location(cloud_path, storage_options or self._location.storage_options)
+        backend = backend_for(destination)
+        metadata = self._metadata
+        if not update_metadata:
+            try:
+                metadata = backend.stat(destination).metadata or Metadata(id=metadata.id)
+            except NotFoundError:
+                metadata = Metadata(id=metadata.id)
+        source = self.local_path
+        staged = cache.staging_path(self.name)
+        try:
+            shutil.copyfile(source, staged)  # the backend may consume its source
+            backend.put(destination, staged, metadata, crc32c=self.hash_value)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(staged)
+        return destination.url
+
+    def delete(self) -> None:
+        """Delete the content and its metadata.
+
+        Raises:
+            NotFoundError: If there is nothing to delete.
+        """
+        self._backend.delete(self._location)
+        self._state = self._metadata_basis = None
+
+    # --- conversions ----------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe description that ``from_dict`` turns back into an equal datafile.
+
+        It never holds credentials: secret storage options are left out.
+        """
+        return {
+            "path": self.path,
+            **self._metadata.model_dump(mode="json"),
+            "storage_options": _public_options(self._location.storage_options),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], **storage_options: Any) -> Datafile:
+        """The datafile ``to_dict`` described, without any request.
+
+        Args:
+            data: The output of ``to_dict``.
+            **storage_options: Extra storage options, e.g. credentials ``to_dict`` left out.
+        """
+        location = Location(data["path"], {**data.get("storage_options", {}), **storage_options})
+        datafile = cls.__new__(cls)
+        datafile._location = location
+        datafile._state = datafile._metadata_basis = None
+        datafile._content_hash = None
+        datafile._metadata = Metadata.model_validate(
+            {key: data[key] for key in ("id", "timestamp", "labels", "tags") if key in data}
+        )
+        return datafile
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {
+            "location": self._location,
+            "metadata": self._metadata,
+            "state": self._state,
+            "metadata_basis": self._metadata_basis,
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._location = state["location"]
+        self._metadata = state["metadata"]
+        self._state = state["state"]
+        self._metadata_basis = state["metadata_basis"]
+        self._content_hash = None
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Datafile):
+            return NotImplemented
+        return self.path == other.path and self._metadata == other._metadata
+
+    def __hash__(self) -> int:
+        return hash(self.path)
+
+    def __repr__(self) -> str:
+        return f"<Datafile({self.path!r}) id={self.id!r} labels={sorted(self.labels)!r}>"

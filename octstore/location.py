@@ -1,0 +1,213 @@
+"""Where a file lives: its canonical path or URL and the fsspec filesystem that reaches it.
+
+A :class:`Location` is cheap and picklable: the filesystem is created on first use and is
+never pickled, so a location sent to another process reconnects there with its own client.
+Errors from fsspec and the cloud SDKs are turned into :mod:`octstore.errors` by
+:func:`translate_errors`, with the URL and a way out in the message.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import fsspec
+from fsspec.core import split_protocol
+
+from octstore.errors import (
+    AccessDeniedError,
+    BackendNotInstalledError,
+    NotFoundError,
+    OctstoreError,
+)
+
+__all__ = ["Location", "translate_errors"]
+
+_LOCAL_PROTOCOLS = frozenset({"file", "local"})
+#: Protocols whose filesystems cannot write; opening a file on them for writing fails early.
+READ_ONLY_PROTOCOLS = frozenset(
+    {"http", "https", "github", "git", "zip", "tar", "libarchive", "reference"}
+)
+_EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs"}
+_CANONICAL_PROTOCOL = {"s3a": "s3", "gcs": "gs"}
+# Exceptions of optional SDKs, recognised by name so that octstore never imports them itself.
+_NO_CREDENTIALS = frozenset(
+    {"NoCredentialsError", "PartialCredentialsError", "DefaultCredentialsError", "RefreshError"}
+)
+_CREDENTIAL_HINTS = {
+    "s3": "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE), or pass "
+    "storage_options={'anon': True} for a public bucket",
+    "gs": "run 'gcloud auth application-default login' or set GOOGLE_APPLICATION_CREDENTIALS, "
+    "or pass storage_options={'token': 'anon'} for a public bucket",
+}
+
+
+class Location:
+    """A local path or fsspec URL, made canonical.
+
+    Args:
+        path: A local path (``data/x.csv``, ``~/x.csv``, ``file:///x.csv``) or a URL
+            (``s3://bucket/key``, ``gs://bucket/key``, ``memory://dir/x``, ...).
+        storage_options: Keyword arguments for the fsspec filesystem (credentials, endpoint).
+
+    Attributes:
+        url: An absolute local path for local files, else ``protocol://path``.
+        protocol: ``file`` for local files, else the URL's protocol (``gcs`` reads as ``gs``).
+        storage_options: As given; never shown in ``repr`` since it may hold secrets.
+    """
+
+    __slots__ = ("_fs", "protocol", "storage_options", "url")
+
+    url: str
+    protocol: str
+    storage_options: dict[str, Any]
+
+    def __init__(self, path: str | os.PathLike[str], storage_options: dict[str, Any] | None = None):
+        raw = os.fspath(path)
+        if not isinstance(raw, str):
+            raise OctstoreError(f"path {raw!r} is not text: pass a str or os.PathLike path")
+        if not raw.strip():
+            raise OctstoreError("path '' is empty: pass a local path or a URL such as s3://b/k")
+        protocol, rest = split_protocol(raw)
+        self.storage_options = dict(storage_options or {})
+        self._fs: Any = None
+        if protocol is None or protocol in _LOCAL_PROTOCOLS:
+            self.protocol = "file"
+            self.url = os.path.abspath(os.path.expanduser(rest))
+            return
+        self.protocol = _CANONICAL_PROTOCOL.get(protocol, protocol)
+        stripped = self.filesystem_class()._strip_protocol(raw)
+        if isinstance(stripped, list):  # pragma: no cover - only for multi-path input
+            stripped = stripped[0]
+        stripped = str(stripped)
+        # Some filesystems (http) keep the whole URL as their path.
+        self.url = stripped if "://" in stripped else f"{self.protocol}://{stripped.lstrip('/')}"
+
+    @property
+    def is_local(self) -> bool:
+        """Whether this is a file on the local filesystem."""
+        return self.protocol == "file"
+
+    @property
+    def is_read_only(self) -> bool:
+        """Whether the filesystem cannot write (``http://``, archives, ...)."""
+        return self.protocol in READ_ONLY_PROTOCOLS
+
+    @property
+    def name(self) -> str:
+        """The last part of the path."""
+        return (
+            self.url.rstrip("/").rsplit("/", 1)[-1]
+            if not self.is_local
+            else os.path.basename(self.url)
+        )
+
+    @property
+    def parent(self) -> str:
+        """The path or URL of the directory holding this file."""
+        if self.is_local:
+            return os.path.dirname(self.url)
+        return self.url.rstrip("/").rsplit("/", 1)[0]
+
+    def sibling(self, name: str) -> Location:
+        """The location of ``name`` in the same directory, with the same storage options."""
+        joined = os.path.join(self.parent, name) if self.is_local else f"{self.parent}/{name}"
+        return Location(joined, self.storage_options)
+
+    def filesystem_class(self) -> type[Any]:
+        """The fsspec filesystem class for this protocol.
+
+        Raises:
+            BackendNotInstalledError: If it needs an optional extra that is not installed.
+            OctstoreError: If fsspec does not know the protocol.
+        """
+        try:
+            cls: type[Any] = fsspec.get_filesystem_class(self.protocol)
+        except ImportError as error:
+            extra = _EXTRAS.get(self.protocol)
+            fix = f"pip install 'octstore[{extra}]'" if extra else str(error)
+            raise BackendNotInstalledError(
+                f"{self.protocol}:// needs a package that is not installed: {fix}"
+            ) from error
+        except ValueError as error:
+            known = ", ".join(sorted(fsspec.available_protocols()))
+            raise OctstoreError(
+                f"unknown protocol {self.protocol!r}: use a local path or one of {known}"
+            ) from error
+        return cls
+
+    @property
+    def fs(self) -> Any:
+        """The fsspec filesystem, created on first use (fsspec reuses equal instances)."""
+        if self._fs is None:
+            cls = self.filesystem_class()
+            with translate_errors(self.url, "connecting to"):
+                self._fs = cls(**self.storage_options)
+        return self._fs
+
+    @property
+    def fs_path(self) -> str:
+        """The path as the filesystem wants it (no protocol)."""
+        if self.is_local:
+            return self.url
+        stripped: str = self.filesystem_class()._strip_protocol(self.url)
+        return stripped
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"url": self.url, "protocol": self.protocol, "storage_options": self.storage_options}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.url = state["url"]
+        self.protocol = state["protocol"]
+        self.storage_options = state["storage_options"]
+        self._fs = None
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Location) and other.url == self.url
+
+    def __hash__(self) -> int:
+        return hash(self.url)
+
+    def __repr__(self) -> str:
+        return f"Location({self.url!r})"
+
+    def __str__(self) -> str:
+        return self.url
+
+
+@contextmanager
+def translate_errors(url: str, action: str) -> Iterator[None]:
+    """Re-raise errors of fsspec and the cloud SDKs as octstore errors naming ``url``.
+
+    Args:
+        url: The path or URL the operation concerned.
+        action: What was being done, as a verb phrase: ``"reading"``, ``"writing"``, ...
+    """
+    try:
+        yield
+    except OctstoreError:
+        raise
+    except FileNotFoundError as error:
+        raise NotFoundError(
+            f"{url} does not exist ({action} it failed: {_reason(error)}); check the path, "
+            "the bucket name and the storage_options"
+        ) from error
+    except PermissionError as error:
+        protocol = split_protocol(url)[0] or "file"
+        hint = _CREDENTIAL_HINTS.get(
+            _CANONICAL_PROTOCOL.get(protocol, protocol), "check its permissions"
+        )
+        raise AccessDeniedError(f"{action} {url} was refused ({_reason(error)}): {hint}") from error
+    except Exception as error:
+        if type(error).__name__ not in _NO_CREDENTIALS:
+            raise
+        protocol = split_protocol(url)[0] or "file"
+        hint = _CREDENTIAL_HINTS.get(_CANONICAL_PROTOCOL.get(protocol, protocol), "")
+        raise AccessDeniedError(f"no credentials for {action} {url}: {hint}") from error
+
+
+def _reason(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
