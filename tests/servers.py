@@ -13,9 +13,11 @@ GCS where octstore depends on it (see DESIGN.md, "Test servers"):
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
+import tempfile
 import threading
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -26,6 +28,11 @@ from typing import Any
 
 # Before anything imports gcsfs: without this every bucket lookup waits ~60 s on gRPC.
 os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
+# Before anything imports moto: its request recorder writes here, not into the work tree.
+os.environ.setdefault(
+    "MOTO_RECORDER_FILEPATH",
+    os.path.join(tempfile.gettempdir(), f"octstore-moto-recording-{os.getpid()}"),
+)
 
 from gcp_storage_emulator import server as gcs_server
 from gcp_storage_emulator.exceptions import NotFound
@@ -55,6 +62,8 @@ class S3Server:
 
     def stop(self) -> None:
         self._server.stop()
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(os.environ["MOTO_RECORDER_FILEPATH"])
 
     @property
     def storage_options(self) -> dict[str, Any]:
