@@ -1,0 +1,351 @@
+"""Metadata in Google Cloud Storage's custom object metadata, written with the content.
+
+An object's octstore metadata lives in its own custom ``metadata`` (the ``octstore-*`` keys
+of :mod:`octstore.backends.object_metadata`, without ``octstore-crc32c``: GCS reports the
+content's ``crc32c`` itself), so that:
+
+- :meth:`GcsBackend.stat` is one GET of the object resource;
+- :meth:`GcsBackend.put` is one upload carrying content, metadata and the CRC32C, which GCS
+  verifies, conditional on the generation (``ifGenerationMatch``; ``0`` to create);
+- :meth:`GcsBackend.write_metadata` is one metadata PATCH that never moves content,
+  conditional on generation and metageneration.
+
+Custom metadata beyond GCS's 8 KiB spills into the sidecar object ``.<name>.octstore.json``
+beside the object, written after the object. Objects carrying octue's ``octue__*`` keys are
+read as if octstore had written them.
+"""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+import os
+import uuid
+import warnings
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, suppress
+from typing import Any
+from urllib.parse import quote
+
+from gcsfs.retry import HttpError
+
+from octstore.backends import MetadataBackend, ObjectState, octue
+from octstore.backends.object_metadata import (
+    decode,
+    encode,
+    encode_spilled,
+    encoded_size,
+    is_spilled,
+    octstore_keys,
+)
+from octstore.backends.sidecar import dump_sidecar, load_sidecar, sidecar_name
+from octstore.errors import ConflictError, IntegrityError, NotFoundError
+from octstore.location import Location, translate_errors
+from octstore.metadata import Metadata
+
+__all__ = ["METADATA_LIMIT", "RESUMABLE_THRESHOLD", "GcsBackend"]
+
+#: GCS's limit on an object's custom metadata: UTF-8 bytes of every key and value.
+METADATA_LIMIT = 8192
+#: Files larger than this are uploaded in chunks (a resumable upload), never read whole.
+RESUMABLE_THRESHOLD = 32 * 2**20
+# Each chunk but the last must be a multiple of 256 KiB.
+_CHUNK_SIZE = 8 * 2**20
+_DEFAULT_CONTENT_TYPE = "application/octet-stream"
+
+
+class GcsBackend(MetadataBackend):
+    """Metadata in the custom metadata of ``gs://`` objects; one request per operation."""
+
+    atomic_metadata = True
+
+    def stat(self, location: Location) -> ObjectState:
+        """The object's generation, size, CRC32C and metadata, from one GET of its resource.
+
+        Raises:
+            NotFoundError: If the object or its bucket does not exist.
+        """
+        with translate_errors(location.url, "reading"):
+            bucket, key = _bucket_and_key(location)
+            resource: dict[str, Any] = location.fs.call(
+                "GET", "b/{}/o/{}", bucket, key, json_out=True
+            )
+            return _state(resource, self._read_metadata(location, resource.get("metadata")))
+
+    def _read_metadata(
+        self, location: Location, custom: Mapping[str, str | None] | None
+    ) -> Metadata | None:
+        custom = custom or {}
+        metadata = decode(custom)
+        if metadata is None:
+            return octue.from_gcs_metadata({k: v for k, v in custom.items() if v is not None})
+        if not is_spilled(custom):
+            return metadata
+        sidecar = _sidecar(location)
+        try:
+            data = location.fs.cat_file(sidecar.fs_path)
+        except FileNotFoundError:
+            warnings.warn(
+                f"{location.url} keeps its metadata in {sidecar.url}, which does not exist: "
+                "reading its id only; write its metadata again to restore the rest",
+                stacklevel=3,
+            )
+            return metadata
+        spilled = load_sidecar(data, sidecar.url)
+        # The object's own id wins: the sidecar may lag behind it.
+        return metadata if spilled is None else spilled.model_copy(update={"id": metadata.id})
+
+    def put(
+        self,
+        location: Location,
+        source: str,
+        metadata: Metadata,
+        *,
+        crc32c: str,
+        if_matches: ObjectState | None = None,
+        if_absent: bool = False,
+    ) -> ObjectState:
+        """Upload ``source`` with ``metadata`` in one request GCS verifies by ``crc32c``.
+
+        ``source`` is left in place. Files over :data:`RESUMABLE_THRESHOLD` bytes go up in
+        chunks, so memory stays bounded.
+
+        Raises:
+            ConflictError: If ``if_absent`` and the object exists, or ``if_matches`` and its
+                generation changed; nothing was written and ``source`` keeps the content.
+            IntegrityError: If the content did not match ``crc32c``; nothing was written.
+        """
+        keys = encode(metadata)
+        spills = encoded_size(keys) > METADATA_LIMIT
+        previous = if_matches.details if if_matches is not None else {}
+        content_type = previous.get("contentType") or (
+            mimetypes.guess_type(location.name)[0] or _DEFAULT_CONTENT_TYPE
+        )
+        with translate_errors(location.url, "writing"):
+            bucket, key = _bucket_and_key(location)
+            resource = {
+                "name": key,
+                "metadata": encode_spilled(metadata) if spills else keys,
+                "contentType": content_type,
+                "crc32c": crc32c,
+            }
+            params = {"name": key, **_preconditions(if_matches, if_absent)}
+            with _upload_errors(location, source, crc32c, if_absent):
+                if os.path.getsize(source) > RESUMABLE_THRESHOLD:
+                    uploaded = _resumable_upload(location.fs, bucket, resource, source, params)
+                else:
+                    uploaded = _multipart_upload(location.fs, bucket, resource, source, params)
+            location.fs.invalidate_cache(location.fs_path)
+            stale = not spills and not if_absent and _may_have_spilled(if_matches)
+            self._write_sidecar(location, metadata if spills else None, stale=stale)
+            return _state(uploaded, metadata)
+
+    def write_metadata(
+        self, location: Location, metadata: Metadata, *, if_matches: ObjectState | None = None
+    ) -> ObjectState:
+        """Replace the object's octstore keys with one metadata PATCH; content is untouched.
+
+        The generation stays the same and the metageneration goes up by one. Keys of other
+        tools (octue's, say) are left alone.
+
+        Raises:
+            NotFoundError: If the object does not exist.
+            ConflictError: If ``if_matches`` is given and the object's content or metadata
+                changed since (its generation or metageneration differs).
+        """
+        keys = encode(metadata)
+        spills = encoded_size(keys) > METADATA_LIMIT
+        if spills:
+            keys = encode_spilled(metadata)
+        patch: dict[str, str | None] = {key: None for key in octstore_keys if key not in keys}
+        patch.update(keys)
+        params: dict[str, str] = {}
+        if if_matches is not None:
+            params["ifGenerationMatch"] = str(if_matches.details["generation"])
+            params["ifMetagenerationMatch"] = str(if_matches.details["metageneration"])
+        with translate_errors(location.url, "writing metadata of"):
+            bucket, key = _bucket_and_key(location)
+            try:
+                patched: dict[str, Any] = location.fs.call(
+                    "PATCH",
+                    "b/{}/o/{}",
+                    bucket,
+                    key,
+                    json={"metadata": patch},
+                    json_out=True,
+                    **params,
+                )
+            except FileExistsError:  # gcsfs's reading of 412 Precondition Failed
+                raise ConflictError(
+                    f"{location.url} changed since you read it, so its metadata was not "
+                    "written: read it again, reapply your changes and update its metadata again",
+                    path=location.url,
+                ) from None
+            location.fs.invalidate_cache(location.fs_path)
+            stale = not spills and _may_have_spilled(if_matches)
+            self._write_sidecar(location, metadata if spills else None, stale=stale)
+            return _state(patched, metadata)
+
+    def delete(self, location: Location) -> None:
+        """Delete the object, then its sidecar object if it has one.
+
+        Raises:
+            NotFoundError: If the object does not exist.
+        """
+        with translate_errors(location.url, "deleting"):
+            bucket, key = _bucket_and_key(location)
+            location.fs.call("DELETE", "b/{}/o/{}", bucket, key)
+            location.fs.invalidate_cache(location.fs_path)
+            self._write_sidecar(location, None, stale=True)
+
+    def _write_sidecar(self, location: Location, metadata: Metadata | None, *, stale: bool) -> None:
+        """Write the sidecar object of ``metadata``, or delete a ``stale`` one if None."""
+        sidecar = _sidecar(location)
+        if metadata is not None:
+            location.fs.pipe_file(sidecar.fs_path, dump_sidecar(metadata))
+        elif stale:
+            with suppress(FileNotFoundError):
+                location.fs.rm_file(sidecar.fs_path)
+
+
+def _sidecar(location: Location) -> Location:
+    return location.sibling(sidecar_name(location.name))
+
+
+def _bucket_and_key(location: Location) -> tuple[str, str]:
+    bucket, key, _ = location.fs.split_path(location.fs_path)
+    if not key:
+        raise NotFoundError(f"{location.url} is a bucket, not an object: name an object in it")
+    return str(bucket), str(key)
+
+
+def _may_have_spilled(previous: ObjectState | None) -> bool:
+    """Whether the object in state ``previous`` (None: unknown) may have a sidecar object."""
+    return previous is None or bool(previous.details.get("spilled", True))
+
+
+def _preconditions(if_matches: ObjectState | None, if_absent: bool) -> dict[str, str]:
+    if if_absent:
+        return {"ifGenerationMatch": "0"}
+    if if_matches is not None:
+        return {"ifGenerationMatch": str(if_matches.details["generation"])}
+    return {}
+
+
+def _state(resource: Mapping[str, Any], metadata: Metadata | None) -> ObjectState:
+    """The state an object resource describes, with ``metadata`` already read."""
+    return ObjectState(
+        size=int(resource.get("size") or 0),
+        version_token=str(resource["generation"]),
+        crc32c=resource.get("crc32c"),
+        metadata=metadata,
+        details={
+            "generation": str(resource["generation"]),
+            "metageneration": str(resource.get("metageneration")),
+            "contentType": resource.get("contentType"),
+            "spilled": is_spilled(resource.get("metadata") or {}),
+        },
+    )
+
+
+@contextmanager
+def _upload_errors(location: Location, source: str, crc32c: str, if_absent: bool) -> Iterator[None]:
+    """Turn GCS's answers to a failed upload into octstore errors naming ``location``."""
+    try:
+        yield
+    except FileExistsError:  # gcsfs's reading of 412 Precondition Failed
+        if if_absent:
+            reason = "was created by someone else while you wrote it"
+        else:
+            reason = "changed since you read it"
+        raise ConflictError(
+            f"{location.url} {reason}; your content is kept at {source}: merge it with the "
+            "new version and write again",
+            path=location.url,
+            kept_at=source,
+        ) from None
+    except (HttpError, ValueError) as error:
+        if "crc32c" not in str(error).lower():
+            raise
+        raise IntegrityError(
+            f"GCS refused {source} as {location.url}: its content does not match its CRC32C "
+            f"{crc32c} (did it change while it was uploaded?); nothing was written, write it "
+            "again"
+        ) from error
+
+
+def _upload_url(fs: Any, bucket: str) -> str:
+    return f"{fs._location}/upload/storage/v1/b/{quote(bucket, safe='')}/o"
+
+
+def _multipart_upload(
+    fs: Any, bucket: str, resource: Mapping[str, Any], source: str, params: Mapping[str, str]
+) -> dict[str, Any]:
+    """Content and object resource in one ``multipart/related`` request, as gcsfs does."""
+    boundary = f"octstore-{uuid.uuid4().hex}"
+    with open(source, "rb") as file:
+        content = file.read()
+    body = b"".join(
+        [
+            f"--{boundary}\nContent-Type: application/json; charset=UTF-8\n\n".encode(),
+            json.dumps(resource).encode(),
+            f"\n--{boundary}\nContent-Type: {resource['contentType']}\n\n".encode(),
+            content,
+            f"\n--{boundary}--".encode(),
+        ]
+    )
+    uploaded: dict[str, Any] = fs.call(
+        "POST",
+        _upload_url(fs, bucket),
+        uploadType="multipart",
+        headers={"Content-Type": f'multipart/related; boundary="{boundary}"'},
+        data=body,
+        json_out=True,
+        **params,
+    )
+    return uploaded
+
+
+def _resumable_upload(
+    fs: Any, bucket: str, resource: Mapping[str, Any], source: str, params: Mapping[str, str]
+) -> dict[str, Any]:
+    """A resumable upload: the object resource first, then the content chunk by chunk."""
+    size = os.path.getsize(source)
+    headers, _ = fs.call(
+        "POST",
+        _upload_url(fs, bucket),
+        uploadType="resumable",
+        json=dict(resource),
+        headers={"X-Upload-Content-Type": resource["contentType"]},
+        **params,
+    )
+    session = headers["Location"]
+    try:
+        with open(source, "rb") as file:
+            offset = 0
+            while True:
+                chunk = file.read(_CHUNK_SIZE)
+                if not chunk and offset < size:
+                    raise OSError(f"{source} shrank while it was uploaded: write it again")
+                end = offset + len(chunk)
+                headers, body = fs.call(
+                    "POST",
+                    session,
+                    headers={
+                        "Content-Range": f"bytes {offset}-{end - 1}/{size}",
+                        "Content-Length": str(len(chunk)),
+                        "Content-Type": resource["contentType"],
+                    },
+                    data=chunk,
+                )
+                if end >= size:
+                    uploaded: dict[str, Any] = json.loads(body)
+                    return uploaded
+                # 308 Resume Incomplete: GCS says how much it kept; resend the rest.
+                committed = headers.get("Range")
+                offset = int(committed.rsplit("-", 1)[1]) + 1 if committed else 0
+                file.seek(offset)
+    except BaseException:
+        with suppress(Exception):  # cancel the session so GCS forgets the partial content
+            fs.call("DELETE", session)
+        raise
