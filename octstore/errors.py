@@ -68,6 +68,35 @@ class ConflictError(OctstoreError):
         self.path = path
         self.kept_at = kept_at
 
+    @classmethod
+    def content_changed(cls, path: str, kept_at: str) -> ConflictError:
+        """The file changed since it was read; the new content is kept at ``kept_at``."""
+        return cls(
+            f"{path} changed since you read it; your content is kept at {kept_at}: merge it "
+            "with the new version and write again",
+            path=path,
+            kept_at=kept_at,
+        )
+
+    @classmethod
+    def created_meanwhile(cls, path: str, kept_at: str) -> ConflictError:
+        """Someone created the file while it was being written; the content is kept."""
+        return cls(
+            f"{path} was created by someone else while you wrote it; your content is kept at "
+            f"{kept_at}: merge it with theirs and write again, or write elsewhere",
+            path=path,
+            kept_at=kept_at,
+        )
+
+    @classmethod
+    def metadata_changed(cls, path: str) -> ConflictError:
+        """The file changed since its metadata was read; the metadata was not written."""
+        return cls(
+            f"{path} changed since you read it, so its metadata was not written: read it "
+            "again, reapply your changes and update its metadata",
+            path=path,
+        )
+
 
 class IntegrityError(OctstoreError, OSError):
     """Content did not match the checksum the backend gave for it."""

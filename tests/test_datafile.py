@@ -204,6 +204,15 @@ def test_binary_write_then_read_round_trips(backend: Backend) -> None:
         assert f.read() == data
 
 
+@pytest.mark.parametrize("data", [b"\r", b"x\r", b"a\r\n", b"\n", b"\r\n\r\n", b"--\r\n--", b""])
+def test_content_ending_in_line_breaks_round_trips_exactly(backend: Backend, data: bytes) -> None:
+    with make(backend, "x.bin").open("wb") as f:
+        f.write(data)
+
+    assert backend.read("x.bin") == data
+    assert make(backend, "x.bin").hash_value == crc32c_bytes(data)
+
+
 def test_append_mode_appends(backend: Backend) -> None:
     backend.write("log.txt", b"one\n")
 

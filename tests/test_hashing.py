@@ -82,13 +82,23 @@ def test_file_hash_allocates_one_chunk_whatever_the_file_size(tmp_path: Path) ->
 @settings(
     max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(data=st.binary(max_size=200_000))
+# Not empty: the emulator's media upload crashes on an empty body (empty content is covered
+# through multipart uploads in test_datafile.py::test_hash_value_of_empty_content[gcs]).
+@given(data=st.binary(min_size=1, max_size=200_000))
 def test_crc32c_agrees_with_gcs_emulator(gcs_fs: object, data: bytes) -> None:
-    path = f"{GCS_BUCKET}/random.bin"
-    gcs_fs.pipe(path, data)  # type: ignore[attr-defined]
-    gcs_fs.invalidate_cache()  # type: ignore[attr-defined]
+    fs: object = gcs_fs
+    # A raw media upload: gcsfs's multipart body loses a final "\r" in the emulator's parser.
+    uploaded = fs.call(  # type: ignore[attr-defined]
+        "POST",
+        f"{fs._location}/upload/storage/v1/b/{GCS_BUCKET}/o",  # type: ignore[attr-defined]
+        uploadType="media",
+        name="random.bin",
+        data=data,
+        json_out=True,
+    )
 
-    assert gcs_fs.info(path)["crc32c"] == crc32c_bytes(data)  # type: ignore[attr-defined]
+    assert int(uploaded["size"]) == len(data)
+    assert uploaded["crc32c"] == crc32c_bytes(data)
 
 
 def test_canonical_json_sorts_keys_and_keeps_unicode() -> None:

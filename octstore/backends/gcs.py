@@ -21,7 +21,6 @@ import json
 import mimetypes
 import os
 import uuid
-import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from typing import Any
@@ -37,8 +36,9 @@ from octstore.backends.object_metadata import (
     encoded_size,
     is_spilled,
     octstore_keys,
+    read_spilled,
+    write_spilled,
 )
-from octstore.backends.sidecar import dump_sidecar, load_sidecar, sidecar_name
 from octstore.errors import ConflictError, IntegrityError, NotFoundError
 from octstore.location import Location, translate_errors
 from octstore.metadata import Metadata
@@ -79,21 +79,7 @@ class GcsBackend(MetadataBackend):
         metadata = decode(custom)
         if metadata is None:
             return octue.from_gcs_metadata({k: v for k, v in custom.items() if v is not None})
-        if not is_spilled(custom):
-            return metadata
-        sidecar = _sidecar(location)
-        try:
-            data = location.fs.cat_file(sidecar.fs_path)
-        except FileNotFoundError:
-            warnings.warn(
-                f"{location.url} keeps its metadata in {sidecar.url}, which does not exist: "
-                "reading its id only; write its metadata again to restore the rest",
-                stacklevel=3,
-            )
-            return metadata
-        spilled = load_sidecar(data, sidecar.url)
-        # The object's own id wins: the sidecar may lag behind it.
-        return metadata if spilled is None else spilled.model_copy(update={"id": metadata.id})
+        return read_spilled(location, metadata) if is_spilled(custom) else metadata
 
     def put(
         self,
@@ -137,7 +123,7 @@ class GcsBackend(MetadataBackend):
                     uploaded = _multipart_upload(location.fs, bucket, resource, source, params)
             location.fs.invalidate_cache(location.fs_path)
             stale = not spills and not if_absent and _may_have_spilled(if_matches)
-            self._write_sidecar(location, metadata if spills else None, stale=stale)
+            write_spilled(location, metadata if spills else None, stale=stale)
             return _state(uploaded, metadata)
 
     def write_metadata(
@@ -176,14 +162,10 @@ class GcsBackend(MetadataBackend):
                     **params,
                 )
             except FileExistsError:  # gcsfs's reading of 412 Precondition Failed
-                raise ConflictError(
-                    f"{location.url} changed since you read it, so its metadata was not "
-                    "written: read it again, reapply your changes and update its metadata again",
-                    path=location.url,
-                ) from None
+                raise ConflictError.metadata_changed(location.url) from None
             location.fs.invalidate_cache(location.fs_path)
             stale = not spills and _may_have_spilled(if_matches)
-            self._write_sidecar(location, metadata if spills else None, stale=stale)
+            write_spilled(location, metadata if spills else None, stale=stale)
             return _state(patched, metadata)
 
     def delete(self, location: Location) -> None:
@@ -196,20 +178,7 @@ class GcsBackend(MetadataBackend):
             bucket, key = _bucket_and_key(location)
             location.fs.call("DELETE", "b/{}/o/{}", bucket, key)
             location.fs.invalidate_cache(location.fs_path)
-            self._write_sidecar(location, None, stale=True)
-
-    def _write_sidecar(self, location: Location, metadata: Metadata | None, *, stale: bool) -> None:
-        """Write the sidecar object of ``metadata``, or delete a ``stale`` one if None."""
-        sidecar = _sidecar(location)
-        if metadata is not None:
-            location.fs.pipe_file(sidecar.fs_path, dump_sidecar(metadata))
-        elif stale:
-            with suppress(FileNotFoundError):
-                location.fs.rm_file(sidecar.fs_path)
-
-
-def _sidecar(location: Location) -> Location:
-    return location.sibling(sidecar_name(location.name))
+            write_spilled(location, None, stale=True)
 
 
 def _bucket_and_key(location: Location) -> tuple[str, str]:
@@ -255,15 +224,8 @@ def _upload_errors(location: Location, source: str, crc32c: str, if_absent: bool
         yield
     except FileExistsError:  # gcsfs's reading of 412 Precondition Failed
         if if_absent:
-            reason = "was created by someone else while you wrote it"
-        else:
-            reason = "changed since you read it"
-        raise ConflictError(
-            f"{location.url} {reason}; your content is kept at {source}: merge it with the "
-            "new version and write again",
-            path=location.url,
-            kept_at=source,
-        ) from None
+            raise ConflictError.created_meanwhile(location.url, source) from None
+        raise ConflictError.content_changed(location.url, source) from None
     except (HttpError, ValueError) as error:
         if "crc32c" not in str(error).lower():
             raise
@@ -281,17 +243,20 @@ def _upload_url(fs: Any, bucket: str) -> str:
 def _multipart_upload(
     fs: Any, bucket: str, resource: Mapping[str, Any], source: str, params: Mapping[str, str]
 ) -> dict[str, Any]:
-    """Content and object resource in one ``multipart/related`` request, as gcsfs does."""
+    """Content and object resource in one ``multipart/related`` request."""
     boundary = f"octstore-{uuid.uuid4().hex}"
     with open(source, "rb") as file:
         content = file.read()
+    # CRLF throughout (RFC 2046): the CRLF before a boundary belongs to the boundary, so
+    # content that itself ends in "\r" or "\n" keeps it. (gcsfs's bare "\n" loses a final
+    # "\r" to parsers that read "\r\n" as the delimiter's line break.)
     body = b"".join(
         [
-            f"--{boundary}\nContent-Type: application/json; charset=UTF-8\n\n".encode(),
+            f"--{boundary}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n".encode(),
             json.dumps(resource).encode(),
-            f"\n--{boundary}\nContent-Type: {resource['contentType']}\n\n".encode(),
+            f"\r\n--{boundary}\r\nContent-Type: {resource['contentType']}\r\n\r\n".encode(),
             content,
-            f"\n--{boundary}--".encode(),
+            f"\r\n--{boundary}--\r\n".encode(),
         ]
     )
     uploaded: dict[str, Any] = fs.call(

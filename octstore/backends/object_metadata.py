@@ -17,8 +17,12 @@ object ``.<name>.octstore.json`` beside the object, and the object keeps its id 
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Mapping
+from contextlib import suppress
 
+from octstore.backends.sidecar import dump_sidecar, load_sidecar, sidecar_name
+from octstore.location import Location
 from octstore.metadata import Metadata
 
 __all__ = [
@@ -30,8 +34,12 @@ __all__ = [
     "TIMESTAMP",
     "decode",
     "encode",
+    "encode_spilled",
     "encoded_size",
+    "is_spilled",
     "octstore_keys",
+    "read_spilled",
+    "write_spilled",
 ]
 
 ID = "octstore-id"
@@ -73,7 +81,8 @@ def encode_spilled(metadata: Metadata, crc32c: str | None = None) -> dict[str, s
 
 
 def encoded_size(keys: Mapping[str, str]) -> int:
-    """The size S3 counts against its 2 KB limit: UTF-8 bytes of every key and value."""
+    """The size S3 (2 KB) and GCS (8 KiB) count against their limits: UTF-8 bytes of every
+    key and value."""
     return sum(len(key.encode("utf-8")) + len(value.encode("utf-8")) for key, value in keys.items())
 
 
@@ -98,3 +107,44 @@ def decode(keys: Mapping[str, str | None]) -> Metadata | None:
             "tags": json.loads(lowered.get(TAGS, "{}")),
         }
     )
+
+
+def _sidecar(location: Location) -> Location:
+    return location.sibling(sidecar_name(location.name))
+
+
+def read_spilled(location: Location, in_object: Metadata) -> Metadata:
+    """The metadata spilled into ``location``'s sidecar object, under the object's own id.
+
+    The object is the authority on its id. If the sidecar is missing, a warning says so
+    and only what the object itself holds is returned.
+    """
+    sidecar = _sidecar(location)
+    try:
+        data = location.fs.cat_file(sidecar.fs_path)
+    except FileNotFoundError:
+        warnings.warn(
+            f"{location.url} keeps its labels, tags and timestamp in {sidecar.url}, which "
+            "does not exist: reading its id only; set them again and update_metadata()",
+            stacklevel=4,
+        )
+        return in_object
+    spilled = load_sidecar(data, sidecar.url)
+    return in_object if spilled is None else spilled.model_copy(update={"id": in_object.id})
+
+
+def write_spilled(location: Location, metadata: Metadata | None, *, stale: bool) -> None:
+    """Write ``metadata`` to ``location``'s sidecar object, or, if None, delete a ``stale`` one.
+
+    Call it only after the object itself was written, so that a failed conditional write
+    leaves the sidecar as it was.
+    """
+    sidecar = _sidecar(location)
+    fs = location.fs
+    if metadata is not None:
+        fs.pipe_file(sidecar.fs_path, dump_sidecar(metadata))
+    elif stale:
+        with suppress(FileNotFoundError):
+            fs.rm_file(sidecar.fs_path)
+    fs.invalidate_cache(location.fs_path)
+    fs.invalidate_cache(sidecar.fs_path)

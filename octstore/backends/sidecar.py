@@ -142,21 +142,11 @@ class SidecarBackend(MetadataBackend):
         except NotFoundError:
             current = None
         if if_absent and current is not None:
-            raise ConflictError(
-                f"{location.url} was created by someone else while you wrote it; your content "
-                f"is kept at {kept}",
-                path=location.url,
-                kept_at=kept,
-            )
+            raise ConflictError.created_meanwhile(location.url, kept)
         if if_matches is not None and (
             current is None or current.version_token != if_matches.version_token
         ):
-            raise ConflictError(
-                f"{location.url} changed since you read it; your content is kept at {kept}: "
-                "merge it with the new version and write again",
-                path=location.url,
-                kept_at=kept,
-            )
+            raise ConflictError.content_changed(location.url, kept)
 
     def put(
         self,
