@@ -1,35 +1,89 @@
-"""The local cache of remote content.
+"""The local cache of remote content: versioned, verified, safe across processes, bounded.
 
-An entry is keyed by the file's canonical URL and its version token (GCS generation, S3 ETag,
-modification time and size elsewhere), so a changed remote file is never served from an old
-entry. Downloads go to a temp file beside the entry and are renamed into place only when
-complete and, where the backend gives a CRC32C, verified. A file lock per entry makes
-concurrent downloaders of one file wait for a single download.
+Correct first, fast second:
 
-The cache lives in ``OCTSTORE_CACHE_DIR``, by default the platform's user cache directory.
+- An entry is keyed by the file's canonical URL and its version token (GCS generation, S3
+  ETag, modification time and size elsewhere), so a changed remote file is never served from
+  an old entry. Revalidating an entry is one metadata request, done by the caller; with
+  ``offline=True`` (or ``OCTSTORE_OFFLINE=1``) the newest entry is trusted with none.
+- Downloads go to a unique temp file beside the entry and are renamed into place only when
+  complete and, where the backend gives a CRC32C, verified; a mismatch raises and caches
+  nothing. A process killed mid-download leaves only a temp file, which nothing trusts and
+  :func:`prune` removes.
+- One file lock per entry: N processes reading one uncached file cause one download, and all
+  read the complete bytes.
+- Each entry records its size, modification time and inode when it is made; an entry changed
+  on disk since (bytes flipped, truncated) is re-verified against its CRC32C, or dropped and
+  fetched again.
+- The cache is bounded (``OCTSTORE_CACHE_MAX_BYTES``, default 20 GiB; ``"500MiB"`` style
+  sizes work) with least-recently-used eviction that never removes an entry a reader has open
+  or one used in the last minute.
+
+Layout under :func:`cache_root` (``OCTSTORE_CACHE_DIR``, else the user cache directory)::
+
+    objects/<h[:2]>/<h>/<file name>      content; h = sha256(URL, version token)
+    objects/<h[:2]>/<h>/.entry.json      what the entry holds: URL, state, size, mtime, inode
+    urls/<u[:2]>/<u>.json                the newest entry of a URL, for offline use
+    locks/                               download locks
+    writes/                              content on its way to a remote file; never evicted,
+                                         and where a write that hit a conflict is kept
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
+import json
 import os
 import shutil
+import sys
 import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, Any
 
 import platformdirs
-from filelock import FileLock
+from filelock import FileLock, Timeout
+from pydantic import ByteSize, TypeAdapter
 
-from octstore.errors import IntegrityError
+from octstore.errors import IntegrityError, OctstoreError
 from octstore.hashing import crc32c_file
 from octstore.location import Location, translate_errors
+from octstore.state import ObjectState
 
-if TYPE_CHECKING:
-    from octstore.backends import ObjectState
+if sys.platform != "win32":
+    import fcntl
+else:  # pragma: no cover - Windows refuses to delete open files, which protects readers
+    fcntl = None
 
-__all__ = ["cache_root", "entry_path", "fetch", "keep", "lock", "write_atomically"]
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "CacheInfo",
+    "PruneReport",
+    "cache_root",
+    "clear",
+    "entry_path",
+    "fetch",
+    "info",
+    "keep",
+    "lock",
+    "lookup",
+    "max_bytes",
+    "open_entry",
+    "prune",
+]
+
+DEFAULT_MAX_BYTES = 20 * 2**30
+#: Entries used this recently are never evicted: their paths may have just been handed out.
+RECENT_SECONDS = 60.0
+_RECORD = ".entry.json"
+_TEMP_SUFFIX = ".tmp"
+
+
+# --- places -------------------------------------------------------------------------------
 
 
 def cache_root() -> Path:
@@ -37,6 +91,20 @@ def cache_root() -> Path:
     configured = os.environ.get("OCTSTORE_CACHE_DIR")
     root = Path(configured) if configured else Path(platformdirs.user_cache_dir("octstore"))
     return root.expanduser()
+
+
+def max_bytes() -> int:
+    """The size bound: ``OCTSTORE_CACHE_MAX_BYTES`` (bytes, or ``"10GiB"``), else 20 GiB."""
+    configured = os.environ.get("OCTSTORE_CACHE_MAX_BYTES")
+    if not configured:
+        return DEFAULT_MAX_BYTES
+    try:
+        return int(TypeAdapter(ByteSize).validate_python(configured))
+    except ValueError:
+        raise OctstoreError(
+            f"OCTSTORE_CACHE_MAX_BYTES={configured!r} is not a size: use bytes or a size "
+            "such as '500MiB' or '20GB'"
+        ) from None
 
 
 def _digest(*parts: str) -> str:
@@ -50,10 +118,27 @@ def lock(key: str) -> FileLock:
     return FileLock(str(directory / f"{_digest(key)[:32]}.lock"))
 
 
+def entry_path(location: Location, version_token: str) -> Path:
+    """Where the content of ``location`` at ``version_token`` is cached.
+
+    The entry keeps the file's own name, so programs that look at the extension still work.
+    """
+    digest = _digest(location.url, version_token)
+    return cache_root() / "objects" / digest[:2] / digest / (location.name or "content")
+
+
+def _url_index(location: Location) -> Path:
+    digest = _digest(location.url)
+    return cache_root() / "urls" / digest[:2] / f"{digest}.json"
+
+
+# --- atomic files -------------------------------------------------------------------------
+
+
 def temporary_path_beside(path: str) -> str:
     """A fresh temp file name in ``path``'s directory, so ``os.replace`` onto it is atomic."""
     directory, name = os.path.split(path)
-    handle, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
+    handle, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=_TEMP_SUFFIX, dir=directory)
     os.close(handle)
     return temporary
 
@@ -81,44 +166,118 @@ def write_atomically(path: str, data: bytes) -> None:
         raise
 
 
-def entry_path(location: Location, version_token: str) -> Path:
-    """Where the content of ``location`` at ``version_token`` is cached.
+def copy_file(source: str, target: str) -> None:
+    """Copy ``source`` to ``target`` atomically, in the kernel where it can (reflinks on
+    filesystems that have them), so content already on disk is never transferred again."""
+    os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
+    temporary = temporary_path_beside(target)
+    try:
+        copied = False
+        if hasattr(os, "copy_file_range"):
+            with (
+                open(source, "rb") as src,
+                open(temporary, "wb") as dst,
+                contextlib.suppress(OSError),
+            ):
+                remaining = os.fstat(src.fileno()).st_size
+                while remaining > 0:
+                    sent = os.copy_file_range(src.fileno(), dst.fileno(), remaining)
+                    if sent == 0:
+                        break
+                    remaining -= sent
+                copied = remaining == 0
+        if not copied:
+            shutil.copyfile(source, temporary)
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(temporary)
+        raise
 
-    The entry keeps the file's own name, so programs that look at the extension still work.
-    """
-    digest = _digest(location.url, version_token)
-    return cache_root() / "objects" / digest[:2] / digest / (location.name or "content")
+
+# --- entries ------------------------------------------------------------------------------
+
+
+def _record(entry: Path, location: Location, state: ObjectState) -> None:
+    """Note what ``entry`` holds, and make it the URL's newest entry for offline use."""
+    stat = entry.stat()
+    document = {
+        "url": location.url,
+        "state": state.to_json(),
+        "size": stat.st_size,
+        "mtime_ns": stat.st_mtime_ns,
+        "ino": stat.st_ino,
+    }
+    write_atomically(str(entry.parent / _RECORD), json.dumps(document).encode())
+    index = {"url": location.url, "entry": str(entry.relative_to(cache_root()))}
+    write_atomically(str(_url_index(location)), json.dumps(index).encode())
+
+
+def _read_record(directory: Path) -> dict[str, Any] | None:
+    """The record of the entry in ``directory``, or None if it has none (yet)."""
+    try:
+        record: dict[str, Any] = json.loads((directory / _RECORD).read_bytes())
+    except (OSError, ValueError):
+        return None
+    return record
+
+
+def _intact(entry: Path, record: dict[str, Any] | None) -> bool:
+    """Whether ``entry`` still holds what it was made with (re-hashing it if it changed)."""
+    if record is None:
+        return False
+    try:
+        stat = entry.stat()
+    except FileNotFoundError:
+        return False
+    if (stat.st_size, stat.st_mtime_ns, stat.st_ino) == (
+        record["size"],
+        record["mtime_ns"],
+        record["ino"],
+    ):
+        return True
+    expected = record["state"].get("crc32c")
+    if expected is None or stat.st_size != record["state"]["size"]:
+        return False
+    return bool(crc32c_file(entry) == expected)
+
+
+def _touch(entry: Path) -> None:
+    """Mark ``entry`` used now (its access time), for least-recently-used eviction."""
+    with contextlib.suppress(OSError):
+        os.utime(entry, ns=(time.time_ns(), entry.stat().st_mtime_ns))
+
+
+def _drop(entry: Path) -> None:
+    shutil.rmtree(entry.parent, ignore_errors=True)
 
 
 def fetch(location: Location, state: ObjectState) -> str:
     """The local path of ``location``'s content at ``state``, downloading it if not cached.
 
     Raises:
-        IntegrityError: If the downloaded bytes do not match the backend's CRC32C; nothing is
-            cached then.
+        IntegrityError: If the downloaded bytes do not match the backend's CRC32C (or, with
+            no CRC32C, its size); nothing is cached then.
     """
     entry = entry_path(location, state.version_token)
-    if entry.is_file():
+    if _intact(entry, _read_record(entry.parent)):
+        _touch(entry)
         return str(entry)
     entry.parent.mkdir(parents=True, exist_ok=True)
     with lock(str(entry)):
-        if entry.is_file():  # another process downloaded it while we waited
+        if _intact(entry, _read_record(entry.parent)):  # another process downloaded it meanwhile
+            _touch(entry)
             return str(entry)
         temporary = temporary_path_beside(str(entry))
         try:
             download(location, temporary)
-            if state.crc32c is not None:
-                actual = crc32c_file(temporary)
-                if actual != state.crc32c:
-                    raise IntegrityError(
-                        f"downloaded {location.url} but its CRC32C is {actual}, not "
-                        f"{state.crc32c}: the transfer was corrupted or the file changed "
-                        "meanwhile; try again"
-                    )
+            _verify(location, state, temporary)
             os.replace(temporary, entry)
+            _record(entry, location, state)
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.remove(temporary)
+    _evict_over_bound()
     return str(entry)
 
 
@@ -128,6 +287,24 @@ def download(location: Location, target: str) -> None:
         location.fs.get_file(location.fs_path, target)
 
 
+def _verify(location: Location, state: ObjectState, path: str) -> None:
+    if state.crc32c is not None:
+        actual = crc32c_file(path)
+        if actual != state.crc32c:
+            raise IntegrityError(
+                f"downloaded {location.url} but its CRC32C is {actual}, not {state.crc32c}: "
+                "the transfer was corrupted or the file changed meanwhile; nothing was "
+                "cached, try again"
+            )
+        return
+    size = os.path.getsize(path)
+    if size != state.size:
+        raise IntegrityError(
+            f"downloaded {location.url} but got {size} bytes, not {state.size}: it changed "
+            "while it was downloaded; nothing was cached, try again"
+        )
+
+
 def keep(location: Location, state: ObjectState, source: str) -> str:
     """Move the local file ``source``, known to hold ``state``'s content, into the cache."""
     entry = entry_path(location, state.version_token)
@@ -135,9 +312,223 @@ def keep(location: Location, state: ObjectState, source: str) -> str:
     with lock(str(entry)):
         try:
             os.replace(source, entry)
-        except OSError:  # source on another filesystem: copy beside the entry, then swap
-            temporary = temporary_path_beside(str(entry))
-            shutil.copyfile(source, temporary)
-            os.replace(temporary, entry)
+        except OSError:  # source on another filesystem
+            copy_file(source, str(entry))
             os.remove(source)
+        _record(entry, location, state)
+    _evict_over_bound()
     return str(entry)
+
+
+def lookup(location: Location) -> ObjectState | None:
+    """The state of ``location``'s newest intact entry, without any request; None if none.
+
+    This is what offline mode trusts.
+    """
+    try:
+        index = json.loads(_url_index(location).read_bytes())
+    except (OSError, ValueError):
+        return None
+    entry = cache_root() / index["entry"]
+    record = _read_record(entry.parent)
+    if record is None or not _intact(entry, record):
+        return None
+    return ObjectState.from_json(record["state"])
+
+
+def is_cached(location: Location, state: ObjectState) -> bool:
+    """Whether an intact entry holds ``location``'s content at ``state``."""
+    entry = entry_path(location, state.version_token)
+    return _intact(entry, _read_record(entry.parent))
+
+
+@contextlib.contextmanager
+def open_entry(
+    location: Location, state: ObjectState, mode: str, **kwargs: Any
+) -> Iterator[IO[Any]]:
+    """Open ``location``'s cached content read-only, fetching it first if needed.
+
+    While the file is open, the entry is held with a shared lock, so eviction passes it by.
+    """
+    for attempt in (1, 2):
+        path = fetch(location, state)
+        try:
+            file = open(path, mode, **kwargs)  # noqa: SIM115
+        except FileNotFoundError:  # evicted between fetch and open: fetch again, once
+            if attempt == 2:
+                raise
+            continue
+        with file:
+            if fcntl is not None:
+                fcntl.flock(file.fileno(), fcntl.LOCK_SH)
+            yield file
+        return
+
+
+def _in_use(entry: Path) -> bool:
+    """Whether a reader holds ``entry`` open (through :func:`open_entry`)."""
+    if fcntl is None:  # pragma: no cover
+        return False
+    try:
+        with open(entry, "rb") as probe:
+            try:
+                fcntl.flock(probe.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as error:
+                if error.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                    return True
+                raise
+            fcntl.flock(probe.fileno(), fcntl.LOCK_UN)
+    except FileNotFoundError:
+        return False
+    return False
+
+
+# --- size bound ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CacheInfo:
+    """What the cache holds.
+
+    Attributes:
+        root: The cache directory.
+        entries: The number of cached file versions.
+        bytes: Their total size.
+        max_bytes: The size bound.
+    """
+
+    root: str
+    entries: int
+    bytes: int
+    max_bytes: int
+
+
+@dataclass
+class PruneReport:
+    """What :func:`prune` or :func:`clear` did.
+
+    Attributes:
+        removed: Cache entries removed (URLs of the versions).
+        freed_bytes: Bytes freed, temp files included.
+        kept_in_use: Entries kept because a reader has them open or used them just now.
+        temp_files_removed: Leftovers of interrupted downloads removed.
+    """
+
+    removed: list[str] = field(default_factory=list)
+    freed_bytes: int = 0
+    kept_in_use: int = 0
+    temp_files_removed: int = 0
+
+
+@dataclass
+class _Entry:
+    path: Path
+    size: int
+    used: float
+    url: str
+
+
+def _entries() -> list[_Entry]:
+    entries: list[_Entry] = []
+    objects = cache_root() / "objects"
+    if not objects.is_dir():
+        return entries
+    for directory in objects.glob("*/*"):
+        record = _read_record(directory)
+        for path in directory.iterdir():
+            if path.name == _RECORD or path.name.endswith(_TEMP_SUFFIX):
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                stat = path.stat()
+                url = record["url"] if record else str(path)
+                entries.append(_Entry(path, stat.st_size, stat.st_atime, url))
+    return entries
+
+
+def info() -> CacheInfo:
+    """How many entries the cache holds and how large they are."""
+    entries = _entries()
+    return CacheInfo(
+        root=str(cache_root()),
+        entries=len(entries),
+        bytes=sum(entry.size for entry in entries),
+        max_bytes=max_bytes(),
+    )
+
+
+def _remove_orphaned_temp_files(report: PruneReport) -> None:
+    """Delete leftovers of downloads whose process died (their entry lock is free)."""
+    objects = cache_root() / "objects"
+    if not objects.is_dir():
+        return
+    for temporary in objects.glob(f"*/*/.*{_TEMP_SUFFIX}"):
+        name = temporary.name.removeprefix(".").rsplit(".", 2)[0]
+        entry_lock = lock(str(temporary.parent / name))
+        try:
+            entry_lock.acquire(blocking=False)
+        except Timeout:
+            continue  # a download is running
+        try:
+            with contextlib.suppress(FileNotFoundError):
+                report.freed_bytes += temporary.stat().st_size
+                temporary.unlink()
+                report.temp_files_removed += 1
+        finally:
+            entry_lock.release()
+
+
+def prune(max_size: int | None = None, *, keep_recent: bool = True) -> PruneReport:
+    """Evict least-recently-used entries until the cache holds at most ``max_size`` bytes.
+
+    Entries a reader has open are never evicted, nor (with ``keep_recent``) those used in
+    the last minute, whose paths may just have been handed to a program. Leftovers of
+    interrupted downloads are removed too.
+
+    Args:
+        max_size: The size to prune to; by default :func:`max_bytes`.
+        keep_recent: Keep entries used in the last :data:`RECENT_SECONDS`.
+    """
+    limit = max_bytes() if max_size is None else max_size
+    report = PruneReport()
+    _remove_orphaned_temp_files(report)
+    entries = sorted(_entries(), key=lambda entry: entry.used)
+    total = sum(entry.size for entry in entries)
+    recent = time.time() - RECENT_SECONDS
+    for entry in entries:
+        if total <= limit:
+            break
+        if (keep_recent and entry.used > recent) or _in_use(entry.path):
+            report.kept_in_use += 1
+            continue
+        entry_lock = lock(str(entry.path))
+        try:
+            entry_lock.acquire(blocking=False)
+        except Timeout:
+            report.kept_in_use += 1
+            continue
+        try:
+            _drop(entry.path)
+        finally:
+            entry_lock.release()
+        total -= entry.size
+        report.freed_bytes += entry.size
+        report.removed.append(entry.url)
+    return report
+
+
+def clear() -> PruneReport:
+    """Remove every entry no reader has open (content being uploaded is kept)."""
+    report = prune(0, keep_recent=False)
+    urls = cache_root() / "urls"
+    for index in urls.glob("*/*.json") if urls.is_dir() else ():
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            entry = cache_root() / json.loads(index.read_bytes())["entry"]
+            if not entry.exists():
+                index.unlink()
+    return report
+
+
+def _evict_over_bound() -> None:
+    limit = max_bytes()
+    if info().bytes > limit:
+        prune(limit)

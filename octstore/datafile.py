@@ -71,6 +71,10 @@ def _public_options(options: dict[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in options.items() if is_public(name, value)}
 
 
+def _offline_by_default() -> bool:
+    return os.environ.get("OCTSTORE_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
 def _default_permissions() -> int:
     umask = os.umask(0)
     os.umask(umask)
@@ -90,6 +94,8 @@ class Datafile:
         storage_options: Arguments for the fsspec filesystem (credentials, endpoint_url, ...).
         ignore_stored_metadata: Use the arguments instead of the stored labels, tags and
             timestamp (the stored id is kept: ids are immutable).
+        offline: Make no requests for a remote file: trust what the cache holds (its newest
+            version and metadata). By default, whether ``OCTSTORE_OFFLINE`` is set to 1.
 
     Stored metadata is read once, here, with one metadata request and no content transfer.
     """
@@ -104,8 +110,10 @@ class Datafile:
         id: str | None = None,
         storage_options: dict[str, Any] | None = None,
         ignore_stored_metadata: bool = False,
+        offline: bool | None = None,
     ) -> None:
         self._location = Location(path, storage_options)
+        self._offline = _offline_by_default() if offline is None else offline
         given = Metadata.model_validate(
             {
                 key: value
@@ -121,7 +129,7 @@ class Datafile:
         self._state: ObjectState | None = None
         self._content_hash: tuple[str, str] | None = None
         with contextlib.suppress(NotFoundError):
-            self._state = self._backend.stat(self._location)
+            self._state = self._stat()
         # The state the in-memory metadata was read from: storing it is conditional on it.
         self._metadata_basis = self._state
         stored = self._state.metadata if self._state else None
@@ -152,6 +160,7 @@ class Datafile:
         """A datafile for a file whose state is already known (from a listing), no request."""
         datafile = cls.__new__(cls)
         datafile._location = location
+        datafile._offline = _offline_by_default()
         datafile._state = datafile._metadata_basis = state
         datafile._content_hash = None
         datafile._metadata = state.metadata.model_copy(deep=True) if state.metadata else Metadata()
@@ -188,10 +197,29 @@ class Datafile:
         """The fsspec storage options this datafile was made with."""
         return dict(self._location.storage_options)
 
+    def _stat(self) -> ObjectState:
+        """The stored state: one metadata request, or, offline, what the cache recorded."""
+        if not (self._offline and not self._location.is_local):
+            return self._backend.stat(self._location)
+        state = cache.lookup(self._location)
+        if state is None:
+            raise NotFoundError(
+                f"{self.path} is not in the cache, and offline mode makes no requests: read "
+                "it once online, or unset OCTSTORE_OFFLINE"
+            )
+        return state
+
     def _refresh(self) -> ObjectState:
-        """Re-read the stored state with one metadata request, keeping in-memory metadata."""
-        self._state = self._backend.stat(self._location)
+        """Re-read the stored state (see ``_stat``), keeping the in-memory metadata."""
+        self._state = self._stat()
         return self._state
+
+    def _refuse_offline_write(self) -> None:
+        if self._offline and not self._location.is_local:
+            raise OctstoreError(
+                f"{self.path} cannot be written in offline mode: unset OCTSTORE_OFFLINE or "
+                "pass offline=False"
+            )
 
     @property
     def local_path(self) -> str:
@@ -212,7 +240,7 @@ class Datafile:
         if self._location.is_local:
             return os.path.isfile(self._location.url)
         state = self._state
-        return state is not None and cache.entry_path(self._location, state.version_token).is_file()
+        return state is not None and cache.is_cached(self._location, state)
 
     @property
     def exists_in_cloud(self) -> bool:
@@ -295,9 +323,8 @@ class Datafile:
         if state.crc32c is not None:
             return state.crc32c
         if self._content_hash is None or self._content_hash[0] != state.version_token:
-            cached = cache.entry_path(self._location, state.version_token)
-            if cached.is_file():
-                value = crc32c_file(cached)
+            if cache.is_cached(self._location, state):
+                value = crc32c_file(cache.fetch(self._location, state))
             else:
                 with (
                     translate_errors(self.path, "hashing"),
@@ -314,6 +341,7 @@ class Datafile:
             NotFoundError: If the file does not exist yet (write it first).
             ConflictError: If a remote file changed since it was read.
         """
+        self._refuse_offline_write()
         self._state = self._metadata_basis = self._backend.write_metadata(
             self._location, self._metadata, if_matches=self._metadata_basis
         )
@@ -344,9 +372,7 @@ class Datafile:
         kind, writes = _parse_mode(mode, self.path)
         before = self._metadata.model_copy(deep=True)
         if not writes:
-            with translate_errors(self.path, "opening"):
-                file = open(self.local_path, mode, **kwargs)  # noqa: SIM115
-            with file:
+            with self._open_for_reading(mode, **kwargs) as file:
                 yield file
             if self._metadata != before:
                 self.update_metadata()
@@ -358,8 +384,20 @@ class Datafile:
             self._write_back(temporary, if_matches)
 
     @contextlib.contextmanager
+    def _open_for_reading(self, mode: str, **kwargs: Any) -> Iterator[IO[Any]]:
+        if not self._location.is_local:
+            with cache.open_entry(self._location, self._refresh(), mode, **kwargs) as file:
+                yield file
+            return
+        with translate_errors(self.path, "opening"):
+            file = open(self.local_path, mode, **kwargs)  # noqa: SIM115
+        with file:
+            yield file
+
+    @contextlib.contextmanager
     def _writable_copy(self, kind: str) -> Iterator[tuple[str, ObjectState | None]]:
         """A temporary file to write to, with the state the write-back must still find."""
+        self._refuse_offline_write()
         if self._location.is_read_only:
             raise AccessDeniedError(
                 f"{self.path} is read-only ({self._location.protocol}://): write to a local "
@@ -412,12 +450,23 @@ class Datafile:
         if not self._location.is_local and os.path.exists(temporary):
             cache.keep(self._location, state, temporary)
 
-    def download(self, local_path: str | os.PathLike[str] | None = None) -> str:
+    def download(
+        self, local_path: str | os.PathLike[str] | None = None, *, overwrite: bool = False
+    ) -> str:
         """Download the content; return the local path it is at.
 
+        A copy is made from the cache, in the kernel where the filesystem allows, so content
+        already downloaded is never transferred again.
+
         Args:
-            local_path: Where to put a copy; by default the file stays in the cache (for a
-                remote file) or where it is (for a local one).
+            local_path: Where to put a copy (a file, or a directory to put it in by name);
+                by default the file stays in the cache (remote) or where it is (local).
+            overwrite: Replace a file at ``local_path`` whose content differs. Identical
+                content already there is left as it is, with no copy and no duplicate.
+
+        Raises:
+            AlreadyExistsError: If a file with other content is at ``local_path`` and
+                ``overwrite`` is False.
         """
         source = self.local_path
         if local_path is None:
@@ -425,15 +474,17 @@ class Datafile:
         target = os.path.abspath(os.fspath(local_path))
         if os.path.isdir(target):
             target = os.path.join(target, self.name)
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        temporary = cache.temporary_path_beside(target)
-        try:
-            shutil.copyfile(source, temporary)
-            os.replace(temporary, target)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(temporary)
-            raise
+        if os.path.isfile(target) and target != source:
+            if os.path.getsize(target) == os.path.getsize(source) and (
+                crc32c_file(target) == self.hash_value
+            ):
+                return target
+            if not overwrite:
+                raise AlreadyExistsError(
+                    f"{target} exists with other content than {self.path}: pass "
+                    "overwrite=True to replace it, or download to another path"
+                )
+        cache.copy_file(source, target)
         return target
 
     def upload(
@@ -508,6 +559,7 @@ class Datafile:
         location = Location(data["path"], {**data.get("storage_options", {}), **storage_options})
         datafile = cls.__new__(cls)
         datafile._location = location
+        datafile._offline = _offline_by_default()
         datafile._state = datafile._metadata_basis = None
         datafile._content_hash = None
         datafile._metadata = Metadata.model_validate(
@@ -521,6 +573,7 @@ class Datafile:
             "metadata": self._metadata,
             "state": self._state,
             "metadata_basis": self._metadata_basis,
+            "offline": self._offline,
         }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -528,6 +581,7 @@ class Datafile:
         self._metadata = state["metadata"]
         self._state = state["state"]
         self._metadata_basis = state["metadata_basis"]
+        self._offline = state["offline"]
         self._content_hash = None
 
     def __eq__(self, other: object) -> bool:

@@ -10,35 +10,12 @@ from __future__ import annotations
 
 import importlib
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
 
 from octstore.location import Location
 from octstore.metadata import Metadata
+from octstore.state import ObjectState
 
 __all__ = ["REGISTRY", "MetadataBackend", "ObjectState", "backend_for"]
-
-
-@dataclass(frozen=True)
-class ObjectState:
-    """What one metadata request tells about a stored file, without its content.
-
-    Attributes:
-        size: The content's length in bytes.
-        version_token: Changes whenever the content changes: the GCS generation, the S3
-            ETag, or modification time and size elsewhere.
-        crc32c: The content's CRC32C (GCS encoding) when the backend knows it, else None.
-        metadata: The octstore metadata stored with the file, or None if there is none.
-        details: Whatever else the backend needs to act on this state later (a GCS
-            metageneration, an S3 content type, ...).
-    """
-
-    size: int
-    version_token: str
-    crc32c: str | None = None
-    metadata: Metadata | None = None
-    details: Mapping[str, Any] = field(default_factory=dict)
 
 
 class MetadataBackend(ABC):
