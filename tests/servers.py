@@ -19,6 +19,7 @@ import json
 import os
 import tempfile
 import threading
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -80,6 +81,11 @@ class S3Server:
             body: bytes = response.read()
             return body
 
+    @staticmethod
+    def content_gets(requests: list[dict[str, Any]], key: str) -> int:
+        """How many of ``requests`` were GetObject of ``key`` (``bucket/key`` paths)."""
+        return sum(1 for r in requests if r["method"] == "GET" and r["path"].endswith("/" + key))
+
     def reset(self) -> None:
         """Forget every bucket and object (moto's state is process-global)."""
         self._post("/moto-api/reset")
@@ -97,7 +103,20 @@ class S3Server:
             url = self.endpoint_url + "/moto-api/recorder/download-recording"
             with urllib.request.urlopen(url, timeout=30) as response:
                 lines = response.read().decode().splitlines()
-            requests.extend(json.loads(line) for line in lines if line.strip())
+            for line in lines:
+                if line.strip():
+                    entry = json.loads(line)
+                    requests.append({**entry, **_request_record(entry["method"], entry["url"])})
+
+
+def _request_record(method: str, url: str) -> dict[str, Any]:
+    """One recorded request: its method, decoded path and query."""
+    parsed = urllib.parse.urlsplit(url)
+    return {
+        "method": method,
+        "path": urllib.parse.unquote(parsed.path),
+        "query": urllib.parse.parse_qs(parsed.query),
+    }
 
 
 # --- GCS --------------------------------------------------------------------------------
@@ -222,10 +241,14 @@ class GcsServer:
         _patch_emulator()
         self.storage = Storage(use_memory_fs=True)
         lock = threading.Lock()
+        self._recorded: list[dict[str, Any]] | None = None
+        harness = self
 
         class Handler(gcs_server.RequestHandler):
             def _locked(self, method: str) -> None:
                 with lock:
+                    if harness._recorded is not None:
+                        harness._recorded.append(_request_record(method, self.path))
                     gcs_server.Router(self).handle(method)
 
             def do_GET(self) -> None:
@@ -262,6 +285,27 @@ class GcsServer:
     def storage_options(self) -> dict[str, Any]:
         """What gcsfs needs to reach this server."""
         return {"endpoint_url": self.endpoint_url, "token": "anon", "skip_instance_cache": True}
+
+    @staticmethod
+    def content_gets(requests: list[dict[str, Any]], key: str) -> int:
+        """How many of ``requests`` downloaded ``key``'s content (``alt=media``, ``/download/``)."""
+        return sum(
+            1
+            for r in requests
+            if r["method"] == "GET"
+            and r["path"].endswith("/o/" + key)
+            and (r["path"].startswith("/download/") or r["query"].get("alt") == ["media"])
+        )
+
+    @contextmanager
+    def recording(self) -> Iterator[list[dict[str, Any]]]:
+        """Record the requests made inside the block, as ``S3Server.recording`` does."""
+        requests: list[dict[str, Any]] = []
+        self._recorded = requests
+        try:
+            yield requests
+        finally:
+            self._recorded = None
 
     def wipe(self) -> None:
         """Delete every object, keeping the buckets."""

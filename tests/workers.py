@@ -1,0 +1,24 @@
+"""Functions run in other processes by the tests (kept light: they import octstore only)."""
+
+from __future__ import annotations
+
+from multiprocessing.synchronize import Barrier
+from typing import Any
+
+from octstore import Datafile
+from octstore.hashing import crc32c_bytes
+
+
+def read_after_barrier(url: str, options: dict[str, Any], barrier: Barrier, results: Any) -> None:
+    """Wait for the other readers, then read ``url`` through the cache; report its hash."""
+    barrier.wait(timeout=60)
+    with Datafile(url, storage_options=options).open("rb") as f:
+        data = f.read()
+    results.put((len(data), crc32c_bytes(data)))
+
+
+def read(url: str, options: dict[str, Any]) -> bytes:
+    """Read ``url`` through the cache."""
+    with Datafile(url, storage_options=options).open("rb") as f:
+        data: bytes = f.read()
+    return data
