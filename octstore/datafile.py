@@ -128,6 +128,8 @@ class Datafile:
         )
         self._state: ObjectState | None = None
         self._content_hash: tuple[str, str] | None = None
+        # A state just read is the revalidation of the first content access that follows.
+        self._state_is_fresh = True
         with contextlib.suppress(NotFoundError):
             self._state = self._stat()
         # The state the in-memory metadata was read from: storing it is conditional on it.
@@ -162,6 +164,7 @@ class Datafile:
         datafile._location = location
         datafile._offline = _offline_by_default()
         datafile._state = datafile._metadata_basis = state
+        datafile._state_is_fresh = True
         datafile._content_hash = None
         datafile._metadata = state.metadata.model_copy(deep=True) if state.metadata else Metadata()
         return datafile
@@ -214,6 +217,14 @@ class Datafile:
         self._state = self._stat()
         return self._state
 
+    def _current(self) -> ObjectState:
+        """The state a content access acts on: the one just read, if no access used it yet
+        (so ``Datafile(url).open()`` costs one metadata request), else a fresh one."""
+        if self._state is not None and self._state_is_fresh:
+            self._state_is_fresh = False
+            return self._state
+        return self._refresh()
+
     def _refuse_offline_write(self) -> None:
         if self._offline and not self._location.is_local:
             raise OctstoreError(
@@ -229,7 +240,7 @@ class Datafile:
         """
         if self._location.is_local:
             return self._location.url
-        return cache.fetch(self._location, self._refresh())
+        return cache.fetch(self._location, self._current())
 
     def __fspath__(self) -> str:
         return self.local_path
@@ -386,7 +397,7 @@ class Datafile:
     @contextlib.contextmanager
     def _open_for_reading(self, mode: str, **kwargs: Any) -> Iterator[IO[Any]]:
         if not self._location.is_local:
-            with cache.open_entry(self._location, self._refresh(), mode, **kwargs) as file:
+            with cache.open_entry(self._location, self._current(), mode, **kwargs) as file:
                 yield file
             return
         with translate_errors(self.path, "opening"):
@@ -404,7 +415,7 @@ class Datafile:
                 "path or a writable URL instead"
             )
         try:
-            current: ObjectState | None = self._refresh()
+            current: ObjectState | None = self._current()
         except NotFoundError:
             current = None
             if kind == "r":
@@ -447,6 +458,7 @@ class Datafile:
             if_absent=if_matches is None,
         )
         self._state = self._metadata_basis = state
+        self._state_is_fresh = True  # the version just written
         if not self._location.is_local and os.path.exists(temporary):
             cache.keep(self._location, state, temporary)
 
@@ -561,6 +573,7 @@ class Datafile:
         datafile._location = location
         datafile._offline = _offline_by_default()
         datafile._state = datafile._metadata_basis = None
+        datafile._state_is_fresh = False
         datafile._content_hash = None
         datafile._metadata = Metadata.model_validate(
             {key: data[key] for key in ("id", "timestamp", "labels", "tags") if key in data}
@@ -582,6 +595,7 @@ class Datafile:
         self._state = state["state"]
         self._metadata_basis = state["metadata_basis"]
         self._offline = state["offline"]
+        self._state_is_fresh = False
         self._content_hash = None
 
     def __eq__(self, other: object) -> bool:

@@ -369,3 +369,23 @@ def test_download_to_a_second_place_copies_from_the_cache(backend: Backend, tmp_
 
     assert (tmp_path / "two.bin").read_bytes() == b"content"
     assert backend.server.content_gets(requests, key(backend)) == 0
+
+
+@pytest.mark.parametrize("backend", CLOUD, indirect=True)
+def test_opening_a_cached_file_costs_one_metadata_request_and_no_content(
+    backend: Backend,
+) -> None:
+    backend.write("data.bin", b"content")
+    make(backend).download()
+
+    with backend.server.recording() as requests:
+        df = make(backend)
+        with df.open("rb") as f:
+            assert f.read() == b"content"
+    with backend.server.recording() as again:
+        with df.open("rb") as f:
+            assert f.read() == b"content"
+
+    assert len(requests) == 1
+    assert len(again) == 1
+    assert backend.server.content_gets(requests + again, key(backend)) == 0
