@@ -158,15 +158,17 @@ class Datafile:
         )
 
     @classmethod
-    def _from_state(cls, location: Location, state: ObjectState) -> Datafile:
-        """A datafile for a file whose state is already known (from a listing), no request."""
+    def _assemble(
+        cls, location: Location, metadata: Metadata, state: ObjectState | None
+    ) -> Datafile:
+        """A datafile from parts already known (a dict, a listing), with no request."""
         datafile = cls.__new__(cls)
         datafile._location = location
         datafile._offline = _offline_by_default()
+        datafile._metadata = metadata
         datafile._state = datafile._metadata_basis = state
-        datafile._state_is_fresh = True
+        datafile._state_is_fresh = state is not None
         datafile._content_hash = None
-        datafile._metadata = state.metadata.model_copy(deep=True) if state.metadata else Metadata()
         return datafile
 
     # --- where it is ----------------------------------------------------------------------
@@ -569,16 +571,10 @@ class Datafile:
             **storage_options: Extra storage options, e.g. credentials ``to_dict`` left out.
         """
         location = Location(data["path"], {**data.get("storage_options", {}), **storage_options})
-        datafile = cls.__new__(cls)
-        datafile._location = location
-        datafile._offline = _offline_by_default()
-        datafile._state = datafile._metadata_basis = None
-        datafile._state_is_fresh = False
-        datafile._content_hash = None
-        datafile._metadata = Metadata.model_validate(
+        metadata = Metadata.model_validate(
             {key: data[key] for key in ("id", "timestamp", "labels", "tags") if key in data}
         )
-        return datafile
+        return cls._assemble(location, metadata, None)
 
     def __getstate__(self) -> dict[str, Any]:
         return {
