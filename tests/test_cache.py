@@ -382,9 +382,8 @@ def test_opening_a_cached_file_costs_one_metadata_request_and_no_content(
         df = make(backend)
         with df.open("rb") as f:
             assert f.read() == b"content"
-    with backend.server.recording() as again:
-        with df.open("rb") as f:
-            assert f.read() == b"content"
+    with backend.server.recording() as again, df.open("rb") as f:
+        assert f.read() == b"content"
 
     assert len(requests) == 1
     assert len(again) == 1
