@@ -429,15 +429,19 @@ class Datafile:
         temporary = self._temporary_path()
         try:
             if kind in "ra" and current is not None:
-                source = self._location.url if self._location.is_local else self.local_path
+                local = self._location.is_local
+                source = self._location.url if local else cache.fetch(self._location, current)
                 shutil.copyfile(source, temporary)
             if self._location.is_local and current is not None:
                 shutil.copymode(self._location.url, temporary)
             else:
                 os.chmod(temporary, _default_permissions())
             yield temporary, current
-        except ConflictError:
-            raise  # the user's content stays at ``temporary``, which the error names
+        except ConflictError as error:
+            if error.kept_at != temporary:  # not our write-back's: nothing to keep
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(temporary)
+            raise  # our write-back's: the user's content stays where the error says
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.remove(temporary)

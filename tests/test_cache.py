@@ -388,3 +388,18 @@ def test_opening_a_cached_file_costs_one_metadata_request_and_no_content(
     assert len(requests) == 1
     assert len(again) == 1
     assert backend.server.content_gets(requests + again, key(backend)) == 0
+
+
+@pytest.mark.parametrize("backend", CLOUD, indirect=True)
+def test_appending_to_a_cached_file_is_one_metadata_request_and_one_upload(
+    backend: Backend,
+) -> None:
+    with make(backend).open("wb") as f:
+        f.write(b"one\n")
+
+    with backend.server.recording() as requests, make(backend).open("ab") as f:
+        f.write(b"two\n")
+
+    assert backend.read("data.bin") == b"one\ntwo\n"
+    assert len(requests) == 2
+    assert backend.server.content_gets(requests, key(backend)) == 0
