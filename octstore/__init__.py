@@ -8,6 +8,7 @@ from octstore.datafile import Datafile
 from octstore.errors import (
     AccessDeniedError,
     AlreadyExistsError,
+    BackendError,
     BackendNotInstalledError,
     ConflictError,
     IntegrityError,
@@ -16,6 +17,7 @@ from octstore.errors import (
     InvalidModeError,
     InvalidTagError,
     NotFoundError,
+    NotWrittenError,
     OctstoreError,
 )
 from octstore.metadata import LabelSet, Metadata, TagDict
@@ -23,6 +25,7 @@ from octstore.metadata import LabelSet, Metadata, TagDict
 __all__ = [
     "AccessDeniedError",
     "AlreadyExistsError",
+    "BackendError",
     "BackendNotInstalledError",
     "ConflictError",
     "Datafile",
@@ -34,6 +37,7 @@ __all__ = [
     "LabelSet",
     "Metadata",
     "NotFoundError",
+    "NotWrittenError",
     "OctstoreError",
     "TagDict",
     "__version__",

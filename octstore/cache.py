@@ -21,8 +21,8 @@ Correct first, fast second:
 
 Layout under :func:`cache_root` (``OCTSTORE_CACHE_DIR``, else the user cache directory)::
 
-    objects/<h[:2]>/<h>/<file name>      content; h = sha256(URL, version token)
-    objects/<h[:2]>/<h>/.entry.json      what the entry holds: URL, state, size, mtime, inode
+    objects/<h[:2]>/<h>/data/<name>      content; h = sha256(URL, version token)
+    objects/<h[:2]>/<h>/entry.json       what the entry holds: URL, state, size, mtime, inode
     urls/<u[:2]>/<u>.json                the newest entry of a URL, for offline use
     locks/                               download locks
     writes/                              content on its way to a remote file; never evicted,
@@ -36,11 +36,13 @@ import errno
 import hashlib
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -49,9 +51,9 @@ import platformdirs
 from filelock import FileLock, Timeout
 from pydantic import ByteSize, TypeAdapter
 
-from octstore.errors import IntegrityError, OctstoreError
+from octstore.errors import IntegrityError, NotFoundError, OctstoreError
 from octstore.hashing import crc32c_file
-from octstore.location import Location, translate_errors
+from octstore.location import Location
 from octstore.state import ObjectState
 
 if sys.platform != "win32":
@@ -79,8 +81,12 @@ __all__ = [
 DEFAULT_MAX_BYTES = 20 * 2**30
 #: Entries used this recently are never evicted: their paths may have just been handed out.
 RECENT_SECONDS = 60.0
-_RECORD = ".entry.json"
+_RECORD = "entry.json"
 _TEMP_SUFFIX = ".tmp"
+# The temp files ``temporary_path_beside`` makes: ".<name>.<8 random chars>.tmp".
+_TEMP_NAME = re.compile(r"\.(?P<name>.+)\.[a-z0-9_]{8}\.tmp")
+#: Downloads a file's content at a state into a local file: a backend's ``download``.
+Transfer = Callable[[Location, ObjectState, str], None]
 
 
 # --- places -------------------------------------------------------------------------------
@@ -124,7 +130,11 @@ def entry_path(location: Location, version_token: str) -> Path:
     The entry keeps the file's own name, so programs that look at the extension still work.
     """
     digest = _digest(location.url, version_token)
-    return cache_root() / "objects" / digest[:2] / digest / (location.name or "content")
+    return cache_root() / "objects" / digest[:2] / digest / "data" / (location.name or "content")
+
+
+def _entry_directory(entry: Path) -> Path:
+    return entry.parent.parent
 
 
 def _url_index(location: Location) -> Path:
@@ -208,7 +218,7 @@ def _record(entry: Path, location: Location, state: ObjectState) -> None:
         "mtime_ns": stat.st_mtime_ns,
         "ino": stat.st_ino,
     }
-    write_atomically(str(entry.parent / _RECORD), json.dumps(document).encode())
+    write_atomically(str(_entry_directory(entry) / _RECORD), json.dumps(document).encode())
     index = {"url": location.url, "entry": str(entry.relative_to(cache_root()))}
     write_atomically(str(_url_index(location)), json.dumps(index).encode())
 
@@ -249,28 +259,41 @@ def _touch(entry: Path) -> None:
 
 
 def _drop(entry: Path) -> None:
-    shutil.rmtree(entry.parent, ignore_errors=True)
+    shutil.rmtree(_entry_directory(entry), ignore_errors=True)
 
 
-def fetch(location: Location, state: ObjectState) -> str:
+def fetch(
+    location: Location, state: ObjectState, transfer: Transfer, *, offline: bool = False
+) -> str:
     """The local path of ``location``'s content at ``state``, downloading it if not cached.
+
+    Args:
+        location: The file.
+        state: The version wanted (just revalidated by the caller, or trusted offline).
+        transfer: Downloads that version into a local file: the backend's ``download``.
+        offline: Never download: a missing entry raises NotFoundError.
 
     Raises:
         IntegrityError: If the downloaded bytes do not match the backend's CRC32C (or, with
             no CRC32C, its size); nothing is cached then.
     """
     entry = entry_path(location, state.version_token)
-    if _intact(entry, _read_record(entry.parent)):
+    if _intact(entry, _read_record(_entry_directory(entry))):
         _touch(entry)
         return str(entry)
-    entry.parent.mkdir(parents=True, exist_ok=True)
+    if offline:
+        raise NotFoundError(
+            f"{location.url} is not in the cache, and offline mode makes no requests: read it "
+            "once online, or unset OCTSTORE_OFFLINE"
+        )
     with lock(str(entry)):
-        if _intact(entry, _read_record(entry.parent)):  # another process downloaded it meanwhile
+        if _intact(entry, _read_record(_entry_directory(entry))):  # downloaded meanwhile
             _touch(entry)
             return str(entry)
+        entry.parent.mkdir(parents=True, exist_ok=True)  # under the lock: prune cannot race
         temporary = temporary_path_beside(str(entry))
         try:
-            download(location, temporary)
+            download(location, state, temporary, transfer)
             _verify(location, state, temporary)
             os.replace(temporary, entry)
             _record(entry, location, state)
@@ -281,10 +304,9 @@ def fetch(location: Location, state: ObjectState) -> str:
     return str(entry)
 
 
-def download(location: Location, target: str) -> None:
-    """Transfer ``location``'s content to the local file ``target`` (the only content GET)."""
-    with translate_errors(location.url, "downloading"):
-        location.fs.get_file(location.fs_path, target)
+def download(location: Location, state: ObjectState, target: str, transfer: Transfer) -> None:
+    """Transfer ``location``'s content at ``state`` to ``target``: the cache's only content GET."""
+    transfer(location, state, target)
 
 
 def _verify(location: Location, state: ObjectState, path: str) -> None:
@@ -308,8 +330,8 @@ def _verify(location: Location, state: ObjectState, path: str) -> None:
 def keep(location: Location, state: ObjectState, source: str) -> str:
     """Move the local file ``source``, known to hold ``state``'s content, into the cache."""
     entry = entry_path(location, state.version_token)
-    entry.parent.mkdir(parents=True, exist_ok=True)
     with lock(str(entry)):
+        entry.parent.mkdir(parents=True, exist_ok=True)
         try:
             os.replace(source, entry)
         except OSError:  # source on another filesystem
@@ -330,7 +352,7 @@ def lookup(location: Location) -> ObjectState | None:
     except (OSError, ValueError):
         return None
     entry = cache_root() / index["entry"]
-    record = _read_record(entry.parent)
+    record = _read_record(_entry_directory(entry))
     if record is None or not _intact(entry, record):
         return None
     return ObjectState.from_json(record["state"])
@@ -339,19 +361,25 @@ def lookup(location: Location) -> ObjectState | None:
 def is_cached(location: Location, state: ObjectState) -> bool:
     """Whether an intact entry holds ``location``'s content at ``state``."""
     entry = entry_path(location, state.version_token)
-    return _intact(entry, _read_record(entry.parent))
+    return _intact(entry, _read_record(_entry_directory(entry)))
 
 
 @contextlib.contextmanager
 def open_entry(
-    location: Location, state: ObjectState, mode: str, **kwargs: Any
+    location: Location,
+    state: ObjectState,
+    transfer: Transfer,
+    mode: str,
+    *,
+    offline: bool = False,
+    **kwargs: Any,
 ) -> Iterator[IO[Any]]:
     """Open ``location``'s cached content read-only, fetching it first if needed.
 
     While the file is open, the entry is held with a shared lock, so eviction passes it by.
     """
     for attempt in (1, 2):
-        path = fetch(location, state)
+        path = fetch(location, state, transfer, offline=offline)
         try:
             file = open(path, mode, **kwargs)  # noqa: SIM115
         except FileNotFoundError:  # evicted between fetch and open: fetch again, once
@@ -429,20 +457,38 @@ class _Entry:
 
 
 def _entries() -> list[_Entry]:
+    """Every complete entry, tolerating entries that other processes remove meanwhile."""
     entries: list[_Entry] = []
-    objects = cache_root() / "objects"
-    if not objects.is_dir():
-        return entries
-    for directory in objects.glob("*/*"):
+    for directory in _entry_directories():
         record = _read_record(directory)
-        for path in directory.iterdir():
-            if path.name == _RECORD or path.name.endswith(_TEMP_SUFFIX):
-                continue
-            with contextlib.suppress(FileNotFoundError):
-                stat = path.stat()
-                url = record["url"] if record else str(path)
-                entries.append(_Entry(path, stat.st_size, stat.st_atime, url))
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+            for path in (directory / "data").iterdir():
+                if _TEMP_NAME.fullmatch(path.name) and path.name != _content_name(record):
+                    continue
+                with contextlib.suppress(FileNotFoundError):
+                    stat = path.stat()
+                    url = record["url"] if record else str(path)
+                    entries.append(_Entry(path, stat.st_size, stat.st_atime, url))
     return entries
+
+
+def _entry_directories() -> list[Path]:
+    objects = cache_root() / "objects"
+    try:
+        return [d for shard in objects.iterdir() for d in _children(shard)]
+    except FileNotFoundError:
+        return []
+
+
+def _children(directory: Path) -> list[Path]:
+    try:
+        return list(directory.iterdir())
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+def _content_name(record: dict[str, Any] | None) -> str | None:
+    return Location(record["url"]).name if record else None
 
 
 def info() -> CacheInfo:
@@ -458,23 +504,25 @@ def info() -> CacheInfo:
 
 def _remove_orphaned_temp_files(report: PruneReport) -> None:
     """Delete leftovers of downloads whose process died (their entry lock is free)."""
-    objects = cache_root() / "objects"
-    if not objects.is_dir():
-        return
-    for temporary in objects.glob(f"*/*/.*{_TEMP_SUFFIX}"):
-        name = temporary.name.removeprefix(".").rsplit(".", 2)[0]
-        entry_lock = lock(str(temporary.parent / name))
-        try:
-            entry_lock.acquire(blocking=False)
-        except Timeout:
-            continue  # a download is running
-        try:
-            with contextlib.suppress(FileNotFoundError):
-                report.freed_bytes += temporary.stat().st_size
-                temporary.unlink()
-                report.temp_files_removed += 1
-        finally:
-            entry_lock.release()
+    for directory in _entry_directories():
+        content = _content_name(_read_record(directory))
+        for temporary in _children(directory / "data"):
+            match = _TEMP_NAME.fullmatch(temporary.name)
+            if match is None or temporary.name == content:
+                continue
+            entry_lock = lock(str(temporary.parent / match["name"]))
+            try:
+                entry_lock.acquire(blocking=False)
+            except Timeout:
+                continue  # a download is running
+            try:
+                with contextlib.suppress(FileNotFoundError):
+                    size = temporary.stat().st_size
+                    temporary.unlink()
+                    report.freed_bytes += size
+                    report.temp_files_removed += 1
+            finally:
+                entry_lock.release()
 
 
 def prune(max_size: int | None = None, *, keep_recent: bool = True) -> PruneReport:
@@ -507,6 +555,10 @@ def prune(max_size: int | None = None, *, keep_recent: bool = True) -> PruneRepo
             report.kept_in_use += 1
             continue
         try:
+            # Look again under the lock: it may have been handed out since the listing.
+            if (keep_recent and _used_at(entry.path) > recent) or _in_use(entry.path):
+                report.kept_in_use += 1
+                continue
             _drop(entry.path)
         finally:
             entry_lock.release()
@@ -528,7 +580,18 @@ def clear() -> PruneReport:
     return report
 
 
+def _used_at(entry: Path) -> float:
+    try:
+        return entry.stat().st_atime
+    except FileNotFoundError:
+        return 0.0
+
+
 def _evict_over_bound() -> None:
-    limit = max_bytes()
-    if info().bytes > limit:
-        prune(limit)
+    """Keep the cache under its bound; housekeeping, so it never fails the caller."""
+    try:
+        limit = max_bytes()
+        if info().bytes > limit:
+            prune(limit)
+    except OSError as error:
+        warnings.warn(f"could not evict from the octstore cache: {error}", stacklevel=3)

@@ -17,6 +17,7 @@ import contextlib
 import os
 import shutil
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Any
 
@@ -25,15 +26,16 @@ from octstore.backends import MetadataBackend, ObjectState, backend_for
 from octstore.errors import (
     AccessDeniedError,
     AlreadyExistsError,
-    ConflictError,
     InvalidMetadataError,
     InvalidModeError,
     NotFoundError,
+    NotWrittenError,
     OctstoreError,
 )
 from octstore.hashing import crc32c_file, crc32c_stream
 from octstore.location import Location, translate_errors
 from octstore.metadata import LabelSet, Metadata, TagDict
+from octstore.state import local_version_token
 
 __all__ = ["Datafile"]
 
@@ -69,6 +71,15 @@ def _public_options(options: dict[str, Any]) -> dict[str, Any]:
         return not any(word in name.lower() for word in _SECRET_OPTION_WORDS)
 
     return {name: value for name, value in options.items() if is_public(name, value)}
+
+
+@dataclass
+class _PendingWrite:
+    """A write in progress: the temporary copy, and the state write-back must still find."""
+
+    temporary: str
+    if_matches: ObjectState | None
+    submitted: bool = False  # the write-back was attempted: the copy must then survive
 
 
 def _offline_by_default() -> bool:
@@ -227,6 +238,10 @@ class Datafile:
             return self._state
         return self._refresh()
 
+    def _fetch(self, state: ObjectState) -> str:
+        """The cached content at ``state``, downloaded through the backend if needed."""
+        return cache.fetch(self._location, state, self._backend.download, offline=self._offline)
+
     def _refuse_offline_write(self) -> None:
         if self._offline and not self._location.is_local:
             raise OctstoreError(
@@ -242,7 +257,7 @@ class Datafile:
         """
         if self._location.is_local:
             return self._location.url
-        return cache.fetch(self._location, self._current())
+        return self._fetch(self._current())
 
     def __fspath__(self) -> str:
         return self.local_path
@@ -328,7 +343,7 @@ class Datafile:
         if self._location.is_local:
             with translate_errors(self.path, "hashing"):
                 stat = os.stat(self._location.url)
-            token = f"{stat.st_mtime_ns}-{stat.st_size}"
+            token = local_version_token(stat)
             if self._content_hash is None or self._content_hash[0] != token:
                 self._content_hash = (token, crc32c_file(self._location.url))
             return self._content_hash[1]
@@ -337,7 +352,7 @@ class Datafile:
             return state.crc32c
         if self._content_hash is None or self._content_hash[0] != state.version_token:
             if cache.is_cached(self._location, state):
-                value = crc32c_file(cache.fetch(self._location, state))
+                value = crc32c_file(self._fetch(state))
             else:
                 with (
                     translate_errors(self.path, "hashing"),
@@ -390,16 +405,18 @@ class Datafile:
             if self._metadata != before:
                 self.update_metadata()
             return
-        with self._writable_copy(kind) as (temporary, if_matches):
-            temp_mode = mode.replace("x", "w")
-            with open(temporary, temp_mode, **kwargs) as file:
+        with self._writable_copy(kind) as pending:
+            with open(pending.temporary, mode.replace("x", "w"), **kwargs) as file:
                 yield file
-            self._write_back(temporary, if_matches)
+            self._write_back(pending)
 
     @contextlib.contextmanager
     def _open_for_reading(self, mode: str, **kwargs: Any) -> Iterator[IO[Any]]:
         if not self._location.is_local:
-            with cache.open_entry(self._location, self._current(), mode, **kwargs) as file:
+            state = self._current()
+            with cache.open_entry(
+                self._location, state, self._backend.download, mode, offline=self._offline, **kwargs
+            ) as file:
                 yield file
             return
         with translate_errors(self.path, "opening"):
@@ -408,8 +425,12 @@ class Datafile:
             yield file
 
     @contextlib.contextmanager
-    def _writable_copy(self, kind: str) -> Iterator[tuple[str, ObjectState | None]]:
-        """A temporary file to write to, with the state the write-back must still find."""
+    def _writable_copy(self, kind: str) -> Iterator[_PendingWrite]:
+        """A temporary file to write to, with the state the write-back must still find.
+
+        The temporary file is removed if the block fails, and kept if the write-back was
+        attempted and failed: then the user's content exists nowhere else.
+        """
         self._refuse_offline_write()
         if self._location.is_read_only:
             raise AccessDeniedError(
@@ -427,24 +448,21 @@ class Datafile:
                 f"{self.path} already exists: open it with 'w' to replace it or 'a' to append"
             )
         temporary = self._temporary_path()
+        pending = _PendingWrite(temporary, current)
         try:
             if kind in "ra" and current is not None:
                 local = self._location.is_local
-                source = self._location.url if local else cache.fetch(self._location, current)
+                source = self._location.url if local else self._fetch(current)
                 shutil.copyfile(source, temporary)
             if self._location.is_local and current is not None:
                 shutil.copymode(self._location.url, temporary)
             else:
                 os.chmod(temporary, _default_permissions())
-            yield temporary, current
-        except ConflictError as error:
-            if error.kept_at != temporary:  # not our write-back's: nothing to keep
+            yield pending
+        except BaseException:
+            if not pending.submitted:
                 with contextlib.suppress(FileNotFoundError):
                     os.remove(temporary)
-            raise  # our write-back's: the user's content stays where the error says
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(temporary)
             raise
 
     def _temporary_path(self) -> str:
@@ -453,20 +471,40 @@ class Datafile:
             return cache.temporary_path_beside(self._location.url)
         return cache.staging_path(self.name)
 
-    def _write_back(self, temporary: str, if_matches: ObjectState | None) -> None:
-        """Replace the content with ``temporary``'s, with the metadata, in one step."""
-        state = self._backend.put(
-            self._location,
-            temporary,
-            self._metadata,
-            crc32c=crc32c_file(temporary),
-            if_matches=if_matches,
-            if_absent=if_matches is None,
-        )
+    def _write_back(self, pending: _PendingWrite) -> None:
+        """Replace the content with the temporary copy's, with the metadata, in one step.
+
+        Raises:
+            NotWrittenError: If it could not be written (a ``ConflictError`` if the file
+                changed meanwhile); the content is kept at the path the error names.
+        """
+        pending.submitted = True
+        try:
+            state = self._backend.put(
+                self._location,
+                pending.temporary,
+                self._metadata,
+                crc32c=crc32c_file(pending.temporary),
+                if_matches=pending.if_matches,
+                if_absent=pending.if_matches is None,
+            )
+        except NotWrittenError:
+            raise
+        except Exception as error:
+            raise NotWrittenError(
+                f"{self.path} was not written ({error}); your content is kept at "
+                f"{pending.temporary}: write it again",
+                path=self.path,
+                kept_at=pending.temporary,
+            ) from error
         self._state = self._metadata_basis = state
         self._state_is_fresh = True  # the version just written
-        if not self._location.is_local and os.path.exists(temporary):
-            cache.keep(self._location, state, temporary)
+        if self._location.is_local or not os.path.exists(pending.temporary):
+            return
+        if self._backend.versioned_writes:
+            cache.keep(self._location, state, pending.temporary)
+        else:  # the version is not known for sure: do not file these bytes under it
+            os.remove(pending.temporary)
 
     def download(
         self, local_path: str | os.PathLike[str] | None = None, *, overwrite: bool = False

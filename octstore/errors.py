@@ -11,6 +11,7 @@ from __future__ import annotations
 __all__ = [
     "AccessDeniedError",
     "AlreadyExistsError",
+    "BackendError",
     "BackendNotInstalledError",
     "ConflictError",
     "IntegrityError",
@@ -19,6 +20,7 @@ __all__ = [
     "InvalidModeError",
     "InvalidTagError",
     "NotFoundError",
+    "NotWrittenError",
     "OctstoreError",
 ]
 
@@ -55,8 +57,8 @@ class AccessDeniedError(OctstoreError, PermissionError):
     """The backend refused the operation: missing credentials, or a read-only location."""
 
 
-class ConflictError(OctstoreError):
-    """The remote object changed since it was read; writing would lose someone's update.
+class NotWrittenError(OctstoreError, OSError):
+    """Content could not be written; it was kept on local disk, at ``kept_at``.
 
     Attributes:
         path: The datafile's path.
@@ -67,6 +69,19 @@ class ConflictError(OctstoreError):
         super().__init__(message)
         self.path = path
         self.kept_at = kept_at
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild, (type(self), str(self), self.path, self.kept_at))
+
+
+def _rebuild(
+    cls: type[NotWrittenError], message: str, path: str, kept_at: str | None
+) -> NotWrittenError:
+    return cls(message, path=path, kept_at=kept_at)
+
+
+class ConflictError(NotWrittenError):
+    """The remote object changed since it was read; writing would lose someone's update."""
 
     @classmethod
     def content_changed(cls, path: str, kept_at: str) -> ConflictError:
@@ -96,6 +111,10 @@ class ConflictError(OctstoreError):
             "again, reapply your changes and update its metadata",
             path=path,
         )
+
+
+class BackendError(OctstoreError, OSError):
+    """The storage service or the network failed an operation; trying again may succeed."""
 
 
 class IntegrityError(OctstoreError, OSError):

@@ -18,6 +18,7 @@ from fsspec.core import split_protocol
 
 from octstore.errors import (
     AccessDeniedError,
+    BackendError,
     BackendNotInstalledError,
     NotFoundError,
     OctstoreError,
@@ -78,12 +79,10 @@ class Location:
             self.url = os.path.abspath(os.path.expanduser(rest))
             return
         self.protocol = _CANONICAL_PROTOCOL.get(protocol, protocol)
-        stripped = self.filesystem_class()._strip_protocol(raw)
-        if isinstance(stripped, list):  # pragma: no cover - only for multi-path input
-            stripped = stripped[0]
-        stripped = str(stripped)
-        # Some filesystems (http) keep the whole URL as their path.
-        self.url = stripped if "://" in stripped else f"{self.protocol}://{stripped.lstrip('/')}"
+        self.filesystem_class()  # fail now, naming the fix, if the protocol is unusable
+        # The URL keeps everything after the protocol, a host included (ftp://host/dir/x):
+        # the filesystem's own path for it (``fs_path``) may drop the host.
+        self.url = f"{self.protocol}://{rest.lstrip('/')}"
 
     @property
     def is_local(self) -> bool:
@@ -144,7 +143,9 @@ class Location:
         if self._fs is None:
             cls = self.filesystem_class()
             with translate_errors(self.url, "connecting to"):
-                self._fs = cls(**self.storage_options)
+                # Connection arguments in the URL (a host, a port, a user) come first.
+                from_url = cls._get_kwargs_from_urls(self.url)
+                self._fs = cls(**{**from_url, **self.storage_options})
         return self._fs
 
     @property
@@ -201,11 +202,24 @@ def translate_errors(url: str, action: str) -> Iterator[None]:
         )
         raise AccessDeniedError(f"{action} {url} was refused ({_reason(error)}): {hint}") from error
     except Exception as error:
-        if type(error).__name__ not in _NO_CREDENTIALS:
+        if type(error).__name__ in _NO_CREDENTIALS:
+            protocol = split_protocol(url)[0] or "file"
+            hint = _CREDENTIAL_HINTS.get(_CANONICAL_PROTOCOL.get(protocol, protocol), "")
+            raise AccessDeniedError(f"no credentials for {action} {url}: {hint}") from error
+        if not _is_backend_failure(error):
             raise
-        protocol = split_protocol(url)[0] or "file"
-        hint = _CREDENTIAL_HINTS.get(_CANONICAL_PROTOCOL.get(protocol, protocol), "")
-        raise AccessDeniedError(f"no credentials for {action} {url}: {hint}") from error
+        raise BackendError(
+            f"{action} {url} failed ({type(error).__name__}: {_reason(error)}): check the "
+            "network, the endpoint_url and the service's status, then try again"
+        ) from error
+
+
+def _is_backend_failure(error: BaseException) -> bool:
+    """Whether ``error`` is an I/O, network or SDK failure (not a bug, not bad input)."""
+    if isinstance(error, (OSError, TimeoutError)):
+        return True
+    module = type(error).__module__.split(".")[0]
+    return module in {"botocore", "aiobotocore", "aiohttp", "gcsfs", "s3fs", "google", "requests"}
 
 
 def _reason(error: BaseException) -> str:

@@ -6,13 +6,24 @@ they saw to make their writes conditional on it.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from octstore.metadata import Metadata
 
-__all__ = ["ObjectState"]
+__all__ = ["ObjectState", "local_version_token"]
+
+
+def local_version_token(stat: os.stat_result) -> str:
+    """A local file's version token: inode, modification and change times, and size.
+
+    The change time (ctime) moves on every write and cannot be set back by ``utime``, and
+    a replaced file has a new inode, so equal tokens mean the same content even on
+    filesystems whose modification times are coarse.
+    """
+    return f"{stat.st_ino}-{stat.st_mtime_ns}-{stat.st_ctime_ns}-{stat.st_size}"
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from octstore import (
 )
 from octstore.hashing import crc32c_bytes
 from octstore.location import Location
+from octstore.state import ObjectState
 from tests import workers
 from tests.conftest import Backend
 
@@ -42,7 +43,7 @@ def key(backend: Backend, name: str = "data.bin") -> str:
 
 def cached_files() -> list[Path]:
     objects = cache.cache_root() / "objects"
-    return [path for path in objects.glob("*/*/*") if not path.name.startswith(".")]
+    return [path for path in objects.glob("*/*/data/*") if not path.name.startswith(".")]
 
 
 @pytest.fixture
@@ -148,13 +149,14 @@ def test_a_download_that_does_not_match_the_crc32c_caches_nothing(
         f.write(b"content")
     cache.clear()
 
-    def corrupting(location: Location, target: str) -> None:
-        Path(target).write_bytes(b"cOntent")
+    df = make(backend)
+    # memory:// gives no hash, so only a size mismatch can be caught there.
+    wrong = b"short" if df._state is None or df._state.crc32c is None else b"cOntent"
+
+    def corrupting(location: Location, state: ObjectState, target: str, transfer: Any) -> None:
+        Path(target).write_bytes(wrong)
 
     monkeypatch.setattr(cache, "download", corrupting)
-    df = make(backend)
-    if df._state is None or df._state.crc32c is None:  # memory://: no hash, size check only
-        monkeypatch.setattr(cache, "download", lambda loc, t: Path(t).write_bytes(b"short"))
 
     with pytest.raises(IntegrityError, match="nothing was cached"), df.open("rb"):
         pass
@@ -169,7 +171,7 @@ SLOW_DOWNLOAD = """
 import json, sys, time
 from octstore import Datafile, cache
 
-def slow_download(location, target):
+def slow_download(location, state, target, transfer):
     with location.fs.open(location.fs_path, "rb") as source, open(target, "wb") as out:
         while chunk := source.read(2**20):
             out.write(chunk)
@@ -210,7 +212,7 @@ def _wait_for_partial_download(process: subprocess.Popen[bytes], size: int) -> P
     objects = cache.cache_root() / "objects"
     while time.monotonic() < deadline:
         assert process.poll() is None, "the download ended before it could be killed"
-        for temporary in objects.glob("*/*/.*.tmp"):
+        for temporary in objects.glob("*/*/data/.*.tmp"):
             with contextlib.suppress(FileNotFoundError):
                 if 2**20 <= temporary.stat().st_size < size // 2:
                     return temporary
@@ -403,3 +405,37 @@ def test_appending_to_a_cached_file_is_one_metadata_request_and_one_upload(
     assert backend.read("data.bin") == b"one\ntwo\n"
     assert len(requests) == 2
     assert backend.server.content_gets(requests, key(backend)) == 0
+
+
+@pytest.mark.parametrize("name", ["entry.json", ".entry.json", ".x.abcdefgh.tmp", "data"])
+@pytest.mark.parametrize("backend", REMOTE, indirect=True)
+def test_files_named_like_cache_internals_are_cached_like_any_other(
+    backend: Backend, name: str
+) -> None:
+    backend.write(name, b"user content")
+
+    with make(backend, name).open("rb") as f:
+        assert f.read() == b"user content"
+    assert cache.prune().temp_files_removed == 0
+    assert cache.info().entries == 1
+    with make(backend, name).open("rb") as f:
+        assert f.read() == b"user content"
+
+
+@pytest.mark.parametrize("backend", CLOUD, indirect=True)
+def test_offline_never_downloads_even_when_the_entry_was_evicted_meanwhile(
+    backend: Backend,
+) -> None:
+    backend.write("data.bin", b"content")
+    make(backend).download()
+    df = make(backend, offline=True)
+    cache.clear()
+
+    with (
+        backend.server.recording() as requests,
+        pytest.raises(NotFoundError, match="offline"),
+        df.open("rb"),
+    ):
+        pass
+
+    assert requests == []

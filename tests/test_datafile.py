@@ -23,6 +23,7 @@ from octstore import (
     InvalidModeError,
     Metadata,
     NotFoundError,
+    NotWrittenError,
     OctstoreError,
 )
 from octstore import cache as cache_module
@@ -40,9 +41,9 @@ def downloads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     transferred: list[str] = []
     real = cache_module.download
 
-    def counting(location: Any, target: str) -> None:
+    def counting(location: Any, state: Any, target: str, transfer: Any) -> None:
         transferred.append(location.url)
-        real(location, target)
+        real(location, state, target, transfer)
 
     monkeypatch.setattr(cache_module, "download", counting)
     return transferred
@@ -654,3 +655,45 @@ def test_concurrent_metadata_updates_conflict_instead_of_losing_one(backend: Bac
     with pytest.raises(ConflictError, match="metadata was not written"):
         second.update_metadata()
     assert make(backend).labels == {"from-first"}
+
+
+def test_write_back_after_the_file_was_deleted_conflicts_and_keeps_the_content(
+    backend: Backend,
+) -> None:
+    backend.write("data.csv", b"original")
+    df = make(backend)
+
+    with pytest.raises(ConflictError) as caught, df.open("w") as f:
+        f.write("mine")
+        backend.fs.rm(backend.url("data.csv"))
+
+    assert caught.value.kept_at is not None
+    assert Path(caught.value.kept_at).read_bytes() == b"mine"
+
+
+@pytest.mark.parametrize("backend", ["s3", "gcs"], indirect=True)
+def test_a_failed_upload_keeps_the_content_and_says_where(backend: Backend) -> None:
+    df = make(backend)
+    bucket = backend.root.split("/")[2]
+
+    with (
+        pytest.raises(NotWrittenError, match="your content is kept at") as caught,
+        df.open("w") as f,
+    ):
+        f.write("precious")
+        backend.fs.rmdir(bucket)  # the bucket is empty: nothing was written yet
+
+    assert caught.value.kept_at is not None
+    assert Path(caught.value.kept_at).read_text() == "precious"
+
+
+def test_update_metadata_after_the_content_changed_conflicts(backend: Backend) -> None:
+    backend.write("data.csv", b"original")
+    df = make(backend)
+    df.labels.add("reviewed")
+
+    backend.write("data.csv", b"replaced by someone else")
+
+    with pytest.raises(ConflictError, match="metadata was not written"):
+        df.update_metadata()
+    assert make(backend).labels == set()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 from abc import ABC, abstractmethod
 
-from octstore.location import Location
+from octstore.location import Location, translate_errors
 from octstore.metadata import Metadata
 from octstore.state import ObjectState
 
@@ -28,6 +28,10 @@ class MetadataBackend(ABC):
     #: Whether content and metadata are written in one request, so that a reader can never
     #: see the new content with the old metadata.
     atomic_metadata: bool = False
+    #: Whether ``put`` returns the version token of exactly what it wrote (from the write's
+    #: own response). Without it, the written content is not filed in the cache, since a
+    #: version read after the write might be someone else's.
+    versioned_writes: bool = False
 
     @abstractmethod
     def stat(self, location: Location) -> ObjectState:
@@ -75,6 +79,19 @@ class MetadataBackend(ABC):
             NotFoundError: If there is no file at ``location``.
             ConflictError: If ``if_matches`` is given and the file changed since.
         """
+
+    def download(self, location: Location, state: ObjectState, target: str) -> None:
+        """Transfer the content of ``location`` at exactly ``state`` to the local file ``target``.
+
+        Backends that can pin the version (S3 ``If-Match``, GCS ``generation``) do, so that
+        content is never filed under a version it does not belong to. This default, for
+        filesystems that cannot, transfers whatever is there now; callers verify it.
+
+        Raises:
+            IntegrityError: If the file is no longer at ``state`` (it changed meanwhile).
+        """
+        with translate_errors(location.url, "downloading"):
+            location.fs.get_file(location.fs_path, target)
 
     @abstractmethod
     def delete(self, location: Location) -> None:

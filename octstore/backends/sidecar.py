@@ -24,6 +24,7 @@ from octstore.backends import MetadataBackend, ObjectState, octue
 from octstore.errors import ConflictError, NotFoundError, OctstoreError
 from octstore.location import Location, translate_errors
 from octstore.metadata import Metadata
+from octstore.state import local_version_token
 
 __all__ = [
     "SIDECAR_VERSION",
@@ -72,11 +73,6 @@ def load_sidecar(data: bytes, where: str) -> Metadata | None:
             f"reads ({SIDECAR_VERSION}): upgrade octstore"
         )
     return Metadata.model_validate(document)
-
-
-def local_version_token(stat: os.stat_result) -> str:
-    """A local file's version token: modification time in nanoseconds and size."""
-    return f"{stat.st_mtime_ns}-{stat.st_size}"
 
 
 _CHANGE_KEYS = ("ETag", "etag", "mtime", "LastModified", "last_modified", "updated", "created")
@@ -133,20 +129,27 @@ class SidecarBackend(MetadataBackend):
             return ObjectState(size, token, metadata=self._read_metadata(location))
 
     def _check(
-        self, location: Location, if_matches: ObjectState | None, if_absent: bool, kept: str
-    ) -> None:
-        if if_matches is None and not if_absent:
-            return
+        self,
+        location: Location,
+        if_matches: ObjectState | None,
+        if_absent: bool,
+        kept: str | None,
+    ) -> ObjectState | None:
+        """The current state, after checking the preconditions (``kept``: where the new
+        content is, or None for a metadata update)."""
         try:
             current: ObjectState | None = self.stat(location)
         except NotFoundError:
             current = None
         if if_absent and current is not None:
-            raise ConflictError.created_meanwhile(location.url, kept)
+            raise ConflictError.created_meanwhile(location.url, str(kept))
         if if_matches is not None and (
             current is None or current.version_token != if_matches.version_token
         ):
+            if kept is None:
+                raise ConflictError.metadata_changed(location.url)
             raise ConflictError.content_changed(location.url, kept)
+        return current
 
     def put(
         self,
@@ -161,7 +164,8 @@ class SidecarBackend(MetadataBackend):
         with translate_errors(location.url, "writing"):
             if location.is_local:
                 with cache.lock(location.url):
-                    self._check(location, if_matches, if_absent, kept=source)
+                    if if_matches is not None or if_absent:
+                        self._check(location, if_matches, if_absent, kept=source)
                     os.makedirs(location.parent, exist_ok=True)
                     try:
                         os.replace(source, location.url)
@@ -171,7 +175,8 @@ class SidecarBackend(MetadataBackend):
                         os.replace(temporary, location.url)
                     self._write_local_sidecar(location, metadata)
             else:
-                self._check(location, if_matches, if_absent, kept=source)
+                if if_matches is not None or if_absent:
+                    self._check(location, if_matches, if_absent, kept=source)
                 location.fs.put_file(source, location.fs_path)
                 location.fs.pipe_file(self._sidecar(location).fs_path, dump_sidecar(metadata))
                 location.fs.invalidate_cache(location.parent)
@@ -187,12 +192,18 @@ class SidecarBackend(MetadataBackend):
         with translate_errors(location.url, "writing metadata of"):
             if location.is_local:
                 with cache.lock(location.url):
-                    state = self.stat(location)
+                    state = self._existing(location, if_matches)
                     self._write_local_sidecar(location, metadata)
             else:
-                state = self.stat(location)
+                state = self._existing(location, if_matches)
                 location.fs.pipe_file(self._sidecar(location).fs_path, dump_sidecar(metadata))
             return ObjectState(state.size, state.version_token, state.crc32c, metadata)
+
+    def _existing(self, location: Location, if_matches: ObjectState | None) -> ObjectState:
+        current = self._check(location, if_matches, False, kept=None)
+        if current is None:
+            raise NotFoundError(f"{location.url} does not exist: write it before its metadata")
+        return current
 
     def delete(self, location: Location) -> None:
         with translate_errors(location.url, "deleting"):
