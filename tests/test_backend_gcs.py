@@ -475,3 +475,73 @@ def test_object_names_with_spaces_and_non_ascii_characters_round_trip(
 
     assert backend.stat(at(name)).metadata == metadata
     assert read(gcs_fs, name) == b"content"
+
+
+# --- conditional content writes see metadata-only changes ----------------------------------
+
+
+def test_put_with_a_state_older_than_a_metadata_patch_raises_conflict_keeping_their_metadata(
+    at: Callable[[str], Location], source: Source, gcs_server: GcsServer, gcs_fs: Any
+) -> None:
+    read_state = put(at("x"), source, b"original", Metadata(labels={"mine"}))
+    gcs_fs.setxattrs(f"{GCS_BUCKET}/x", **{"octstore-labels": '["theirs"]', "owner": "ops"})
+    path, crc32c = source(b"new content")
+
+    with pytest.raises(ConflictError, match="gs://octstore-test/x") as raised:
+        backend.put(at("x"), path, Metadata(labels={"mine"}), crc32c=crc32c, if_matches=read_state)
+
+    assert raised.value.kept_at == path
+    assert Path(path).read_bytes() == b"new content"
+    resource = raw_object(gcs_server, "x")
+    assert resource["metadata"]["octstore-labels"] == '["theirs"]'
+    assert resource["metadata"]["owner"] == "ops"
+    assert read(gcs_fs, "x") == b"original"
+
+
+def test_put_sends_the_metageneration_read_as_a_precondition(
+    at: Callable[[str], Location], source: Source, gcs_server: GcsServer
+) -> None:
+    read_state = put(at("x"), source, b"original", Metadata())
+
+    with gcs_server.recording() as requests:
+        put(at("x"), source, b"updated", Metadata(), if_matches=read_state)
+
+    (upload,) = [r for r in requests if r["method"] == "POST"]
+    assert upload["query"]["ifGenerationMatch"] == [read_state.version_token]
+    assert upload["query"]["ifMetagenerationMatch"] == [read_state.details["metageneration"]]
+
+
+# --- download ------------------------------------------------------------------------------
+
+
+def test_download_of_the_current_state_writes_exactly_its_bytes_from_that_generation(
+    at: Callable[[str], Location], source: Source, gcs_server: GcsServer, tmp_path: Path
+) -> None:
+    content = os.urandom(300_000)  # several chunks
+    state = put(at("dir/x.bin"), source, content, Metadata())
+    target = tmp_path / "downloaded"
+
+    with gcs_server.recording() as requests:
+        backend.download(at("dir/x.bin"), state, str(target))
+
+    assert target.read_bytes() == content
+    assert gcs_server.content_gets(requests, "dir/x.bin") == 1
+    (get,) = [r for r in requests if r["method"] == "GET"]
+    assert get["query"]["generation"] == [state.version_token]
+
+
+def test_download_of_an_overwritten_state_raises_integrity_error_and_leaves_no_target(
+    at: Callable[[str], Location], source: Source, gcs_fs: Any, tmp_path: Path
+) -> None:
+    old_state = put(at("x"), source, b"old content", Metadata())
+    gcs_fs.pipe(f"{GCS_BUCKET}/x", b"the other writer's new content")
+    target = tmp_path / "downloaded"
+
+    with pytest.raises(IntegrityError, match="gs://octstore-test/x changed while it was") as err:
+        backend.download(at("x"), old_state, str(target))
+
+    assert "try again" in str(err.value)
+    assert not target.exists()
+    # The current state still downloads, and exactly.
+    backend.download(at("x"), backend.stat(at("x")), str(target))
+    assert target.read_bytes() == b"the other writer's new content"

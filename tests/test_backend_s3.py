@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -13,7 +15,7 @@ import pytest
 
 from octstore.backends import backend_for, object_metadata
 from octstore.backends.s3 import METADATA_LIMIT, S3Backend
-from octstore.errors import ConflictError, NotFoundError
+from octstore.errors import ConflictError, IntegrityError, NotFoundError
 from octstore.hashing import crc32c_bytes
 from octstore.location import Location
 from octstore.metadata import Metadata
@@ -473,3 +475,103 @@ def test_listings_of_the_same_filesystem_show_writes_and_deletes(
 
     s3.delete(location)
     assert location.fs.ls(directory) == [f"{directory}/other.csv"]
+
+
+def test_put_with_if_matches_on_a_key_deleted_meanwhile_raises_conflict_and_keeps_content(
+    s3: S3Backend, location: Location, write_source: Any, client: Any
+) -> None:
+    read = put(s3, location, write_source, b"first", metadata())
+    client.delete_object(Bucket=S3_BUCKET, Key="dir/data.csv")
+    source = write_source(b"mine")
+
+    with pytest.raises(ConflictError, match=location.url) as raised:
+        s3.put(location, source, metadata(), crc32c=crc32c_bytes(b"mine"), if_matches=read)
+
+    assert raised.value.kept_at == source
+    assert Path(source).read_bytes() == b"mine"
+    assert not object_exists(client, "dir/data.csv")
+
+
+def test_download_of_the_current_state_is_one_get_pinned_to_its_etag(
+    s3: S3Backend, location: Location, write_source: Any, s3_server: S3Server, tmp_path: Path
+) -> None:
+    content = os.urandom(300_000)  # several chunks
+    state = put(s3, location, write_source, content, metadata())
+    target = tmp_path / "downloaded"
+
+    with s3_server.recording() as requests:
+        s3.download(location, state, str(target))
+
+    assert target.read_bytes() == content
+    assert s3_server.content_gets(requests, "dir/data.csv") == 1
+    (get,) = requests
+    assert get["headers"]["If-Match"] == state.version_token
+
+
+def test_download_of_an_overwritten_state_raises_integrity_error_and_leaves_no_target(
+    s3: S3Backend, location: Location, write_source: Any, client: Any, tmp_path: Path
+) -> None:
+    old_state = put(s3, location, write_source, b"old content", metadata())
+    client.put_object(Bucket=S3_BUCKET, Key="dir/data.csv", Body=b"their new content")
+    target = tmp_path / "downloaded"
+
+    with pytest.raises(IntegrityError, match=f"{location.url} changed while it was") as err:
+        s3.download(location, old_state, str(target))
+
+    assert "try again" in str(err.value)
+    assert not target.exists()
+    # The current state still downloads, and exactly.
+    s3.download(location, s3.stat(location), str(target))
+    assert target.read_bytes() == b"their new content"
+
+
+def wait_for_a_later_second(state: Any) -> None:
+    """Sleep until S3's LastModified (one-second resolution) can differ from ``state``'s."""
+    stamp = datetime.fromisoformat(state.details["LastModified"]).timestamp()
+    time.sleep(max(0.0, stamp + 1.05 - time.time()))
+
+
+def test_write_metadata_with_a_state_older_than_another_writers_metadata_update_conflicts(
+    s3: S3Backend, location: Location, write_source: Any, client: Any
+) -> None:
+    put(s3, location, write_source, b"content", metadata(labels=["original"]))
+    first_writer, second_writer = s3.stat(location), s3.stat(location)
+    wait_for_a_later_second(first_writer)
+
+    s3.write_metadata(location, metadata(labels=["first"]), if_matches=first_writer)
+    with pytest.raises(ConflictError, match=location.url):
+        s3.write_metadata(location, metadata(labels=["second"]), if_matches=second_writer)
+
+    stored = client.head_object(Bucket=S3_BUCKET, Key="dir/data.csv")["Metadata"]
+    assert stored["octstore-labels"] == '["first"]'
+    assert read_object(client) == b"content"
+
+
+def test_write_metadata_with_the_state_it_returned_does_not_conflict(
+    s3: S3Backend, location: Location, write_source: Any
+) -> None:
+    put(s3, location, write_source, b"content", metadata())
+    state = s3.stat(location)
+    wait_for_a_later_second(state)
+
+    state = s3.write_metadata(location, metadata(labels=["one"]), if_matches=state)
+    state = s3.write_metadata(location, metadata(labels=["two"]), if_matches=state)
+
+    assert state.details["LastModified"] == s3.stat(location).details["LastModified"]
+    stored = s3.stat(location).metadata
+    assert stored is not None
+    assert stored.labels == {"two"}
+
+
+def test_write_metadata_keeps_the_storage_class(
+    s3: S3Backend, location: Location, client: Any
+) -> None:
+    client.put_object(
+        Bucket=S3_BUCKET, Key="dir/data.csv", Body=b"content", StorageClass="STANDARD_IA"
+    )
+
+    s3.write_metadata(location, metadata(labels=["cleaned"]))
+
+    head = client.head_object(Bucket=S3_BUCKET, Key="dir/data.csv")
+    assert head["StorageClass"] == "STANDARD_IA"
+    assert head["Metadata"]["octstore-labels"] == '["cleaned"]'

@@ -6,9 +6,12 @@ content's ``crc32c`` itself), so that:
 
 - :meth:`GcsBackend.stat` is one GET of the object resource;
 - :meth:`GcsBackend.put` is one upload carrying content, metadata and the CRC32C, which GCS
-  verifies, conditional on the generation (``ifGenerationMatch``; ``0`` to create);
+  verifies, conditional on the generation and metageneration read (``ifGenerationMatch``,
+  ``ifMetagenerationMatch``; ``ifGenerationMatch=0`` to create), so that neither another
+  writer's content nor their metadata-only change is lost;
 - :meth:`GcsBackend.write_metadata` is one metadata PATCH that never moves content,
-  conditional on generation and metageneration.
+  conditional on generation and metageneration;
+- :meth:`GcsBackend.download` streams exactly the generation read (``generation=``).
 
 Custom metadata beyond GCS's 8 KiB spills into the sidecar object ``.<name>.octstore.json``
 beside the object, written after the object. Objects carrying octue's ``octue__*`` keys are
@@ -26,7 +29,8 @@ from contextlib import contextmanager, suppress
 from typing import Any
 from urllib.parse import quote
 
-from gcsfs.retry import HttpError
+from fsspec.asyn import sync
+from gcsfs.retry import HttpError, retry_request, validate_response
 
 from octstore.backends import MetadataBackend, ObjectState, octue
 from octstore.backends.object_metadata import (
@@ -52,12 +56,15 @@ RESUMABLE_THRESHOLD = 32 * 2**20
 # Each chunk but the last must be a multiple of 256 KiB.
 _CHUNK_SIZE = 8 * 2**20
 _DEFAULT_CONTENT_TYPE = "application/octet-stream"
+#: Bytes read from a download's body at a time (gcsfs reads 128 KiB).
+_DOWNLOAD_CHUNK = 2**17
 
 
 class GcsBackend(MetadataBackend):
     """Metadata in the custom metadata of ``gs://`` objects; one request per operation."""
 
     atomic_metadata = True
+    versioned_writes = True  # put returns the version of what it wrote, from the response
 
     def stat(self, location: Location) -> ObjectState:
         """The object's generation, size, CRC32C and metadata, from one GET of its resource.
@@ -168,6 +175,36 @@ class GcsBackend(MetadataBackend):
             write_spilled(location, metadata if spills else None, stale=stale)
             return _state(patched, metadata)
 
+    def download(self, location: Location, state: ObjectState, target: str) -> None:
+        """Stream the object's content at exactly ``state``'s generation to the file ``target``.
+
+        One GET of the media pinned by ``generation=``, read in chunks so memory stays
+        bounded. Before a byte is written, the generation and CRC32C that GCS reports for
+        what it sends (``x-goog-generation``, ``x-goog-hash``) are checked against ``state``.
+        ``target`` is removed if the download fails.
+
+        Raises:
+            IntegrityError: If that generation no longer exists (the object was overwritten
+                or deleted since ``state``) or GCS sent another version.
+        """
+        generation = str(state.details.get("generation") or state.version_token)
+        fs = location.fs
+        with translate_errors(location.url, "downloading"):
+            url = fs.url(location.fs_path, generation=generation)
+            try:
+                sync(fs.loop, _download, fs, url, generation, state.crc32c, target)
+            except (_OtherVersion, FileNotFoundError):
+                # A 404 means the generation read is gone: without versioning GCS keeps only
+                # the live one, so the object was overwritten or deleted meanwhile.
+                _remove(target)
+                raise IntegrityError(
+                    f"{location.url} changed while it was downloaded (generation {generation} "
+                    "is no longer there): try again"
+                ) from None
+            except BaseException:
+                _remove(target)
+                raise
+
     def delete(self, location: Location) -> None:
         """Delete the object, then its sidecar object if it has one.
 
@@ -197,7 +234,13 @@ def _preconditions(if_matches: ObjectState | None, if_absent: bool) -> dict[str,
     if if_absent:
         return {"ifGenerationMatch": "0"}
     if if_matches is not None:
-        return {"ifGenerationMatch": str(if_matches.details["generation"])}
+        preconditions = {"ifGenerationMatch": str(if_matches.details["generation"])}
+        # The generation alone misses a metadata-only change (a PATCH bumps only the
+        # metageneration), which the new content's metadata would silently overwrite.
+        metageneration = if_matches.details.get("metageneration")
+        if metageneration not in (None, "None"):
+            preconditions["ifMetagenerationMatch"] = str(metageneration)
+        return preconditions
     return {}
 
 
@@ -234,6 +277,42 @@ def _upload_errors(location: Location, source: str, crc32c: str, if_absent: bool
             f"{crc32c} (did it change while it was uploaded?); nothing was written, write it "
             "again"
         ) from error
+
+
+class _OtherVersion(Exception):
+    """GCS answered a pinned download with a version other than the one asked for."""
+
+
+def _remove(path: str) -> None:
+    with suppress(OSError):
+        os.remove(path)
+
+
+@retry_request(retries=6)  # type: ignore[untyped-decorator]  # as gcsfs's downloads
+async def _download(fs: Any, url: str, generation: str, crc32c: str | None, target: str) -> None:
+    """GET ``url`` (pinned to ``generation``) on gcsfs's session; stream the body to ``target``."""
+    await fs._set_session()
+    async with fs.session.get(
+        url=url,
+        params=fs._get_params({}),
+        headers=fs._get_headers(None),
+        timeout=fs.requests_timeout,
+    ) as response:
+        if response.status >= 400:
+            validate_response(response.status, await response.read(), url)
+        sent_generation = response.headers.get("x-goog-generation")
+        if sent_generation is not None and sent_generation != generation:
+            raise _OtherVersion(sent_generation)
+        hashes = dict(
+            part.strip().split("=", 1)
+            for part in response.headers.get("x-goog-hash", "").split(",")
+            if "=" in part
+        )
+        if crc32c is not None and hashes.get("crc32c", crc32c) != crc32c:
+            raise _OtherVersion(hashes["crc32c"])
+        with open(target, "wb") as file:
+            while chunk := await response.content.read(_DOWNLOAD_CHUNK):
+                file.write(chunk)
 
 
 def _upload_url(fs: Any, bucket: str) -> str:

@@ -9,7 +9,10 @@ download. So:
 - ``put`` is one ``PutObject`` carrying content and metadata, conditional on ``If-Match``
   (the ETag read) or ``If-None-Match: *`` (create only), so no update is ever lost;
 - ``write_metadata`` copies the object onto itself with ``MetadataDirective=REPLACE``:
-  S3 rewrites the metadata server-side and no content crosses the wire.
+  S3 rewrites the metadata server-side and no content crosses the wire. A metadata-only
+  change keeps the ETag, so another writer's metadata update is seen by the object's
+  ``LastModified`` (kept in the state's details; one-second resolution);
+- ``download`` is one ``GetObject`` conditional on ``If-Match``, streamed to disk in chunks.
 
 S3 allows 2 KB of user metadata in all. Metadata that does not fit spills into the sidecar
 object ``.<name>.octstore.json`` beside the object, and the object keeps only its id, its
@@ -22,12 +25,15 @@ from __future__ import annotations
 import mimetypes
 import os
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from datetime import datetime, timezone
 from typing import Any
+
+from fsspec.asyn import sync
 
 from octstore.backends import MetadataBackend, ObjectState
 from octstore.backends import object_metadata as keys_codec
-from octstore.errors import ConflictError
+from octstore.errors import ConflictError, IntegrityError
 from octstore.location import Location, translate_errors
 from octstore.metadata import Metadata
 
@@ -46,6 +52,9 @@ _KEPT_HEADERS = (
     "CacheControl",
 )
 
+#: Bytes read from a download's body at a time (s3fs reads 64 KiB).
+_DOWNLOAD_CHUNK = 2**16
+
 #: Error codes of a failed precondition: 412, or 409 while another conditional write to the
 #: same key is in flight.
 _CONFLICT_CODES = frozenset({"PreconditionFailed", "412", "ConditionalRequestConflict"})
@@ -55,6 +64,7 @@ class S3Backend(MetadataBackend):
     """octstore metadata as S3 user metadata, spilling into a sidecar object beyond 2 KB."""
 
     atomic_metadata = True
+    versioned_writes = True  # put returns the version of what it wrote, from the response
 
     def stat(self, location: Location) -> ObjectState:
         """The object's state from one ``HeadObject`` (plus the sidecar, if it spilled).
@@ -101,6 +111,9 @@ class S3Backend(MetadataBackend):
             conflict = ConflictError.content_changed(location.url, source)
         else:
             conflict = ConflictError.created_meanwhile(location.url, source)
+        # S3 answers If-Match on a key deleted meanwhile with 404 NoSuchKey: that too is a
+        # change since the state read, and the content must be kept, not reported missing.
+        deleted_is_conflict = if_matches is not None
         # A sidecar object may be left from before unless the object was absent, or the state
         # read says that its metadata did not spill.
         if if_matches is not None:
@@ -110,12 +123,18 @@ class S3Backend(MetadataBackend):
         size = os.path.getsize(source)
         fs = location.fs
         with translate_errors(location.url, "writing"):
-            with _conflicts_as(conflict), open(source, "rb") as body:
+            with (
+                _conflicts_as(conflict, missing_key=deleted_is_conflict),
+                open(source, "rb") as body,
+            ):
                 response = fs.call_s3("put_object", Body=body, **request)
             keys_codec.write_spilled(location, metadata if spilled else None, stale=had_sidecar)
         details = {
             "ETag": response["ETag"],
             "ContentType": request["ContentType"],
+            # PutObject's response carries no LastModified: None is "unknown", and a later
+            # conditional write compares the ETag only.
+            "LastModified": None,
             "foreign_metadata": foreign,
             "spilled": spilled,
         }
@@ -135,11 +154,14 @@ class S3Backend(MetadataBackend):
         with translate_errors(location.url, "writing metadata of"):
             head = self._head(location)
             current = self._state(location, head, read_sidecar=False)
-            if if_matches is not None and current.version_token != if_matches.version_token:
+            if if_matches is not None and _changed_since(if_matches, current):
                 raise ConflictError.metadata_changed(location.url)
             foreign = current.details["foreign_metadata"]
             user_metadata, spilled = _user_metadata(metadata, current.crc32c, foreign)
             kept = {name: head[name] for name in _KEPT_HEADERS if head.get(name)}
+            # HeadObject omits StorageClass for STANDARD; a copy without it resets to STANDARD.
+            if head.get("StorageClass") and head["StorageClass"] != "STANDARD":
+                kept["StorageClass"] = head["StorageClass"]
             with _conflicts_as(ConflictError.metadata_changed(location.url)):
                 response = fs.call_s3(
                     "copy_object",
@@ -155,9 +177,48 @@ class S3Backend(MetadataBackend):
             keys_codec.write_spilled(
                 location, metadata if spilled else None, stale=current.details["spilled"]
             )
-        etag: str = response["CopyObjectResult"]["ETag"]
-        details = {**current.details, "ETag": etag, "spilled": spilled}
+        result = response["CopyObjectResult"]
+        etag: str = result["ETag"]
+        details = {
+            **current.details,
+            "ETag": etag,
+            "LastModified": _last_modified(result.get("LastModified")),
+            "spilled": spilled,
+        }
         return ObjectState(current.size, etag, current.crc32c, metadata, details)
+
+    def download(self, location: Location, state: ObjectState, target: str) -> None:
+        """Stream the object's content at exactly ``state`` (its ETag) to the file ``target``.
+
+        One ``GetObject`` with ``If-Match``, read in chunks of 64 KiB, so memory stays
+        bounded; a read that fails midway resumes from where it stopped, still pinned to the
+        ETag. ``target`` is removed if the download fails.
+
+        Raises:
+            IntegrityError: If the object changed since ``state`` (S3 answers 412).
+            NotFoundError: If the object or its bucket no longer exists.
+        """
+        fs = location.fs
+        changed = IntegrityError(
+            f"{location.url} changed while it was downloaded (it is no longer the version "
+            "that was read): try again"
+        )
+        with translate_errors(location.url, "downloading"):
+            try:
+                with _conflicts_as(changed):
+                    sync(
+                        fs.loop,
+                        _download,
+                        fs,
+                        _bucket(location),
+                        _key(location),
+                        state.version_token,
+                        target,
+                    )
+            except BaseException:
+                with suppress(OSError):
+                    os.remove(target)
+                raise
 
     def delete(self, location: Location) -> None:
         """Delete the object, then its sidecar object if its metadata spilled.
@@ -191,6 +252,7 @@ class S3Backend(MetadataBackend):
         details = {
             "ETag": head["ETag"],
             "ContentType": head.get("ContentType"),
+            "LastModified": _last_modified(head.get("LastModified")),
             "foreign_metadata": {
                 key: value
                 for key, value in user_metadata.items()
@@ -217,6 +279,60 @@ def _user_metadata(
     return {**foreign, **keys_codec.encode_spilled(metadata, crc32c)}, True
 
 
+async def _download(fs: Any, bucket: str, key: str, etag: str, target: str) -> None:
+    """``GetObject`` pinned to ``etag``, its body streamed to ``target`` on s3fs's loop."""
+    from s3fs.core import S3_RETRYABLE_ERRORS
+
+    async def open_body(start: int) -> Any:
+        extra = {"Range": f"bytes={start}-"} if start else {}
+        response = await fs._call_s3("get_object", Bucket=bucket, Key=key, IfMatch=etag, **extra)
+        return response["Body"]
+
+    body = await open_body(0)
+    written = 0
+    failed_reads = 0
+    try:
+        with open(target, "wb") as file:
+            while True:
+                try:
+                    chunk = await body.read(_DOWNLOAD_CHUNK)
+                except S3_RETRYABLE_ERRORS:
+                    failed_reads += 1
+                    if failed_reads >= fs.retries:
+                        raise
+                    with suppress(Exception):
+                        body.close()
+                    body = await open_body(written)
+                    continue
+                if not chunk:
+                    break
+                file.write(chunk)
+                written += len(chunk)
+    finally:
+        with suppress(Exception):
+            body.close()
+
+
+def _last_modified(value: object) -> str | None:
+    """``LastModified`` as JSON-safe text, to the second (the resolution S3's HEAD has)."""
+    if not isinstance(value, datetime):
+        return None
+    moment = value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).replace(microsecond=0).isoformat()
+
+
+def _changed_since(previous: ObjectState, current: ObjectState) -> bool:
+    """Whether the object changed from ``previous`` to ``current``: content or metadata.
+
+    A metadata-only change keeps the ETag but moves ``LastModified``; a state whose
+    ``LastModified`` is unknown (None, as after a ``PutObject``) is compared by ETag only.
+    """
+    if previous.version_token != current.version_token:
+        return True
+    before = previous.details.get("LastModified")
+    return before is not None and before != current.details.get("LastModified")
+
+
 def _bucket(location: Location) -> str:
     return location.fs_path.split("/", 1)[0]
 
@@ -232,23 +348,41 @@ def _content_type(name: str) -> str:
 
 
 @contextmanager
-def _conflicts_as(conflict: ConflictError) -> Iterator[None]:
-    """Raise ``conflict`` for S3's failed-precondition responses (412, or 409 in a race)."""
+def _conflicts_as(conflict: Exception, *, missing_key: bool = False) -> Iterator[None]:
+    """Raise ``conflict`` for S3's failed-precondition responses (412, or 409 in a race).
+
+    With ``missing_key``, also for 404 ``NoSuchKey`` (S3's answer to ``If-Match`` on a key
+    that was deleted); a missing bucket stays a ``NotFoundError``.
+    """
     try:
         yield
     except OSError as error:
-        if not _is_conflict(error):
+        if not (_is_conflict(error) or (missing_key and _is_missing_key(error))):
             raise
         raise conflict from error
 
 
-def _is_conflict(error: BaseException | None) -> bool:
-    """Whether ``error`` (s3fs's translation, or the botocore error it wraps) is a 412/409."""
+def _error_response(error: BaseException | None) -> Mapping[str, Any] | None:
+    """The botocore error response behind ``error`` (s3fs's translation), if any."""
     while error is not None:
         response = getattr(error, "response", None)
         if isinstance(response, Mapping):
-            code = str(response.get("Error", {}).get("Code", ""))
-            status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-            return code in _CONFLICT_CODES or status == 412
+            return response
         error = error.__cause__
-    return False
+    return None
+
+
+def _is_missing_key(error: BaseException | None) -> bool:
+    """Whether ``error`` is S3's 404 for a key that does not exist (not a missing bucket)."""
+    response = _error_response(error)
+    return response is not None and response.get("Error", {}).get("Code") == "NoSuchKey"
+
+
+def _is_conflict(error: BaseException | None) -> bool:
+    """Whether ``error`` (s3fs's translation, or the botocore error it wraps) is a 412/409."""
+    response = _error_response(error)
+    if response is None:
+        return False
+    code = str(response.get("Error", {}).get("Code", ""))
+    status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return code in _CONFLICT_CODES or status == 412
