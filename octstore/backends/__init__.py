@@ -9,13 +9,19 @@ module and one line to :data:`REGISTRY`; ``datafile.py`` never asks which protoc
 from __future__ import annotations
 
 import importlib
+import posixpath
 from abc import ABC, abstractmethod
+from typing import Any
 
+from octstore.errors import NotFoundError
 from octstore.location import Location, translate_errors
 from octstore.metadata import Metadata
 from octstore.state import ObjectState
 
-__all__ = ["REGISTRY", "MetadataBackend", "ObjectState", "backend_for"]
+__all__ = ["REGISTRY", "Listed", "MetadataBackend", "ObjectState", "backend_for", "listing"]
+
+#: One listed file: where it is, and its state with its metadata.
+Listed = tuple[Location, ObjectState]
 
 
 class MetadataBackend(ABC):
@@ -101,11 +107,55 @@ class MetadataBackend(ABC):
             NotFoundError: If there is no file at ``location``.
         """
 
+    @abstractmethod
+    def list(self, location: Location, *, recursive: bool = True) -> list[Listed]:
+        """Every data file under the directory or prefix ``location``, with its state and
+        metadata, in as few requests as the backend allows; metadata files are skipped.
+
+        Raises:
+            NotFoundError: If there is no such directory, prefix or bucket.
+        """
+
     def is_metadata_file(self, name: str) -> bool:
         """Whether a file of this name holds metadata rather than data (skipped in listings)."""
         from octstore.backends.sidecar import is_sidecar_name
 
         return is_sidecar_name(name)
+
+
+def listing(
+    location: Location, *, recursive: bool
+) -> tuple[list[tuple[Location, dict[str, Any]]], dict[str, dict[str, Any]]]:
+    """The data files under ``location`` with their fsspec infos (metadata files left out),
+    and every listed info by path (metadata files included), fresh from the filesystem.
+
+    Raises:
+        NotFoundError: If ``location`` is a local path that is not a directory. (A cloud
+            prefix without objects is an empty listing.)
+    """
+    from octstore.backends.sidecar import is_sidecar_name
+
+    fs = location.fs
+    with translate_errors(location.url, "listing"):
+        fs.invalidate_cache(location.fs_path)
+        if recursive:
+            infos: dict[str, dict[str, Any]] = fs.find(
+                location.fs_path, detail=True, withdirs=False
+            )
+        else:
+            infos = {
+                info["name"]: info
+                for info in fs.ls(location.fs_path, detail=True)
+                if info["type"] == "file"
+            }
+        if location.is_local and not fs.isdir(location.fs_path):
+            raise NotFoundError(f"{location.url} is not a directory: check the path")
+    files = [
+        (Location(fs.unstrip_protocol(name), location.storage_options), info)
+        for name, info in sorted(infos.items())
+        if not is_sidecar_name(posixpath.basename(name))
+    ]
+    return files, infos
 
 
 #: Backends by protocol, as ``module:class``; anything else keeps metadata in sidecars.

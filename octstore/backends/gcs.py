@@ -32,7 +32,7 @@ from urllib.parse import quote
 from fsspec.asyn import sync
 from gcsfs.retry import HttpError, retry_request, validate_response
 
-from octstore.backends import MetadataBackend, ObjectState, octue
+from octstore.backends import Listed, MetadataBackend, ObjectState, listing, octue
 from octstore.backends.object_metadata import (
     decode,
     encode,
@@ -87,6 +87,16 @@ class GcsBackend(MetadataBackend):
         if metadata is None:
             return octue.from_gcs_metadata({k: v for k, v in custom.items() if v is not None})
         return read_spilled(location, metadata) if is_spilled(custom) else metadata
+
+    def list(self, location: Location, *, recursive: bool = True) -> list[Listed]:
+        """Every object under the prefix with its metadata, from the listing alone: GCS
+        listings carry each object's custom metadata (plus a read per spilled sidecar)."""
+        files, _ = listing(location, recursive=recursive)
+        with translate_errors(location.url, "listing"):
+            return [
+                (child, _state(info, self._read_metadata(child, info.get("metadata"))))
+                for child, info in files
+            ]
 
     def put(
         self,

@@ -22,6 +22,7 @@ same limit and is kept by metadata updates and by writes conditional on the stat
 
 from __future__ import annotations
 
+import asyncio
 import mimetypes
 import os
 from collections.abc import Iterator, Mapping
@@ -31,7 +32,7 @@ from typing import Any
 
 from fsspec.asyn import sync
 
-from octstore.backends import MetadataBackend, ObjectState
+from octstore.backends import Listed, MetadataBackend, ObjectState, listing
 from octstore.backends import object_metadata as keys_codec
 from octstore.errors import ConflictError, IntegrityError
 from octstore.location import Location, translate_errors
@@ -74,6 +75,17 @@ class S3Backend(MetadataBackend):
         """
         with translate_errors(location.url, "reading"):
             return self._state(location, self._head(location))
+
+    def list(self, location: Location, *, recursive: bool = True) -> list[Listed]:
+        """Every object under the prefix with its metadata: the listing, then one
+        ``HeadObject`` per object, all at once (S3 listings carry no user metadata)."""
+        files, _ = listing(location, recursive=recursive)
+        fs = location.fs
+        with translate_errors(location.url, "listing"):
+            keys = [(_bucket(child), _key(child)) for child, _ in files]
+            heads = sync(fs.loop, _heads, fs, keys)
+            pairs = zip(files, heads, strict=True)
+            return [(child, self._state(child, head)) for (child, _), head in pairs]
 
     def put(
         self,
@@ -277,6 +289,18 @@ def _user_metadata(
     if keys_codec.encoded_size(keys) <= METADATA_LIMIT:
         return keys, False
     return {**foreign, **keys_codec.encode_spilled(metadata, crc32c)}, True
+
+
+async def _heads(fs: Any, keys: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    """``HeadObject`` of every key, at most 64 in flight."""
+    limit = asyncio.Semaphore(64)
+
+    async def head(bucket: str, key: str) -> dict[str, Any]:
+        async with limit:
+            response: dict[str, Any] = await fs._call_s3("head_object", Bucket=bucket, Key=key)
+            return response
+
+    return await asyncio.gather(*(head(bucket, key) for bucket, key in keys))
 
 
 async def _download(fs: Any, bucket: str, key: str, etag: str, target: str) -> None:

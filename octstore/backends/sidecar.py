@@ -17,10 +17,11 @@ import os
 import shutil
 import uuid
 import warnings
+from datetime import datetime
 from typing import Any
 
 from octstore import cache
-from octstore.backends import MetadataBackend, ObjectState, octue
+from octstore.backends import Listed, MetadataBackend, ObjectState, listing, octue
 from octstore.errors import ConflictError, NotFoundError, OctstoreError
 from octstore.location import Location, translate_errors
 from octstore.metadata import Metadata
@@ -88,6 +89,8 @@ def _remote_version_token(info: dict[str, Any]) -> str:
     changed = next((info[key] for key in _CHANGE_KEYS if info.get(key)), None)
     if changed is None:
         return f"unversioned-{uuid.uuid4().hex}"
+    if isinstance(changed, datetime):  # listings and info() may give one as a float
+        changed = changed.timestamp()
     return f"{changed}-{info.get('size')}"
 
 
@@ -110,6 +113,37 @@ class SidecarBackend(MetadataBackend):
         except FileNotFoundError:
             return None
         return octue.from_directory_file(data, location.name, octue_file.url)
+
+    def list(self, location: Location, *, recursive: bool = True) -> list[Listed]:
+        files, infos = listing(location, recursive=recursive)
+        # One batch read (concurrent where the filesystem is) of every metadata file.
+        wanted = {self._sidecar(child).fs_path for child, _ in files} | {
+            child.sibling(octue.DIRECTORY_FILE).fs_path for child, _ in files
+        }
+        present = [path for path in wanted if path in infos]
+        with translate_errors(location.url, "listing"):
+            documents = location.fs.cat(present, on_error="omit") if present else {}
+        return [(child, self._listed_state(child, info, documents)) for child, info in files]
+
+    def _listed_state(
+        self, location: Location, info: dict[str, Any], documents: dict[str, bytes]
+    ) -> ObjectState:
+        if location.is_local:
+            stat = os.stat(location.url)
+            size, token = stat.st_size, local_version_token(stat)
+        else:
+            size, token = int(info["size"]), _remote_version_token(info)
+        sidecar = self._sidecar(location)
+        metadata = None
+        if sidecar.fs_path in documents:
+            metadata = load_sidecar(documents[sidecar.fs_path], sidecar.url)
+        else:
+            octue_file = location.sibling(octue.DIRECTORY_FILE)
+            if octue_file.fs_path in documents:
+                metadata = octue.from_directory_file(
+                    documents[octue_file.fs_path], location.name, octue_file.url
+                )
+        return ObjectState(size, token, metadata=metadata)
 
     def stat(self, location: Location) -> ObjectState:
         with translate_errors(location.url, "reading"):
