@@ -5,6 +5,7 @@ The public API is what this module exports; everything else may change.
 
 from octstore.__about__ import __version__
 from octstore.datafile import Datafile
+from octstore.dataset import Dataset
 from octstore.errors import (
     AccessDeniedError,
     AlreadyExistsError,
@@ -20,6 +21,7 @@ from octstore.errors import (
     NotWrittenError,
     OctstoreError,
 )
+from octstore.filters import FilterError, FilterList, FilterSet, NoSingleMatchError
 from octstore.metadata import LabelSet, Metadata, TagDict
 
 __all__ = [
@@ -29,6 +31,10 @@ __all__ = [
     "BackendNotInstalledError",
     "ConflictError",
     "Datafile",
+    "Dataset",
+    "FilterError",
+    "FilterList",
+    "FilterSet",
     "IntegrityError",
     "InvalidLabelError",
     "InvalidMetadataError",
@@ -36,6 +42,7 @@ __all__ = [
     "InvalidTagError",
     "LabelSet",
     "Metadata",
+    "NoSingleMatchError",
     "NotFoundError",
     "NotWrittenError",
     "OctstoreError",

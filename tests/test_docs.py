@@ -6,6 +6,8 @@ import doctest
 import importlib
 import pkgutil
 import re
+import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -42,10 +44,12 @@ def test_docs_page_examples_run(
     if "gs://" in text:
         request.getfixturevalue("gcs_fs")
     monkeypatch.chdir(tmp_path)
-    namespace: dict[str, object] = {"__name__": f"docs.{page.stem}"}
+    # A real module, so that code needing one (dataclasses, pickling) works as in a script.
+    module = types.ModuleType(f"docs_{page.stem}")
+    monkeypatch.setitem(sys.modules, module.__name__, module)
     for number, block in enumerate(PYTHON_BLOCK.findall(text), start=1):
         code = compile(block, f"{page.name} (python block {number})", "exec")
-        exec(code, namespace)
+        exec(code, module.__dict__)
 
 
 @pytest.mark.parametrize("module_name", MODULES)

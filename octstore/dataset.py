@@ -1,0 +1,208 @@
+"""``Dataset``: many datafiles, loaded from one listing and filtered by their metadata.
+
+Example:
+    >>> import os, tempfile
+    >>> from octstore import Dataset, Datafile
+    >>> root = tempfile.mkdtemp()
+    >>> for name, site in [("a.csv", "north"), ("b.csv", "south")]:
+    ...     with Datafile(os.path.join(root, name), tags={"site": site}).open("w") as f:
+    ...         _ = f.write("x")
+    >>> ds = Dataset(root)
+    >>> [df.name for df in ds.files.filter(tags__site="north")]
+    ['a.csv']
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+from octstore.backends import backend_for
+from octstore.datafile import Datafile
+from octstore.errors import NotFoundError
+from octstore.filters import FilterSet
+from octstore.hashing import canonical_json, crc32c_bytes
+from octstore.location import Location
+from octstore.metadata import LabelSet, Metadata, TagDict
+
+__all__ = ["Dataset"]
+
+DatafileLike = Datafile | str | os.PathLike[str] | Mapping[str, Any]
+
+
+class Dataset:
+    """A collection of datafiles with a name, an id, labels and tags of its own.
+
+    Args:
+        path: A local directory or a remote prefix (``gs://bucket/data``) whose files to
+            load: one listing, with each file's metadata, and no content transfer.
+        files: Datafiles to hold (``Datafile`` objects, paths or URLs, or ``to_dict``
+            dicts), in addition to those under ``path``.
+        recursive: Load the files in subdirectories of ``path`` too.
+        name: The dataset's name; by default the last part of ``path``.
+        id: The dataset's UUID; generated when not given.
+        labels: The dataset's labels.
+        tags: The dataset's tags.
+        storage_options: fsspec storage options for ``path`` and for ``files`` given as paths.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        files: Iterable[DatafileLike] | None = None,
+        recursive: bool = True,
+        name: str | None = None,
+        id: str | None = None,
+        labels: Iterable[str] | str | None = None,
+        tags: Mapping[str, Any] | None = None,
+        storage_options: dict[str, Any] | None = None,
+    ) -> None:
+        self._location = Location(path, storage_options) if path is not None else None
+        self._storage_options = dict(storage_options or {})
+        self._metadata = Metadata.model_validate(
+            {
+                key: value
+                for key, value in {"id": id, "labels": labels, "tags": tags}.items()
+                if value is not None
+            }
+        )
+        self.name = name if name is not None else (self._location.name if self._location else None)
+        self._files: dict[str, Datafile] = {}
+        if self._location is not None:
+            for child, state in backend_for(self._location).list(
+                self._location, recursive=recursive
+            ):
+                metadata = state.metadata.model_copy(deep=True) if state.metadata else Metadata()
+                self._files[child.url] = Datafile._assemble(child, metadata, state)
+        for file in files or ():
+            self.add(file)
+
+    # --- the dataset's own metadata -------------------------------------------------------
+
+    @property
+    def path(self) -> str | None:
+        """The directory or prefix the dataset was loaded from, if any."""
+        return self._location.url if self._location else None
+
+    @property
+    def id(self) -> str:
+        """The dataset's UUID, as a string."""
+        return str(self._metadata.id)
+
+    @property
+    def labels(self) -> LabelSet:
+        """The dataset's labels."""
+        return self._metadata.labels
+
+    @labels.setter
+    def labels(self, value: Iterable[str] | str | None) -> None:
+        self._metadata.labels = LabelSet(value)
+
+    @property
+    def tags(self) -> TagDict:
+        """The dataset's tags."""
+        return self._metadata.tags
+
+    @tags.setter
+    def tags(self, value: Mapping[str, Any] | None) -> None:
+        self._metadata.tags = TagDict(value)
+
+    # --- the files ------------------------------------------------------------------------
+
+    @property
+    def files(self) -> FilterSet[Datafile]:
+        """The datafiles, filterable with octue's syntax.
+
+        Example: ``ds.files.filter(labels__contains="raw", tags__site="north")``.
+        """
+        return FilterSet(self._files.values())
+
+    def _datafile(self, file: DatafileLike) -> Datafile:
+        if isinstance(file, Datafile):
+            return file
+        if isinstance(file, Mapping):
+            return Datafile.from_dict(dict(file))
+        return Datafile(file, storage_options=self._storage_options)
+
+    def add(self, file: DatafileLike) -> Datafile:
+        """Add a datafile (or a path, URL or ``to_dict`` dict of one); return the datafile.
+
+        A datafile at a path the dataset already holds replaces it.
+        """
+        datafile = self._datafile(file)
+        self._files[datafile.path] = datafile
+        return datafile
+
+    def remove(self, file: Datafile | str | os.PathLike[str]) -> None:
+        """Remove a datafile from the dataset (the file itself is left alone).
+
+        Raises:
+            NotFoundError: If the dataset holds no datafile at that path.
+        """
+        path = file.path if isinstance(file, Datafile) else Location(file).url
+        if self._files.pop(path, None) is None:
+            raise NotFoundError(f"the dataset {self.name!r} holds no datafile {path}")
+
+    def get_file_by_label(self, label: str) -> Datafile:
+        """The one datafile with ``label``; an error if none or several have it."""
+        return self.files.one(labels__contains=label)
+
+    def __len__(self) -> int:
+        return len(self._files)
+
+    def __iter__(self) -> Iterator[Datafile]:
+        return iter(sorted(self._files.values(), key=lambda datafile: datafile.path))
+
+    def __contains__(self, file: object) -> bool:
+        if isinstance(file, Datafile):
+            return file.path in self._files
+        if isinstance(file, (str, os.PathLike)):
+            return Location(file).url in self._files
+        return False
+
+    @property
+    def hash_value(self) -> str:
+        """The CRC32C of the sorted content hashes of the files (GCS encoding)."""
+        hashes = sorted(datafile.hash_value for datafile in self._files.values())
+        return crc32c_bytes(canonical_json(hashes).encode("utf-8"))
+
+    # --- conversions ----------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe description that ``from_dict`` turns back into an equal dataset."""
+        metadata = self._metadata.model_dump(mode="json")
+        return {
+            "id": metadata["id"],
+            "name": self.name,
+            "path": self.path,
+            "labels": metadata["labels"],
+            "tags": metadata["tags"],
+            "files": [datafile.to_dict() for datafile in self],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Dataset:
+        """The dataset ``to_dict`` described, without any request."""
+        dataset = cls(
+            files=data.get("files", ()),
+            name=data.get("name"),
+            id=data.get("id"),
+            labels=data.get("labels"),
+            tags=data.get("tags"),
+        )
+        dataset._location = Location(data["path"]) if data.get("path") else None
+        return dataset
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Dataset):
+            return NotImplemented
+        return self.to_dict() == other.to_dict()
+
+    def __hash__(self) -> int:
+        return hash(uuid.UUID(self.id))
+
+    def __repr__(self) -> str:
+        return f"<Dataset({self.name!r}) id={self.id!r} files={len(self)}>"
