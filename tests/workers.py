@@ -22,3 +22,12 @@ def read(url: str, options: dict[str, Any]) -> bytes:
     with Datafile(url, storage_options=options).open("rb") as f:
         data: bytes = f.read()
     return data
+
+
+def read_in_worker(datafile: Datafile) -> tuple[int, str, str]:
+    """Read a (pickled) datafile where this runs; report the process, name and hash."""
+    import os
+
+    with datafile.open("rb") as f:
+        data = f.read()
+    return os.getpid(), datafile.name, crc32c_bytes(data)
