@@ -1,6 +1,6 @@
 """``Datafile``: one file, local or remote, with lazy content and searchable metadata.
 
-Example:
+Examples:
     >>> import tempfile, os
     >>> from octstore import Datafile
     >>> path = os.path.join(tempfile.mkdtemp(), "readings.csv")

@@ -1,6 +1,6 @@
 """``Dataset``: many datafiles, loaded from one listing and filtered by their metadata.
 
-Example:
+Examples:
     >>> import os, tempfile
     >>> from octstore import Dataset, Datafile
     >>> root = tempfile.mkdtemp()
@@ -21,11 +21,13 @@ from typing import Any
 
 from octstore.backends import backend_for
 from octstore.datafile import Datafile
-from octstore.errors import NotFoundError
+from octstore.errors import NotFoundError, OctstoreError
 from octstore.filters import FilterSet
 from octstore.hashing import canonical_json, crc32c_bytes
 from octstore.location import Location
+from octstore.manifest import Manifest, ManifestEntry, read_manifest, write_manifest
 from octstore.metadata import LabelSet, Metadata, TagDict
+from octstore.state import ObjectState
 
 __all__ = ["Dataset"]
 
@@ -62,21 +64,27 @@ class Dataset:
     ) -> None:
         self._location = Location(path, storage_options) if path is not None else None
         self._storage_options = dict(storage_options or {})
+        manifest = read_manifest(self._location) if self._location is not None else None
+        given = {"id": id, "labels": labels, "tags": tags}
+        stored = manifest.model_dump(include={"id", "labels", "tags"}) if manifest else {}
         self._metadata = Metadata.model_validate(
-            {
-                key: value
-                for key, value in {"id": id, "labels": labels, "tags": tags}.items()
-                if value is not None
-            }
+            {key: value if value is not None else stored.get(key) for key, value in given.items()}
+            | ({} if id is not None or manifest else {"id": uuid.uuid4()})
         )
+        if name is None and manifest is not None:
+            name = manifest.name
         self.name = name if name is not None else (self._location.name if self._location else None)
         self._files: dict[str, Datafile] = {}
+        # Each listed file's state with the listing version it was read at: the manifest.
+        self._listed: dict[str, tuple[str, ObjectState]] = {}
         if self._location is not None:
-            for child, state in backend_for(self._location).list(
-                self._location, recursive=recursive
+            known = manifest.known(self._location) if manifest else None
+            for child, state, version in backend_for(self._location).list(
+                self._location, recursive=recursive, known=known
             ):
                 metadata = state.metadata.model_copy(deep=True) if state.metadata else Metadata()
                 self._files[child.url] = Datafile._assemble(child, metadata, state)
+                self._listed[child.url] = (version, state)
         for file in files or ():
             self.add(file)
 
@@ -145,6 +153,42 @@ class Dataset:
         path = file.path if isinstance(file, Datafile) else Location(file).url
         if self._files.pop(path, None) is None:
             raise NotFoundError(f"the dataset {self.name!r} holds no datafile {path}")
+
+    def update_metadata(self) -> None:
+        """Write the manifest ``.octstore-dataset.json`` into the dataset's root.
+
+        It holds the dataset's id, name, labels and tags, and each file's state as the
+        dataset listed it, so the next load is one listing plus one read of the manifest.
+        Files' own metadata is stored by each ``Datafile.update_metadata()``.
+
+        Raises:
+            OctstoreError: If the dataset has no root (it was made from ``files`` alone).
+        """
+        if self._location is None:
+            raise OctstoreError(
+                f"the dataset {self.name!r} has no root directory or prefix to keep a "
+                "manifest in: make it with Dataset(path)"
+            )
+        entries = [
+            ManifestEntry(
+                path=Location(url).relative_to(self._location),
+                size=state.size,
+                version_token=state.version_token,
+                listing_version=version,
+                hash_value=state.crc32c,
+                metadata=state.metadata,
+                details=dict(state.details),
+            )
+            for url, (version, state) in sorted(self._listed.items())
+        ]
+        manifest = Manifest(
+            id=self._metadata.id,
+            name=self.name,
+            labels=self.labels,
+            tags=self.tags,
+            files=entries,
+        )
+        write_manifest(self._location, manifest)
 
     def get_file_by_label(self, label: str) -> Datafile:
         """The one datafile with ``label``; an error if none or several have it."""

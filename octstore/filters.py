@@ -29,7 +29,7 @@ any other action is false for it.
 Each lookup is compiled once into a predicate; filtering then applies the predicates to each
 object with no parsing, so large collections filter quickly.
 
-Example:
+Examples:
     >>> from dataclasses import dataclass
     >>> @dataclass(frozen=True)
     ... class Turbine:
@@ -479,7 +479,7 @@ def compile_filter(
         FilterError: At once for a malformed lookup name; when applied, for an action that
             the attribute's type does not have (the message lists those it has).
 
-    Example:
+    Examples:
         >>> is_big_csv = compile_filter(name__ends_with=".csv", size__gte=1_000_000)
         >>> from types import SimpleNamespace
         >>> is_big_csv(SimpleNamespace(name="wind.csv", size=2_000_000))
@@ -596,7 +596,7 @@ class FilterSet(frozenset[T]):
     frozen, so a result can be shared without being changed behind one's back. Its members
     must be hashable; keep unhashable objects in a :class:`FilterList`.
 
-    Example:
+    Examples:
         >>> from collections import namedtuple
         >>> File = namedtuple("File", "name size")
         >>> files = FilterSet([File("a.csv", 10), File("b.csv", 20), File("c.txt", 30)])
@@ -632,7 +632,7 @@ class FilterSet(frozenset[T]):
                 have (the message lists those it has), or a value of a type that cannot be
                 compared with the attribute.
 
-        Example:
+        Examples:
             >>> from collections import namedtuple
             >>> Obj = namedtuple("Obj", "size")
             >>> sizes = FilterSet([Obj(1), Obj(5), Obj(9)])
@@ -652,7 +652,7 @@ class FilterSet(frozenset[T]):
         Raises:
             NoSingleMatchError: If none or several match; the message says how many.
 
-        Example:
+        Examples:
             >>> from datetime import date
             >>> FilterSet([date(2023, 5, 1), date(2024, 5, 1)]).one(year__gt=2023)
             datetime.date(2024, 5, 1)
@@ -668,7 +668,7 @@ class FilterSet(frozenset[T]):
         Raises:
             FilterError: If a member has no such attribute or key, or values do not compare.
 
-        Example:
+        Examples:
             >>> from datetime import date
             >>> days = FilterSet([date(2024, 3, 9), date(2023, 7, 1), date(2024, 1, 5)])
             >>> [day.isoformat() for day in days.order_by("month", reverse=True)]
@@ -710,7 +710,7 @@ class FilterList(list[T]):
 
     ``order_by`` returns one; it is also the container for objects that are not hashable.
 
-    Example:
+    Examples:
         >>> from types import SimpleNamespace as Obj
         >>> ordered = FilterList([Obj(size=3), Obj(size=1), Obj(size=2)]).order_by("size")
         >>> [obj.size for obj in ordered.filter(size__gte=2)]

@@ -4,7 +4,7 @@
 content, which is exactly the ``crc32c`` field GCS reports for an object, so a ``gs://``
 object's hash is known without downloading it.
 
-Example:
+Examples:
     >>> from octstore.hashing import crc32c_bytes
     >>> crc32c_bytes(b"hello")
     'mnG7TA=='

@@ -115,6 +115,28 @@ class Location:
         joined = os.path.join(self.parent, name) if self.is_local else f"{self.parent}/{name}"
         return Location(joined, self.storage_options)
 
+    def child(self, relative: str) -> Location:
+        """The location of ``relative`` (``/``-separated) inside this directory or prefix."""
+        if self.is_local:
+            return Location(os.path.join(self.url, *relative.split("/")), self.storage_options)
+        return Location(f"{self.url.rstrip('/')}/{relative}", self.storage_options)
+
+    def relative_to(self, root: Location) -> str:
+        """This location's path inside ``root``, ``/``-separated.
+
+        Raises:
+            ValueError: If it is not inside ``root``.
+        """
+        if self.is_local and root.is_local:
+            relative = os.path.relpath(self.url, root.url)
+            if relative == os.curdir or relative.startswith(os.pardir):
+                raise ValueError(f"{self.url} is not inside {root.url}")
+            return relative.replace(os.sep, "/")
+        prefix = root.url.rstrip("/") + "/"
+        if self.protocol != root.protocol or not self.url.startswith(prefix):
+            raise ValueError(f"{self.url} is not inside {root.url}")
+        return self.url[len(prefix) :]
+
     def filesystem_class(self) -> type[Any]:
         """The fsspec filesystem class for this protocol.
 

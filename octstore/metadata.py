@@ -10,7 +10,7 @@ The rules are octue's, so octue data migrates unchanged:
 :class:`LabelSet` and :class:`TagDict` check every mutation, so invalid metadata cannot be
 built up piecemeal, and the :class:`Metadata` model checks whole documents.
 
-Example:
+Examples:
     >>> from octstore import Metadata
     >>> meta = Metadata(labels=["raw"], tags={"site": "north"})
     >>> meta.labels.add("wind-speed")
@@ -82,7 +82,7 @@ def validate_label(label: object) -> str:
     Raises:
         InvalidLabelError: If it is not, with a suggested valid spelling.
 
-    Example:
+    Examples:
         >>> validate_label(" raw ")
         'raw'
     """
@@ -174,7 +174,7 @@ class LabelSet(set[str]):
 
     A string is read as labels separated by white space or commas, as octue reads it.
 
-    Example:
+    Examples:
         >>> labels = LabelSet("raw, wind-speed")
         >>> labels.add("Processed")
         Traceback (most recent call last):
@@ -239,7 +239,7 @@ class TagDict(dict[str, JsonValue]):
     Values are stored as fresh JSON-safe copies, so later changes to the object that was
     passed in do not reach the tags unchecked.
 
-    Example:
+    Examples:
         >>> tags = TagDict(site="north")
         >>> tags["height_m"] = 80.5
         >>> tags["wind speed"] = 1

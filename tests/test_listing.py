@@ -14,7 +14,7 @@ def listed(backend: Backend, prefix: str = "", *, recursive: bool = True) -> dic
     location = Location(backend.url(prefix) if prefix else backend.root, backend.storage_options)
     return {
         child.url.removeprefix(backend.root + "/"): state
-        for child, state in backend_for(location).list(location, recursive=recursive)
+        for child, state, _ in backend_for(location).list(location, recursive=recursive)
     }
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import posixpath
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from typing import Any
 
 from octstore.errors import NotFoundError
@@ -18,10 +19,20 @@ from octstore.location import Location, translate_errors
 from octstore.metadata import Metadata
 from octstore.state import ObjectState
 
-__all__ = ["REGISTRY", "Listed", "MetadataBackend", "ObjectState", "backend_for", "listing"]
+__all__ = [
+    "REGISTRY",
+    "Known",
+    "Listed",
+    "MetadataBackend",
+    "ObjectState",
+    "backend_for",
+    "listing",
+]
 
-#: One listed file: where it is, and its state with its metadata.
-Listed = tuple[Location, ObjectState]
+#: One listed file: where it is, its state with its metadata, and its listing version.
+Listed = tuple[Location, ObjectState, str]
+#: States known from elsewhere (a manifest), by URL: the listing version, and the state.
+Known = Mapping[str, tuple[str, ObjectState]]
 
 
 class MetadataBackend(ABC):
@@ -86,6 +97,15 @@ class MetadataBackend(ABC):
             ConflictError: If ``if_matches`` is given and the file changed since.
         """
 
+    def read_bytes(self, location: Location) -> bytes:
+        """The whole content of a small file (a manifest, a sidecar), in one request.
+
+        Raises:
+            FileNotFoundError: If there is no such file (callers treat that as "none").
+        """
+        data: bytes = location.fs.cat_file(location.fs_path)
+        return data
+
     def download(self, location: Location, state: ObjectState, target: str) -> None:
         """Transfer the content of ``location`` at exactly ``state`` to the local file ``target``.
 
@@ -108,9 +128,23 @@ class MetadataBackend(ABC):
         """
 
     @abstractmethod
-    def list(self, location: Location, *, recursive: bool = True) -> list[Listed]:
+    def list(
+        self, location: Location, *, recursive: bool = True, known: Known | None = None
+    ) -> list[Listed]:
         """Every data file under the directory or prefix ``location``, with its state and
         metadata, in as few requests as the backend allows; metadata files are skipped.
+
+        Args:
+            location: The directory or prefix.
+            recursive: Include files in subdirectories.
+            known: States already known (from a manifest) by URL, each with the listing
+                version it was known at. A file whose listing version is unchanged keeps
+                its known state, with no request for its metadata; any other is read afresh.
+
+        Returns:
+            ``(location, state, listing version)`` for each file. The listing version changes
+            whenever the file's content or metadata changes, and is computed from the listing
+            alone.
 
         Raises:
             NotFoundError: If there is no such directory, prefix or bucket.

@@ -32,7 +32,7 @@ from urllib.parse import quote
 from fsspec.asyn import sync
 from gcsfs.retry import HttpError, retry_request, validate_response
 
-from octstore.backends import Listed, MetadataBackend, ObjectState, listing, octue
+from octstore.backends import Known, Listed, MetadataBackend, ObjectState, listing, octue
 from octstore.backends.object_metadata import (
     decode,
     encode,
@@ -88,15 +88,23 @@ class GcsBackend(MetadataBackend):
             return octue.from_gcs_metadata({k: v for k, v in custom.items() if v is not None})
         return read_spilled(location, metadata) if is_spilled(custom) else metadata
 
-    def list(self, location: Location, *, recursive: bool = True) -> list[Listed]:
+    def list(
+        self, location: Location, *, recursive: bool = True, known: Known | None = None
+    ) -> list[Listed]:
         """Every object under the prefix with its metadata, from the listing alone: GCS
-        listings carry each object's custom metadata (plus a read per spilled sidecar)."""
+        listings carry each object's custom metadata (plus a read per spilled sidecar that
+        is not ``known``). The listing version is the generation and metageneration."""
         files, _ = listing(location, recursive=recursive)
+        listed: list[Listed] = []
         with translate_errors(location.url, "listing"):
-            return [
-                (child, _state(info, self._read_metadata(child, info.get("metadata"))))
-                for child, info in files
-            ]
+            for child, info in files:
+                version = f"{info['generation']}.{info.get('metageneration')}"
+                if known and child.url in known and known[child.url][0] == version:
+                    listed.append((child, known[child.url][1], version))
+                    continue
+                metadata = self._read_metadata(child, info.get("metadata"))
+                listed.append((child, _state(info, metadata), version))
+        return listed
 
     def put(
         self,

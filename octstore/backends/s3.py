@@ -32,7 +32,7 @@ from typing import Any
 
 from fsspec.asyn import sync
 
-from octstore.backends import Listed, MetadataBackend, ObjectState, listing
+from octstore.backends import Known, Listed, MetadataBackend, ObjectState, listing
 from octstore.backends import object_metadata as keys_codec
 from octstore.errors import ConflictError, IntegrityError
 from octstore.location import Location, translate_errors
@@ -76,16 +76,37 @@ class S3Backend(MetadataBackend):
         with translate_errors(location.url, "reading"):
             return self._state(location, self._head(location))
 
-    def list(self, location: Location, *, recursive: bool = True) -> list[Listed]:
+    def list(
+        self, location: Location, *, recursive: bool = True, known: Known | None = None
+    ) -> list[Listed]:
         """Every object under the prefix with its metadata: the listing, then one
-        ``HeadObject`` per object, all at once (S3 listings carry no user metadata)."""
+        ``HeadObject`` per object not ``known`` at its listing version, all at once (S3
+        listings carry no user metadata). The listing version is the ETag and LastModified,
+        which a metadata update (a copy onto itself) moves."""
         files, _ = listing(location, recursive=recursive)
         fs = location.fs
+        versions = {
+            child.url: f"{info['ETag']}|{info.get('LastModified')}" for child, info in files
+        }
+        stale = [
+            child
+            for child, _ in files
+            if not (known and child.url in known and known[child.url][0] == versions[child.url])
+        ]
         with translate_errors(location.url, "listing"):
-            keys = [(_bucket(child), _key(child)) for child, _ in files]
-            heads = sync(fs.loop, _heads, fs, keys)
-            pairs = zip(files, heads, strict=True)
-            return [(child, self._state(child, head)) for (child, _), head in pairs]
+            heads = sync(fs.loop, _heads, fs, [(_bucket(child), _key(child)) for child in stale])
+            states = {
+                child.url: self._state(child, head)
+                for child, head in zip(stale, heads, strict=True)
+            }
+        return [
+            (
+                child,
+                states[child.url] if child.url in states else known[child.url][1],  # type: ignore[index]
+                versions[child.url],
+            )
+            for child, _ in files
+        ]
 
     def put(
         self,
@@ -198,6 +219,11 @@ class S3Backend(MetadataBackend):
             "spilled": spilled,
         }
         return ObjectState(current.size, etag, current.crc32c, metadata, details)
+
+    def read_bytes(self, location: Location) -> bytes:
+        """One ``GetObject``: s3fs would first send a HEAD to decide on parallel ranges."""
+        data: bytes = location.fs.cat_file(location.fs_path, max_concurrency=1)
+        return data
 
     def download(self, location: Location, state: ObjectState, target: str) -> None:
         """Stream the object's content at exactly ``state`` (its ETag) to the file ``target``.

@@ -21,13 +21,14 @@ from datetime import datetime
 from typing import Any
 
 from octstore import cache
-from octstore.backends import Listed, MetadataBackend, ObjectState, listing, octue
+from octstore.backends import Known, Listed, MetadataBackend, ObjectState, listing, octue
 from octstore.errors import ConflictError, NotFoundError, OctstoreError
 from octstore.location import Location, translate_errors
 from octstore.metadata import Metadata
 from octstore.state import local_version_token
 
 __all__ = [
+    "DATASET_MANIFEST",
     "SIDECAR_VERSION",
     "SidecarBackend",
     "dump_sidecar",
@@ -45,9 +46,17 @@ def sidecar_name(name: str) -> str:
     return f".{name}{_SUFFIX}"
 
 
+#: The name of a dataset's manifest, in the dataset's root.
+DATASET_MANIFEST = ".octstore-dataset.json"
+
+
 def is_sidecar_name(name: str) -> bool:
-    """Whether ``name`` is a metadata file (an octstore sidecar or octue's ``.octue``)."""
-    return (name.startswith(".") and name.endswith(_SUFFIX)) or name == octue.DIRECTORY_FILE
+    """Whether ``name`` is a metadata file (an octstore sidecar, a dataset manifest, or
+    octue's ``.octue``) rather than data."""
+    return (name.startswith(".") and name.endswith(_SUFFIX)) or name in (
+        octue.DIRECTORY_FILE,
+        DATASET_MANIFEST,
+    )
 
 
 def dump_sidecar(metadata: Metadata) -> bytes:
@@ -114,25 +123,53 @@ class SidecarBackend(MetadataBackend):
             return None
         return octue.from_directory_file(data, location.name, octue_file.url)
 
-    def list(self, location: Location, *, recursive: bool = True) -> list[Listed]:
+    def list(
+        self, location: Location, *, recursive: bool = True, known: Known | None = None
+    ) -> list[Listed]:
         files, infos = listing(location, recursive=recursive)
-        # One batch read (concurrent where the filesystem is) of every metadata file.
-        wanted = {self._sidecar(child).fs_path for child, _ in files} | {
-            child.sibling(octue.DIRECTORY_FILE).fs_path for child, _ in files
+        versions = {child.url: self._listing_version(child, info, infos) for child, info in files}
+        fresh = {
+            url: known[url][1]
+            for url, version in versions.items()
+            if known and url in known and known[url][0] == version
+        }
+        # One batch read (concurrent where the filesystem is) of the metadata files needed.
+        stale = [(child, info) for child, info in files if child.url not in fresh]
+        wanted = {self._sidecar(child).fs_path for child, _ in stale} | {
+            child.sibling(octue.DIRECTORY_FILE).fs_path for child, _ in stale
         }
         present = [path for path in wanted if path in infos]
         with translate_errors(location.url, "listing"):
             documents = location.fs.cat(present, on_error="omit") if present else {}
-        return [(child, self._listed_state(child, info, documents)) for child, info in files]
+        return [
+            (
+                child,
+                fresh.get(child.url) or self._listed_state(child, info, documents),
+                versions[child.url],
+            )
+            for child, info in files
+        ]
+
+    def _listing_version(
+        self, location: Location, info: dict[str, Any], infos: dict[str, dict[str, Any]]
+    ) -> str:
+        """The file's token and those of its metadata files: any change to either shows."""
+        parts = [self._token(location, info)]
+        for metadata_file in (self._sidecar(location), location.sibling(octue.DIRECTORY_FILE)):
+            listed = infos.get(metadata_file.fs_path)
+            parts.append(self._token(metadata_file, listed) if listed else "-")
+        return "|".join(parts)
+
+    @staticmethod
+    def _token(location: Location, info: dict[str, Any]) -> str:
+        if location.is_local:
+            return local_version_token(os.stat(location.url))
+        return _remote_version_token(info)
 
     def _listed_state(
         self, location: Location, info: dict[str, Any], documents: dict[str, bytes]
     ) -> ObjectState:
-        if location.is_local:
-            stat = os.stat(location.url)
-            size, token = stat.st_size, local_version_token(stat)
-        else:
-            size, token = int(info["size"]), _remote_version_token(info)
+        size, token = int(info["size"]), self._token(location, info)
         sidecar = self._sidecar(location)
         metadata = None
         if sidecar.fs_path in documents:

@@ -1,0 +1,123 @@
+"""A dataset's manifest, ``<root>/.octstore-dataset.json``: its metadata and its files'.
+
+Loading a dataset with a manifest is one listing plus one read of the manifest. Each entry
+records the listing version its file had when the manifest was written (GCS generation and
+metageneration, S3 ETag and LastModified, a file's and its sidecar's tokens elsewhere); an
+entry whose file lists at another version now, content or metadata, is read afresh from the
+file, and files not in the manifest are read as usual. A stale manifest is never trusted.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import uuid
+import warnings
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, ValidationError, field_validator
+
+from octstore import cache
+from octstore.backends import Known, backend_for
+from octstore.backends.sidecar import DATASET_MANIFEST
+from octstore.location import Location, translate_errors
+from octstore.metadata import LabelSet, Metadata, TagDict
+from octstore.state import ObjectState
+
+__all__ = ["MANIFEST_VERSION", "Manifest", "ManifestEntry", "read_manifest", "write_manifest"]
+
+MANIFEST_VERSION: Literal[1] = 1
+
+
+class ManifestEntry(BaseModel):
+    """One file of a dataset, as it was when the manifest was written.
+
+    Attributes:
+        path: The file's path relative to the dataset's root, with ``/`` separators.
+        size: Its size in bytes.
+        version_token: Its content version (GCS generation, S3 ETag, ...).
+        listing_version: What a listing showed of it: changes with content or metadata.
+        hash_value: Its CRC32C, where the backend gave it.
+        metadata: Its octstore metadata, or None if it had none.
+        details: What the backend keeps about this version (a GCS metageneration, ...).
+    """
+
+    path: str
+    size: int
+    version_token: str
+    listing_version: str
+    hash_value: str | None = None
+    metadata: Metadata | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("path")
+    @classmethod
+    def _inside_the_root(cls, path: str) -> str:
+        normal = posixpath.normpath(path)
+        if path.startswith("/") or normal == ".." or normal.startswith("../") or "\\" in path:
+            raise ValueError(f"{path!r} is not a path inside the dataset")
+        return normal
+
+    def state(self) -> ObjectState:
+        """The file's state this entry records."""
+        return ObjectState(
+            self.size, self.version_token, self.hash_value, self.metadata, self.details
+        )
+
+
+class Manifest(BaseModel):
+    """A dataset's metadata and its files' states (format version 1)."""
+
+    octstore: Literal[1] = MANIFEST_VERSION
+    id: uuid.UUID
+    name: str | None = None
+    labels: LabelSet = Field(default_factory=LabelSet)
+    tags: TagDict = Field(default_factory=TagDict)
+    files: list[ManifestEntry] = Field(default_factory=list)
+
+    def known(self, root: Location) -> Known:
+        """The entries' states by URL under ``root``, for a backend's listing."""
+        return {
+            root.child(entry.path).url: (entry.listing_version, entry.state())
+            for entry in self.files
+        }
+
+
+def _manifest_location(root: Location) -> Location:
+    return root.child(DATASET_MANIFEST)
+
+
+def read_manifest(root: Location) -> Manifest | None:
+    """The manifest in the dataset root ``root``: None if there is none, or, with a
+    warning, if it is unreadable (a dataset then loads as if it had none)."""
+    where = _manifest_location(root)
+    with translate_errors(where.url, "reading"):
+        try:
+            data = backend_for(where).read_bytes(where)
+        except FileNotFoundError:
+            return None
+    try:
+        return Manifest.model_validate_json(data)
+    except (ValidationError, ValueError) as error:
+        if isinstance(error, ValidationError):
+            first = error.errors(include_url=False)[0]
+            problem = f"{'.'.join(str(part) for part in first['loc'])}: {first['msg']}"
+        else:
+            problem = str(error).splitlines()[0]
+        warnings.warn(
+            f"ignoring the unreadable dataset manifest {where.url} ({problem}): the dataset "
+            "is loaded from its files; update_metadata() writes a new one",
+            stacklevel=3,
+        )
+        return None
+
+
+def write_manifest(root: Location, manifest: Manifest) -> None:
+    """Write ``manifest`` into the dataset root ``root``, in one step."""
+    where = _manifest_location(root)
+    data = json.dumps(manifest.model_dump(mode="json"), ensure_ascii=False, indent=1)
+    with translate_errors(where.url, "writing"):
+        if where.is_local:
+            cache.write_atomically(where.url, data.encode("utf-8"))
+        else:
+            where.fs.pipe_file(where.fs_path, data.encode("utf-8"))
