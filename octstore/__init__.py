@@ -20,9 +20,11 @@ from octstore.errors import (
     NotFoundError,
     NotWrittenError,
     OctstoreError,
+    TransferError,
 )
 from octstore.filters import FilterError, FilterList, FilterSet, NoSingleMatchError
 from octstore.metadata import LabelSet, Metadata, TagDict
+from octstore.transfer import TransferReport
 
 __all__ = [
     "AccessDeniedError",
@@ -47,5 +49,7 @@ __all__ = [
     "NotWrittenError",
     "OctstoreError",
     "TagDict",
+    "TransferError",
+    "TransferReport",
     "__version__",
 ]

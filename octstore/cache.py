@@ -35,11 +35,13 @@ import contextlib
 import errno
 import hashlib
 import json
+import math
 import os
 import re
 import shutil
 import sys
 import tempfile
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -67,6 +69,7 @@ __all__ = [
     "PruneReport",
     "cache_root",
     "clear",
+    "copy_out",
     "entry_path",
     "fetch",
     "info",
@@ -81,6 +84,8 @@ __all__ = [
 DEFAULT_MAX_BYTES = 20 * 2**30
 #: Entries used this recently are never evicted: their paths may have just been handed out.
 RECENT_SECONDS = 60.0
+#: The longest a process goes without scanning the cache's size while it adds to it.
+RESCAN_SECONDS = 30.0
 _RECORD = "entry.json"
 _TEMP_SUFFIX = ".tmp"
 # The temp files ``temporary_path_beside`` makes: ".<name>.<8 random chars>.tmp".
@@ -300,8 +305,30 @@ def fetch(
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.remove(temporary)
-    _evict_over_bound()
+    _evict_over_bound(state.size)
     return str(entry)
+
+
+def copy_out(location: Location, state: ObjectState, target: str, transfer: Transfer) -> None:
+    """Put ``location``'s content at ``state`` into the local file ``target``, verified: copied
+    from the cache if an entry holds it, else downloaded straight to ``target`` (not cached,
+    so copying a large dataset out neither churns the cache nor doubles its disk use).
+
+    Raises:
+        IntegrityError: If the downloaded bytes do not match the state; ``target`` is removed.
+    """
+    entry = entry_path(location, state.version_token)
+    if _intact(entry, _read_record(_entry_directory(entry))):
+        _touch(entry)
+        copy_file(str(entry), target)
+        return
+    try:
+        download(location, state, target, transfer)
+        _verify(location, state, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(target)
+        raise
 
 
 def download(location: Location, state: ObjectState, target: str, transfer: Transfer) -> None:
@@ -338,7 +365,7 @@ def keep(location: Location, state: ObjectState, source: str) -> str:
             copy_file(source, str(entry))
             os.remove(source)
         _record(entry, location, state)
-    _evict_over_bound()
+    _evict_over_bound(state.size)
     return str(entry)
 
 
@@ -587,11 +614,42 @@ def _used_at(entry: Path) -> float:
         return 0.0
 
 
-def _evict_over_bound() -> None:
-    """Keep the cache under its bound; housekeeping, so it never fails the caller."""
+@dataclass
+class _Usage:
+    """This process's estimate of the cache's size: the last scan plus what it added since."""
+
+    root: Path | None = None
+    bytes: int = 0
+    scanned_at: float = -math.inf
+
+
+_usage = _Usage()
+_usage_lock = threading.Lock()
+
+
+def _evict_over_bound(added: int) -> None:
+    """Keep the cache under its bound after ``added`` bytes went in; housekeeping, so it never
+    fails the caller.
+
+    A scan of the whole cache costs a few system calls per entry, too many to repeat for each
+    of a dataset's thousand files. So the cache is scanned (and pruned if over its bound) only
+    when this process's additions since the last scan would take it over the bound, or the
+    last scan is :data:`RESCAN_SECONDS` old (other processes add too).
+    """
     try:
-        limit = max_bytes()
-        if info().bytes > limit:
-            prune(limit)
+        limit, root, now = max_bytes(), cache_root(), time.monotonic()
+        with _usage_lock:
+            if (
+                _usage.root == root
+                and now - _usage.scanned_at < RESCAN_SECONDS
+                and _usage.bytes + added <= limit
+            ):
+                _usage.bytes += added
+                return
+        total = info().bytes
+        if total > limit:
+            total -= prune(limit).freed_bytes
+        with _usage_lock:
+            _usage.root, _usage.bytes, _usage.scanned_at = root, total, now
     except OSError as error:
         warnings.warn(f"could not evict from the octstore cache: {error}", stacklevel=3)

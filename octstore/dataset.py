@@ -14,20 +14,24 @@ Examples:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
+
+from fsspec.callbacks import DEFAULT_CALLBACK, Callback
 
 from octstore.backends import backend_for
 from octstore.datafile import Datafile
 from octstore.errors import NotFoundError, OctstoreError
 from octstore.filters import FilterSet
 from octstore.hashing import canonical_json, crc32c_bytes
-from octstore.location import Location
+from octstore.location import Location, relative_path
 from octstore.manifest import Manifest, ManifestEntry, read_manifest, write_manifest
 from octstore.metadata import LabelSet, Metadata, TagDict
 from octstore.state import ObjectState
+from octstore.transfer import DEFAULT_CONCURRENCY, TransferReport, copy_all, fetch_all
 
 __all__ = ["Dataset"]
 
@@ -189,6 +193,128 @@ class Dataset:
             files=entries,
         )
         write_manifest(self._location, manifest)
+
+    # --- transfers ------------------------------------------------------------------------
+
+    def upload(
+        self,
+        cloud_path: str,
+        *,
+        callback: Callback = DEFAULT_CALLBACK,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        storage_options: dict[str, Any] | None = None,
+    ) -> TransferReport:
+        """Copy every file, content and metadata, under the prefix ``cloud_path``, keeping
+        each file's path relative to the dataset's root; then write the manifest there.
+
+        Files run concurrently, each in one request carrying its metadata. A file whose
+        content is already at its destination is not transferred (its metadata is written
+        if it differs), so running an upload again transfers only what changed. A file
+        changed at the destination meanwhile is not overwritten (``ConflictError``).
+
+        Args:
+            cloud_path: The prefix (or directory) to copy to: ``gs://bucket/datasets/x``.
+            callback: An fsspec callback for progress (``fsspec.callbacks.TqdmCallback()``):
+                told the number of files, then each file done.
+            concurrency: How many files are in flight at once.
+            storage_options: fsspec storage options for ``cloud_path`` (default: the
+                dataset's).
+
+        Returns:
+            What was transferred, what only had its metadata written, what was skipped.
+
+        Raises:
+            TransferError: If some files failed. The others were copied; running it again
+                retries the failed ones. The manifest is not written then.
+        """
+        return self._copy_to(cloud_path, storage_options, callback, concurrency)
+
+    def download(
+        self,
+        local_dir: str | os.PathLike[str] | None = None,
+        *,
+        callback: Callback = DEFAULT_CALLBACK,
+        concurrency: int = DEFAULT_CONCURRENCY,
+    ) -> TransferReport:
+        """Copy every file, content and metadata (as sidecars), into the directory
+        ``local_dir``, keeping each file's path relative to the dataset's root; then write
+        the manifest there, so ``Dataset(local_dir)`` has this dataset's id, labels and tags.
+
+        Without ``local_dir``, the remote files' content is put into the cache instead, so
+        that ``local_path`` and ``open`` need no transfer afterwards (and work offline).
+
+        Files run concurrently; content is verified against its CRC32C. A file whose content
+        is already in ``local_dir`` is not transferred again.
+
+        Args:
+            local_dir: The directory to copy into (made if missing).
+            callback: An fsspec callback for progress: told the number of files, then each
+                file done.
+            concurrency: How many files are in flight at once.
+
+        Raises:
+            TransferError: If some files failed; the others were copied.
+        """
+        if local_dir is None:
+            return fetch_all(list(self), callback=callback, concurrency=concurrency)
+        local = Location(local_dir)
+        if not local.is_local:
+            raise OctstoreError(
+                f"download() copies into a local directory, and {local.url} is not one: use "
+                "upload() to copy a dataset to a remote location"
+            )
+        return self._copy_to(local.url, None, callback, concurrency)
+
+    def _copy_to(
+        self,
+        path: str,
+        storage_options: dict[str, Any] | None,
+        callback: Callback,
+        concurrency: int,
+    ) -> TransferReport:
+        root = Location(path, storage_options or self._storage_options)
+        if root.is_read_only:
+            raise OctstoreError(f"{root.url} is read-only: copy the dataset to a writable place")
+        report = copy_all(self._placed(root), root, callback=callback, concurrency=concurrency)
+        copied = Dataset(
+            root.url,
+            name=self.name,
+            id=self.id,
+            labels=self.labels,
+            tags=self.tags,
+            storage_options=root.storage_options,
+        )
+        copied.update_metadata()
+        return report
+
+    def _placed(self, root: Location) -> list[tuple[Datafile, Location]]:
+        """Each file with its destination under ``root``: its path relative to the dataset's
+        root, or its name if it is outside the root (or the dataset has none).
+
+        Raises:
+            OctstoreError: If a path would leave ``root``, or two files would land on one
+                path; nothing has been transferred.
+        """
+        placed: dict[str, tuple[Datafile, Location]] = {}
+        for datafile in self:
+            relative = datafile.name
+            if self._location is not None:
+                with contextlib.suppress(ValueError):
+                    relative = datafile._location.relative_to(self._location)
+            try:
+                relative = relative_path(relative)
+            except ValueError:
+                raise OctstoreError(
+                    f"{datafile.path} would be copied to {relative!r}, outside {root.url}: "
+                    "rename it, or remove it from the dataset"
+                ) from None
+            if relative in placed:
+                raise OctstoreError(
+                    f"{placed[relative][0].path} and {datafile.path} would both be copied to "
+                    f"{root.child(relative).url}: rename one, or remove it from the dataset"
+                )
+            placed[relative] = (datafile, root.child(relative))
+        return list(placed.values())
 
     def get_file_by_label(self, label: str) -> Datafile:
         """The one datafile with ``label``; an error if none or several have it."""

@@ -22,6 +22,7 @@ __all__ = [
     "NotFoundError",
     "NotWrittenError",
     "OctstoreError",
+    "TransferError",
 ]
 
 
@@ -123,3 +124,23 @@ class IntegrityError(OctstoreError, OSError):
 
 class BackendNotInstalledError(OctstoreError, ImportError):
     """The filesystem for a protocol needs an optional extra that is not installed."""
+
+
+class TransferError(OctstoreError, OSError):
+    """Some files of a dataset transfer failed; the others were transferred.
+
+    Attributes:
+        report: What was done (a ``TransferReport``).
+        failures: The error of each file that failed, by its destination.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        report: object = None,
+        failures: dict[str, BaseException] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.report = report
+        self.failures = dict(failures or {})

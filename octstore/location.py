@@ -9,6 +9,7 @@ Errors from fsspec and the cloud SDKs are turned into :mod:`octstore.errors` by
 from __future__ import annotations
 
 import os
+import posixpath
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -24,7 +25,7 @@ from octstore.errors import (
     OctstoreError,
 )
 
-__all__ = ["Location", "translate_errors"]
+__all__ = ["Location", "relative_path", "translate_errors"]
 
 _LOCAL_PROTOCOLS = frozenset({"file", "local"})
 #: Protocols whose filesystems cannot write; opening a file on them for writing fails early.
@@ -198,6 +199,19 @@ class Location:
 
     def __str__(self) -> str:
         return self.url
+
+
+def relative_path(path: str) -> str:
+    """``path`` normalised as a ``/``-separated path inside a root: no leading ``/``, no
+    ``..`` climbing out, no backslashes (which are separators on Windows).
+
+    Raises:
+        ValueError: If the path would leave the root, or names the root itself.
+    """
+    normal = posixpath.normpath(path)
+    if path.startswith("/") or normal in (".", "..") or normal.startswith("../") or "\\" in path:
+        raise ValueError(f"{path!r} is not a path inside the root")
+    return normal
 
 
 @contextmanager

@@ -10,7 +10,6 @@ file, and files not in the manifest are read as usual. A stale manifest is never
 from __future__ import annotations
 
 import json
-import posixpath
 import uuid
 import warnings
 from typing import Any, Literal
@@ -20,7 +19,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 from octstore import cache
 from octstore.backends import Known, backend_for
 from octstore.backends.sidecar import DATASET_MANIFEST
-from octstore.location import Location, translate_errors
+from octstore.location import Location, relative_path, translate_errors
 from octstore.metadata import LabelSet, Metadata, TagDict
 from octstore.state import ObjectState
 
@@ -53,10 +52,7 @@ class ManifestEntry(BaseModel):
     @field_validator("path")
     @classmethod
     def _inside_the_root(cls, path: str) -> str:
-        normal = posixpath.normpath(path)
-        if path.startswith("/") or normal == ".." or normal.startswith("../") or "\\" in path:
-            raise ValueError(f"{path!r} is not a path inside the dataset")
-        return normal
+        return relative_path(path)
 
     def state(self) -> ObjectState:
         """The file's state this entry records."""

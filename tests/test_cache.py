@@ -289,6 +289,29 @@ def test_least_recently_used_entries_are_evicted_over_the_bound(
 
 
 @pytest.mark.parametrize("backend", REMOTE, indirect=True)
+def test_filling_the_cache_scans_it_only_when_the_bound_is_near(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch, no_grace: None
+) -> None:
+    monkeypatch.setenv("OCTSTORE_CACHE_MAX_BYTES", "40000")
+    scans: list[int] = []
+    real_info = cache.info
+    monkeypatch.setattr(cache, "info", lambda: scans.append(1) or real_info())
+    for i in range(50):
+        backend.write(f"f{i}", bytes(1000))
+
+    for i in range(30):
+        make(backend, f"f{i}").download()
+
+    assert len(scans) == 1  # this process knows what it added: 30,000 bytes is under the bound
+
+    for i in range(30, 50):
+        make(backend, f"f{i}").download()
+
+    assert len(scans) > 1
+    assert real_info().bytes <= 40000
+
+
+@pytest.mark.parametrize("backend", REMOTE, indirect=True)
 def test_an_open_entry_is_never_evicted(backend: Backend, no_grace: None) -> None:
     backend.write("a", b"A" * 1000)
     backend.write("b", b"B" * 1000)

@@ -86,6 +86,11 @@ class MetadataBackend(ABC):
             ConflictError: If a precondition does not hold; nothing was written.
         """
 
+    def consumes_source(self, location: Location) -> bool:
+        """Whether ``put`` to ``location`` moves its ``source`` into place rather than reading
+        it (callers that need the source afterwards pass a copy)."""
+        return False
+
     @abstractmethod
     def write_metadata(
         self, location: Location, metadata: Metadata, *, if_matches: ObjectState | None = None

@@ -27,7 +27,8 @@ import mimetypes
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from fsspec.asyn import sync
@@ -56,6 +57,7 @@ _KEPT_HEADERS = (
 #: Bytes read from a download's body at a time (s3fs reads 64 KiB).
 _DOWNLOAD_CHUNK = 2**16
 
+_ONE_SECOND = timedelta(seconds=1)
 #: Error codes of a failed precondition: 412, or 409 while another conditional write to the
 #: same key is in flight.
 _CONFLICT_CODES = frozenset({"PreconditionFailed", "412", "ConditionalRequestConflict"})
@@ -99,6 +101,9 @@ class S3Backend(MetadataBackend):
                 child.url: self._state(child, head)
                 for child, head in zip(stale, heads, strict=True)
             }
+            for child, head in zip(stale, heads, strict=True):
+                if not _settled(head):
+                    versions[child.url] += _UNSETTLED
         return [
             (
                 child,
@@ -305,6 +310,28 @@ class S3Backend(MetadataBackend):
             metadata=metadata,
             details=details,
         )
+
+
+#: Marks a listing version that must not be trusted later (see ``_settled``): no listing
+#: shows it, so the file is read afresh next time.
+_UNSETTLED = "|unsettled"
+
+
+def _settled(head: Mapping[str, Any]) -> bool:
+    """Whether a later change to the object is sure to show in a listing.
+
+    S3 times have whole seconds, and a metadata update (a copy onto itself) keeps the ETag:
+    an update later in the same second as the object's LastModified lists exactly as before.
+    A state read (by the server's clock, the response's ``Date``) in a later second than its
+    LastModified is safe: any change after the read lists with a later LastModified.
+    """
+    date = (head.get("ResponseMetadata") or {}).get("HTTPHeaders", {}).get("date")
+    modified = head.get("LastModified")
+    if not date or not isinstance(modified, datetime):
+        return False
+    with suppress(TypeError, ValueError):
+        return parsedate_to_datetime(date) >= modified.replace(microsecond=0) + _ONE_SECOND
+    return False
 
 
 def _user_metadata(

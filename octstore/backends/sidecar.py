@@ -222,6 +222,9 @@ class SidecarBackend(MetadataBackend):
             raise ConflictError.content_changed(location.url, kept)
         return current
 
+    def consumes_source(self, location: Location) -> bool:
+        return location.is_local
+
     def put(
         self,
         location: Location,

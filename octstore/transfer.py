@@ -1,0 +1,253 @@
+"""Copying many datafiles at once, concurrently: what ``Dataset.upload`` and ``download`` do.
+
+Each file goes in one request that carries its content and its metadata, with the same
+preconditions as any write (a file changed at the destination meanwhile is a conflict, never
+overwritten). fsspec's batch calls (``put``, ``get``) take one set of arguments for all files,
+so they cannot carry each file's metadata or precondition; the files' own transfers run
+concurrently instead, on fsspec's event loop, :data:`DEFAULT_CONCURRENCY` at a time. A file
+whose content is already at the destination (same size and CRC32C) is not transferred: only
+its metadata is written, and only if it differs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from fsspec.callbacks import DEFAULT_CALLBACK, Callback
+
+from octstore import cache
+from octstore.backends import backend_for
+from octstore.datafile import Datafile
+from octstore.errors import NotFoundError, TransferError
+from octstore.hashing import crc32c_file
+from octstore.location import Location
+from octstore.metadata import Metadata
+from octstore.state import ObjectState
+
+__all__ = ["DEFAULT_CONCURRENCY", "TransferReport", "copy_all", "fetch_all"]
+
+#: How many files are in flight at once, unless a caller says otherwise.
+DEFAULT_CONCURRENCY = 32
+
+Outcome = Literal["transferred", "metadata", "skipped"]
+
+
+@dataclass
+class TransferReport:
+    """What a dataset transfer did.
+
+    Attributes:
+        destination: Where the files went (a directory or prefix), or None for the cache.
+        transferred: Paths whose content was transferred (with its metadata).
+        metadata_updated: Paths whose content was already there; only metadata was written.
+        skipped: Paths that already held the same content and metadata.
+        bytes_transferred: The bytes of content transferred.
+    """
+
+    destination: str | None
+    transferred: list[str] = field(default_factory=list)
+    metadata_updated: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    bytes_transferred: int = 0
+
+    def __str__(self) -> str:
+        return (
+            f"{len(self.transferred)} transferred ({self.bytes_transferred} bytes), "
+            f"{len(self.metadata_updated)} metadata only, {len(self.skipped)} already there"
+        )
+
+
+def copy_all(
+    pairs: Sequence[tuple[Datafile, Location]],
+    root: Location,
+    *,
+    callback: Callback = DEFAULT_CALLBACK,
+    concurrency: int = DEFAULT_CONCURRENCY,
+) -> TransferReport:
+    """Copy each datafile, content and metadata, to its destination under ``root``.
+
+    Args:
+        pairs: Each datafile with its destination.
+        root: The directory or prefix the destinations are in: listed once, to find what is
+            already there.
+        callback: An fsspec callback, told the number of files and each file done.
+        concurrency: How many files are in flight at once.
+
+    Raises:
+        TransferError: If some files failed; the others were copied (see its ``report``).
+    """
+    existing = _listed_states(root)
+    report = TransferReport(root.url)
+
+    def copy(pair: tuple[Datafile, Location]) -> tuple[str, Outcome, int]:
+        datafile, destination = pair
+        outcome, size = _copy(datafile, destination, existing.get(destination.url))
+        return destination.url, outcome, size
+
+    _run(copy, pairs, report, callback, concurrency)
+    return report
+
+
+def fetch_all(
+    datafiles: Sequence[Datafile],
+    *,
+    callback: Callback = DEFAULT_CALLBACK,
+    concurrency: int = DEFAULT_CONCURRENCY,
+) -> TransferReport:
+    """Make sure each remote datafile's current content is in the cache.
+
+    Raises:
+        TransferError: If some files failed; the others are cached (see its ``report``).
+    """
+    report = TransferReport(None)
+
+    def fetch(datafile: Datafile) -> tuple[str, Outcome, int]:
+        if datafile.cloud_path is None:
+            return datafile.path, "skipped", 0
+        state = datafile._current()
+        if cache.is_cached(datafile._location, state):
+            return datafile.path, "skipped", 0
+        datafile._fetch(state)
+        return datafile.path, "transferred", state.size
+
+    _run(fetch, datafiles, report, callback, concurrency)
+    return report
+
+
+def _run(
+    work: Any,
+    items: Sequence[Any],
+    report: TransferReport,
+    callback: Callback,
+    concurrency: int,
+) -> None:
+    """Run ``work`` on each item, ``concurrency`` at a time, filing outcomes in ``report``.
+
+    A failed file does not stop the others; the failures are raised together at the end.
+    On an interrupt, files not yet started are not started, and those in flight finish.
+    """
+    callback.set_size(len(items))
+    failures: dict[str, BaseException] = {}
+    lists = {
+        "transferred": report.transferred,
+        "metadata": report.metadata_updated,
+        "skipped": report.skipped,
+    }
+    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="octstore") as pool:
+        futures: dict[Future[tuple[str, Outcome, int]], Any] = {}
+        try:
+            futures = {pool.submit(work, item): item for item in items}
+            pending = set(futures)
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    error = future.exception()
+                    if error is not None:
+                        failures[_name(futures[future])] = error
+                    else:
+                        path, outcome, size = future.result()
+                        lists[outcome].append(path)
+                        report.bytes_transferred += size
+                    callback.relative_update(1)
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+    for paths in lists.values():
+        paths.sort()
+    if failures:
+        first_path, first = sorted(failures.items())[0]
+        raise TransferError(
+            f"{len(failures)} of {len(items)} files failed ({report}); the first, {first_path}: "
+            f"{first}. Run it again to retry: files already there are skipped",
+            report=report,
+            failures=failures,
+        ) from first
+
+
+def _name(item: Any) -> str:
+    if isinstance(item, tuple):
+        return str(item[1].url)
+    return str(item.path)
+
+
+def _listed_states(root: Location) -> dict[str, ObjectState]:
+    """The state of every file under ``root`` now, by URL (none if ``root`` does not exist).
+
+    A manifest there spares requests for the files it still describes correctly.
+    """
+    from octstore.manifest import read_manifest
+
+    manifest = read_manifest(root)
+    known = manifest.known(root) if manifest else None
+    try:
+        listed = backend_for(root).list(root, recursive=True, known=known)
+    except NotFoundError:
+        return {}
+    return {location.url: state for location, state, _ in listed}
+
+
+def _copy(
+    datafile: Datafile, destination: Location, existing: ObjectState | None
+) -> tuple[Outcome, int]:
+    """Copy one datafile's content and metadata to ``destination`` (whose state is
+    ``existing``), writing only what differs."""
+    backend = backend_for(destination)
+    metadata = datafile.metadata()
+    if existing is not None and _holds_content(destination, existing, datafile):
+        if existing.metadata == metadata:
+            return "skipped", 0
+        backend.write_metadata(destination, metadata, if_matches=existing)
+        return "metadata", 0
+    with _local_content(datafile, destination) as (source, crc32c):
+        size = os.path.getsize(source)
+        backend.put(
+            destination,
+            source,
+            metadata,
+            crc32c=crc32c,
+            if_matches=existing,
+            if_absent=existing is None,
+        )
+    return "transferred", size
+
+
+def _holds_content(location: Location, state: ObjectState, datafile: Datafile) -> bool:
+    """Whether the file at ``location`` (in ``state``) has ``datafile``'s content."""
+    if state.size != datafile.size:
+        return False
+    if location.url == datafile.path:
+        return True
+    there = Datafile._assemble(location, state.metadata or Metadata(), state)
+    return there.hash_value == datafile.hash_value
+
+
+@contextlib.contextmanager
+def _local_content(datafile: Datafile, destination: Location) -> Iterator[tuple[str, str]]:
+    """A local file with ``datafile``'s content that ``put`` to ``destination`` may consume,
+    and its CRC32C. Remote content is copied from the cache or downloaded straight to it."""
+    consumes = backend_for(destination).consumes_source(destination)
+    if datafile.cloud_path is None and not consumes:
+        yield datafile.path, datafile.hash_value
+        return
+    if destination.is_local:  # beside it, so that putting it in place is a rename
+        os.makedirs(destination.parent, exist_ok=True)
+        target = cache.temporary_path_beside(destination.url)
+    else:
+        target = cache.staging_path(destination.name)
+    try:
+        if datafile.cloud_path is None:
+            cache.copy_file(datafile.path, target)
+            crc32c = crc32c_file(target)
+        else:
+            state = datafile._current()
+            cache.copy_out(datafile._location, state, target, datafile._backend.download)
+            crc32c = state.crc32c or crc32c_file(target)
+        yield target, crc32c
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(target)

@@ -1,0 +1,390 @@
+"""Dataset uploads and downloads: concurrent, content and metadata together, incremental."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fsspec.callbacks import Callback
+
+from octstore import (
+    ConflictError,
+    Datafile,
+    Dataset,
+    OctstoreError,
+    TransferError,
+    TransferReport,
+)
+from octstore import cache as cache_module
+from octstore.backends import MetadataBackend, backend_for
+from octstore.location import Location
+from octstore.transfer import copy_all
+from tests.conftest import Backend
+
+NAMES = ("raw/north.csv", "raw/south.csv", "clean/north.csv", "notes.txt")
+
+
+def write(path: str, data: bytes, storage_options: dict[str, Any] | None = None, **kw: Any) -> None:
+    with Datafile(path, storage_options=storage_options, **kw).open("wb") as f:
+        f.write(data)
+
+
+def local_dataset(root: Path) -> Dataset:
+    for i, name in enumerate(NAMES):
+        write(str(root / name), f"content of {name}\n".encode() * (i + 1), tags={"i": i})
+    Datafile(str(root / "raw/north.csv"), labels=["raw", "north"]).update_metadata()
+    return Dataset(str(root), name="wind", labels=["turbines"], tags={"campaign": 7})
+
+
+def remote_dataset(backend: Backend) -> Dataset:
+    for i, name in enumerate(NAMES):
+        write(backend.url(name), name.encode() * (i + 1), backend.storage_options, tags={"i": i})
+    return Dataset(backend.root, storage_options=backend.storage_options, labels=["turbines"])
+
+
+def load(backend: Backend) -> Dataset:
+    return Dataset(backend.root, storage_options=backend.storage_options)
+
+
+class Counting(Callback):  # type: ignore[misc]  # fsspec is untyped
+    def __init__(self) -> None:
+        super().__init__()
+        self.updates = 0
+
+    def call(self, *args: Any, **kwargs: Any) -> None:
+        self.updates += 1
+
+
+@pytest.fixture
+def puts(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The destinations content was written to (by any backend), in order."""
+    written: list[str] = []
+    for backend_class in {
+        type(backend_for(Location(url))) for url in ("/x", "s3://b/x", "gs://b/x")
+    }:
+        original = backend_class.put
+
+        def put(
+            self: MetadataBackend,
+            location: Location,
+            *args: Any,
+            _original: Any = original,
+            **kw: Any,
+        ) -> Any:
+            written.append(location.url)
+            return _original(self, location, *args, **kw)
+
+        monkeypatch.setattr(backend_class, "put", put)
+    return written
+
+
+# --- upload -------------------------------------------------------------------------------
+
+
+def test_upload_copies_content_metadata_and_relative_paths(
+    backend: Backend, tmp_path: Path
+) -> None:
+    ds = local_dataset(tmp_path / "src")
+
+    report = ds.upload(backend.root, storage_options=backend.storage_options)
+
+    assert report.transferred == sorted(backend.url(name) for name in NAMES)
+    for name in NAMES:
+        assert backend.read(name) == (tmp_path / "src" / name).read_bytes()
+    uploaded = load(backend)
+    north = uploaded.files.one(labels__contains="north")
+    assert north.path == backend.url("raw/north.csv")
+    assert north.id == Datafile(str(tmp_path / "src/raw/north.csv")).id
+    assert sorted(df.tags["i"] for df in uploaded) == [0, 1, 2, 3]
+
+
+def test_upload_writes_the_manifest_with_the_datasets_metadata(
+    backend: Backend, tmp_path: Path
+) -> None:
+    ds = local_dataset(tmp_path / "src")
+
+    ds.upload(backend.root, storage_options=backend.storage_options)
+
+    manifest = json.loads(backend.read(".octstore-dataset.json"))
+    assert manifest["id"] == ds.id
+    assert sorted(entry["path"] for entry in manifest["files"]) == sorted(NAMES)
+    uploaded = load(backend)
+    assert (uploaded.id, uploaded.name, uploaded.labels, uploaded.tags) == (
+        ds.id,
+        "wind",
+        {"turbines"},
+        {"campaign": 7},
+    )
+
+
+def test_uploading_again_transfers_nothing(
+    backend: Backend, tmp_path: Path, puts: list[str]
+) -> None:
+    ds = local_dataset(tmp_path / "src")
+    ds.upload(backend.root, storage_options=backend.storage_options)
+    puts.clear()
+    before = {df.path: df.metadata() for df in load(backend)}
+
+    report = ds.upload(backend.root, storage_options=backend.storage_options)
+
+    assert puts == []
+    assert (report.transferred, report.metadata_updated, report.bytes_transferred) == ([], [], 0)
+    assert report.skipped == sorted(backend.url(name) for name in NAMES)
+    assert {df.path: df.metadata() for df in load(backend)} == before
+
+
+def test_uploading_again_sends_only_what_changed(
+    backend: Backend, tmp_path: Path, puts: list[str]
+) -> None:
+    ds = local_dataset(tmp_path / "src")
+    ds.upload(backend.root, storage_options=backend.storage_options)
+    puts.clear()
+    (tmp_path / "src/notes.txt").write_bytes(b"new notes")
+    relabelled = Datafile(str(tmp_path / "src/raw/south.csv"))
+    relabelled.labels.add("checked")
+    relabelled.update_metadata()
+
+    report = Dataset(str(tmp_path / "src")).upload(
+        backend.root, storage_options=backend.storage_options
+    )
+
+    assert puts == [backend.url("notes.txt")]
+    assert report.transferred == [backend.url("notes.txt")]
+    assert report.bytes_transferred == len(b"new notes")
+    assert report.metadata_updated == [backend.url("raw/south.csv")]
+    assert backend.read("notes.txt") == b"new notes"
+    assert load(backend).files.one(name="south.csv").labels == {"checked"}
+
+
+def test_upload_reports_progress_through_an_fsspec_callback(
+    backend: Backend, tmp_path: Path
+) -> None:
+    callback = Counting()
+
+    local_dataset(tmp_path / "src").upload(
+        backend.root, storage_options=backend.storage_options, callback=callback
+    )
+
+    assert callback.size == len(NAMES)
+    assert callback.value == len(NAMES)
+
+
+def test_upload_never_overwrites_a_file_changed_at_the_destination_meanwhile(
+    backend: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ds = local_dataset(tmp_path / "src")
+    backend.write("notes.txt", b"old")
+    from octstore import transfer
+
+    listed_states = transfer._listed_states
+
+    def listed_then_overwritten(root: Location) -> Any:
+        states = listed_states(root)
+        backend.write("notes.txt", b"another writer's")  # after the upload looked
+        return states
+
+    monkeypatch.setattr(transfer, "_listed_states", listed_then_overwritten)
+
+    with pytest.raises(TransferError, match="1 of 4 files failed") as caught:
+        ds.upload(backend.root, storage_options=backend.storage_options)
+
+    assert backend.read("notes.txt") == b"another writer's"
+    assert isinstance(caught.value.failures[backend.url("notes.txt")], ConflictError)
+    report = caught.value.report
+    assert isinstance(report, TransferReport)
+    assert len(report.transferred) == 3
+    assert backend.read("raw/south.csv") == (tmp_path / "src/raw/south.csv").read_bytes()
+    assert not backend.fs.exists(backend.url(".octstore-dataset.json"))
+
+
+def test_files_from_several_directories_land_by_name(backend: Backend, tmp_path: Path) -> None:
+    write(str(tmp_path / "a/one.csv"), b"1", labels=["one"])
+    write(str(tmp_path / "b/two.csv"), b"2")
+    ds = Dataset(files=[str(tmp_path / "a/one.csv"), str(tmp_path / "b/two.csv")])
+
+    ds.upload(backend.root, storage_options=backend.storage_options)
+
+    assert sorted(df.name for df in load(backend)) == ["one.csv", "two.csv"]
+    assert load(backend).files.one(name="one.csv").labels == {"one"}
+
+
+def test_two_files_that_would_land_on_one_path_are_refused_before_anything_moves(
+    backend: Backend, tmp_path: Path
+) -> None:
+    write(str(tmp_path / "a/same.csv"), b"1")
+    write(str(tmp_path / "b/same.csv"), b"2")
+    write(str(tmp_path / "c/other.csv"), b"3")
+    ds = Dataset(files=[str(tmp_path / d) for d in ("a/same.csv", "b/same.csv", "c/other.csv")])
+
+    with pytest.raises(OctstoreError, match=r"would both be copied to .*same\.csv"):
+        ds.upload(backend.root, storage_options=backend.storage_options)
+
+    assert not backend.fs.exists(backend.url("other.csv"))
+
+
+@pytest.mark.parametrize("backend", ["s3", "gcs"], indirect=True)
+def test_a_dataset_goes_from_the_cloud_to_a_directory_and_back(
+    backend: Backend, tmp_path: Path
+) -> None:
+    ds = remote_dataset(backend)
+    destination = tmp_path / "copy"
+
+    ds.download(str(destination))
+    report = Dataset(str(destination)).upload(
+        backend.url("again"), storage_options=backend.storage_options
+    )
+
+    assert len(report.transferred) == len(NAMES)
+    for name in NAMES:
+        assert backend.read(f"again/{name}") == backend.read(name)
+
+
+# --- download -----------------------------------------------------------------------------
+
+
+def test_download_copies_content_and_metadata_into_a_directory(
+    backend: Backend, tmp_path: Path
+) -> None:
+    ds = remote_dataset(backend)
+    target = tmp_path / "copy"
+
+    report = ds.download(str(target))
+
+    assert report.transferred == sorted(str(target / name) for name in NAMES)
+    for name in NAMES:
+        assert (target / name).read_bytes() == backend.read(name)
+    copied = Dataset(str(target))
+    assert copied.id == ds.id
+    assert copied.labels == {"turbines"}
+    assert {df.name: df.tags["i"] for df in copied if df.name != "north.csv"} == {
+        "south.csv": 1,
+        "notes.txt": 3,
+    }
+    assert {df.id for df in copied} == {df.id for df in ds}
+
+
+def test_download_leaves_no_temporary_files(backend: Backend, tmp_path: Path) -> None:
+    remote_dataset(backend).download(str(tmp_path / "copy"))
+
+    left = sorted(
+        os.path.relpath(os.path.join(d, f), tmp_path / "copy")
+        for d, _, files in os.walk(tmp_path / "copy")
+        for f in files
+    )
+
+    assert [name for name in left if name.endswith(".tmp")] == []
+    assert ".octstore-dataset.json" in left
+
+
+def test_downloading_again_transfers_nothing(
+    backend: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ds = remote_dataset(backend)
+    ds.download(str(tmp_path / "copy"))
+    downloads: list[str] = []
+    monkeypatch.setattr(cache_module, "download", lambda *args: downloads.append(args[0].url))
+
+    report = load(backend).download(str(tmp_path / "copy"))
+
+    assert downloads == []
+    assert report.skipped == sorted(str(tmp_path / "copy" / name) for name in NAMES)
+
+
+@pytest.mark.parametrize("backend", ["memory", "s3", "gcs"], indirect=True)
+def test_download_does_not_fill_the_cache_but_uses_it(
+    backend: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ds = remote_dataset(backend)
+    cache_module.clear()  # what octstore wrote, it cached
+    ds.files.one(name="notes.txt").local_path  # noqa: B018  # cached on purpose
+    downloads: list[str] = []
+    real_download = cache_module.download
+    monkeypatch.setattr(
+        cache_module,
+        "download",
+        lambda location, *args: (downloads.append(location.url), real_download(location, *args)),
+    )
+
+    ds.download(str(tmp_path / "copy"))
+
+    assert sorted(downloads) == sorted(backend.url(n) for n in NAMES if n != "notes.txt")
+    assert cache_module.info().entries == 1
+
+
+def test_download_without_a_directory_fills_the_cache(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ds = remote_dataset(backend)
+    cache_module.clear()  # what octstore wrote, it cached
+
+    report = ds.download()
+
+    if backend.name == "local":  # local files are where they are: nothing to cache
+        assert report.skipped == sorted(backend.url(name) for name in NAMES)
+        return
+    assert report.transferred == sorted(backend.url(name) for name in NAMES)
+    monkeypatch.setenv("OCTSTORE_OFFLINE", "1")
+    for name in NAMES:
+        offline = Datafile(backend.url(name), storage_options=backend.storage_options)
+        with offline.open("rb") as f:
+            assert f.read() == backend.read(name)
+
+
+def test_download_refuses_a_remote_directory(backend: Backend) -> None:
+    with pytest.raises(OctstoreError, match="not one: use upload"):
+        remote_dataset(backend).download("memory://somewhere/else")
+
+
+@pytest.mark.parametrize("backend", ["s3"], indirect=True)
+def test_a_key_that_climbs_out_of_the_dataset_is_refused(backend: Backend, tmp_path: Path) -> None:
+    backend.write("inside.csv", b"1")
+    backend.fs.pipe(f"{backend.root}/../escaped.csv", b"2")  # an S3 key may hold ".."
+    ds = Dataset(backend.root, storage_options=backend.storage_options)
+    ds.add(Datafile(f"{backend.root}/../escaped.csv", storage_options=backend.storage_options))
+
+    with pytest.raises(OctstoreError, match="outside"):
+        ds.download(str(tmp_path / "copy"))
+
+    assert not (tmp_path / "escaped.csv").exists()
+    assert not (tmp_path / "copy").exists()
+
+
+def test_a_failed_file_does_not_stop_the_others(tmp_path: Path) -> None:
+    for name in ("a.csv", "b.csv", "c.csv"):
+        write(str(tmp_path / "src" / name), name.encode())
+    ds = Dataset(str(tmp_path / "src"))
+    (tmp_path / "dst").mkdir()
+    (tmp_path / "dst" / "b.csv").mkdir()  # a directory where a file should go
+
+    with pytest.raises(TransferError, match=r"1 of 3 files failed.*b\.csv") as caught:
+        ds.download(str(tmp_path / "dst"))
+
+    assert sorted(caught.value.failures) == [str(tmp_path / "dst" / "b.csv")]
+    assert (tmp_path / "dst" / "a.csv").read_bytes() == b"a.csv"
+    assert (tmp_path / "dst" / "c.csv").read_bytes() == b"c.csv"
+
+
+def test_copy_all_runs_files_concurrently(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    for i in range(8):
+        write(str(tmp_path / "src" / f"{i}.csv"), b"x")
+    pairs = [
+        (df, Location(str(tmp_path / "dst" / df.name))) for df in Dataset(str(tmp_path / "src"))
+    ]
+    barrier = threading.Barrier(4, timeout=30)
+    backend_class = type(backend_for(Location(str(tmp_path))))
+    original = backend_class.put
+
+    def put(self: MetadataBackend, *args: Any, **kwargs: Any) -> Any:
+        barrier.wait()  # only passes when four files are in flight at once
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(backend_class, "put", put)
+
+    report = copy_all(pairs, Location(str(tmp_path / "dst")), concurrency=4)
+
+    assert len(report.transferred) == 8
