@@ -150,11 +150,37 @@ def _url_index(location: Location) -> Path:
 # --- atomic files -------------------------------------------------------------------------
 
 
+def _umask() -> int:
+    try:  # Linux tells it without changing it
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    umask = os.umask(0o022)  # elsewhere, read it once, at import, before any thread writes
+    os.umask(umask)
+    return umask
+
+
+_UMASK = _umask()
+
+
+def default_permissions() -> int:
+    """The permissions ``open()`` gives a new file: read and write, less the umask."""
+    return 0o666 & ~_UMASK
+
+
 def temporary_path_beside(path: str) -> str:
-    """A fresh temp file name in ``path``'s directory, so ``os.replace`` onto it is atomic."""
+    """A fresh temp file name in ``path``'s directory, so ``os.replace`` onto it is atomic.
+
+    It has the permissions of a file made with ``open()``, not ``mkstemp``'s private ones:
+    it becomes the file others read.
+    """
     directory, name = os.path.split(path)
     handle, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=_TEMP_SUFFIX, dir=directory)
     os.close(handle)
+    os.chmod(temporary, default_permissions())
     return temporary
 
 

@@ -1,50 +1,788 @@
-"""The ``octstore`` command line.
+"""The ``octstore`` command line: every capability at a prompt.
 
-This first version offers ``--version`` and ``hash``; the full command set (info, ls,
-label, tag, upload, download, exec, dataset, cache, store, serve) grows with the library.
+Commands take local paths and URLs alike (``s3://``, ``gs://``, ``memory://`` ...), reach the
+cloud with each backend's own credentials (``AWS_*`` variables, Google application default
+credentials) and ``-o KEY=VALUE`` storage options, print progress bars on stderr when it is a
+terminal, and print JSON with ``--json``. Exit codes: 0 done, 1 failed, 2 wrong usage (an
+unknown option, an invalid label or filter); errors are one line, with a traceback only
+under ``--debug``. ``octstore exec`` exits with the program's own code.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
+import os
+import re
+import shutil
+import subprocess
 import sys
+import tempfile
+import traceback
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import IO, Any
 
 import click
+from fsspec.callbacks import Callback
 
+from octstore import cache
 from octstore.__about__ import __version__
-from octstore.errors import OctstoreError
+from octstore.datafile import Datafile
+from octstore.dataset import Dataset
+from octstore.errors import NotFoundError, NotWrittenError, OctstoreError
+from octstore.filters import FilterSet
 from octstore.hashing import crc32c_file
+from octstore.location import Location
+from octstore.metadata import validate_label, validate_tag_name
+from octstore.transfer import TransferReport, copy_one, fetch_all
+
+__all__ = ["cli", "main"]
+
+_PLACEHOLDER = re.compile(r"\{(\d*)\}")
+
+
+# --- settings shared by every command ---------------------------------------------------------
+
+
+@dataclass
+class _Settings:
+    """The global options, shared by every command through click's context object."""
+
+    debug: bool = False
+    quiet: bool = False
+    storage_options: dict[str, Any] = field(default_factory=dict)
+
+    def options_for(self, url: str) -> dict[str, Any] | None:
+        """The storage options for ``url``: the ``-o`` ones, for remote URLs only."""
+        return None if Location(url).is_local else dict(self.storage_options) or None
+
+    def datafile(self, url: str) -> Datafile:
+        """The datafile at ``url``; a local directory is refused, pointing at ``ls``."""
+        if os.path.isdir(Location(url).url) and Location(url).is_local:
+            raise OctstoreError(f"{url} is a directory: use 'octstore ls {url}' for its files")
+        return Datafile(url, storage_options=self.options_for(url))
+
+    def existing_datafile(self, url: str) -> Datafile:
+        """The datafile at ``url``, or NotFoundError if there is no file there."""
+        datafile = self.datafile(url)
+        if not _exists(datafile):
+            raise NotFoundError(f"there is no file at {datafile.path}: check the path or URL")
+        return datafile
+
+    def dataset(self, url: str, *, recursive: bool = True) -> Dataset:
+        return Dataset(url, recursive=recursive, storage_options=self.options_for(url))
+
+    @contextlib.contextmanager
+    def progress(self, description: str) -> Iterator[Callback]:
+        """An fsspec callback drawing a progress bar on stderr (none when it is no terminal)."""
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+        console = Console(stderr=True)
+        with Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+            disable=self.quiet or not console.is_terminal,
+        ) as progress:
+            yield _ProgressCallback(progress, progress.add_task(description, total=None))
+
+    @contextlib.contextmanager
+    def activity(self, description: str) -> Iterator[None]:
+        """A spinner on stderr while one file moves (none when it is no terminal)."""
+        from rich.console import Console
+
+        console = Console(stderr=True)
+        if self.quiet or not console.is_terminal:
+            yield
+            return
+        with console.status(description):
+            yield
+
+
+def _exists(datafile: Datafile) -> bool:
+    """Whether the file exists, from the state its datafile read (no further request)."""
+    try:
+        datafile.size  # noqa: B018 - the state, read when the datafile was made
+    except NotFoundError:
+        return False
+    return True
+
+
+class _ProgressCallback(Callback):  # type: ignore[misc]  # fsspec is untyped
+    """An fsspec callback that moves a rich progress bar: files done of files to do."""
+
+    def __init__(self, progress: Any, task: Any) -> None:
+        super().__init__()
+        self._progress = progress
+        self._task = task
+
+    def call(self, *args: Any, **kwargs: Any) -> None:
+        self._progress.update(self._task, total=self.size, completed=self.value)
+
+
+# --- parameter types ------------------------------------------------------------------------
+
+
+def _json_or_text(text: str) -> Any:
+    """``text`` as a JSON value if it is one (``80``, ``true``, ``["a"]``), else as text.
+
+    NaN and Infinity are text: they are not JSON values octstore can store.
+    """
+
+    def refuse(constant: str) -> Any:
+        raise ValueError(constant)
+
+    try:
+        return json.loads(text, parse_constant=refuse)
+    except ValueError:
+        return text
+
+
+def _labels(ctx: click.Context, param: click.Parameter, values: Sequence[str]) -> list[str]:
+    """LABEL arguments, each checked before anything is read or written."""
+    try:
+        return [validate_label(value) for value in values]
+    except ValueError as error:
+        raise click.BadParameter(str(error), ctx, param) from None
+
+
+def _assignments(
+    ctx: click.Context, param: click.Parameter, values: Sequence[str]
+) -> dict[str, Any]:
+    """``KEY=VALUE`` arguments, each value JSON where it parses as JSON, text otherwise."""
+    assigned: dict[str, Any] = {}
+    for value in values:
+        key, equals, text = value.partition("=")
+        if not equals or not key:
+            raise click.BadParameter(
+                f"{value!r} is not KEY=VALUE: write e.g. site=north or height_m=80", ctx, param
+            )
+        assigned[key] = _json_or_text(text)
+    return assigned
+
+
+def _tags(ctx: click.Context, param: click.Parameter, values: Sequence[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` arguments whose keys are tag names."""
+    tags = _assignments(ctx, param, values)
+    try:
+        return {validate_tag_name(key): value for key, value in tags.items()}
+    except ValueError as error:
+        raise click.BadParameter(str(error), ctx, param) from None
+
+
+def _size(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+    """A size in bytes, from ``500MB``, ``2GiB`` or ``1000000``."""
+    from pydantic import ByteSize, TypeAdapter, ValidationError
+
+    if value is None:
+        return None
+    try:
+        return int(TypeAdapter(ByteSize).validate_python(value))
+    except ValidationError:
+        raise click.BadParameter(
+            f"{value!r} is not a size: write e.g. 500MB, 2GiB or 1000000", ctx, param
+        ) from None
+
+
+def _json_option(function: Any) -> Any:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON.")(function)
+
+
+def _echo_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+
+
+def _human_size(size: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{size} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024  # type: ignore[assignment]
+    raise AssertionError  # pragma: no cover
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+# --- the commands ---------------------------------------------------------------------------
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="octstore")
-def cli() -> None:
-    """Any file, local or in the cloud, as one object."""
+@click.option(
+    "-o",
+    "--storage-option",
+    "storage_options",
+    multiple=True,
+    callback=_assignments,
+    metavar="KEY=VALUE",
+    help="An fsspec storage option for remote URLs (e.g. -o endpoint_url=http://...).",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
+@click.option("--debug", is_flag=True, help="Show tracebacks of errors.")
+@click.pass_obj
+def cli(settings: _Settings, storage_options: dict[str, Any], quiet: bool, debug: bool) -> None:
+    """Any file, local or in the cloud, as one object: metadata, transfers and a cache.
+
+    \b
+    A tour on a local folder:
+      octstore label add north.csv raw
+      octstore tag set north.csv site=north height_m=80
+      octstore ls . --filter labels__contains=raw --filter tags__height_m__gt=50
+      octstore exec north.csv -- wc -l {}
+    """
+    settings.storage_options = storage_options
+    settings.quiet = quiet
+    settings.debug = debug
+
+
+@cli.command()
+@click.argument("urls", nargs=-1, required=True)
+@_json_option
+@click.pass_obj
+def info(settings: _Settings, urls: tuple[str, ...], as_json: bool) -> None:
+    """Show each file's size, hash, id, labels, tags, timestamp and where its metadata is.
+
+    No content is downloaded, except to hash a remote file whose backend does not know its
+    CRC32C.
+    """
+    described = [_describe(settings.existing_datafile(url)) for url in urls]
+    if as_json:
+        _echo_json(described if len(urls) > 1 else described[0])
+        return
+    for number, record in enumerate(described):
+        if number:
+            click.echo()
+        click.echo(f"path       {record['path']}")
+        click.echo(f"size       {record['size']} bytes ({_human_size(record['size'])})")
+        click.echo(f"hash       {record['hash_value']} (CRC32C)")
+        click.echo(f"id         {record['id']}")
+        click.echo(f"labels     {', '.join(record['labels']) or '-'}")
+        tags = " ".join(f"{key}={_compact(value)}" for key, value in record["tags"].items())
+        click.echo(f"tags       {tags or '-'}")
+        click.echo(f"timestamp  {record['timestamp'] or '-'}")
+        click.echo(f"metadata   {record['metadata_location']}")
+
+
+def _describe(datafile: Datafile) -> dict[str, Any]:
+    metadata = datafile.metadata().model_dump(mode="json")
+    return {
+        "path": datafile.path,
+        "name": datafile.name,
+        "size": datafile.size,
+        "hash_value": datafile.hash_value,
+        "id": metadata["id"],
+        "labels": metadata["labels"],
+        "tags": metadata["tags"],
+        "timestamp": metadata["timestamp"],
+        "metadata_hash_value": datafile.metadata_hash_value,
+        "metadata_location": datafile.metadata_location,
+    }
+
+
+def _listed(datafile: Datafile) -> dict[str, Any]:
+    metadata = datafile.metadata().model_dump(mode="json")
+    return {"path": datafile.path, "name": datafile.name, "size": datafile.size, **metadata}
+
+
+@cli.command("ls")
+@click.argument("url", default=".")
+@click.option("-r", "--recursive", is_flag=True, help="Include subdirectories.")
+@click.option(
+    "-f",
+    "--filter",
+    "lookups",
+    multiple=True,
+    callback=_assignments,
+    metavar="LOOKUP=VALUE",
+    help="Keep files matching a lookup, as in Python: labels__contains=raw, "
+    "tags__site=north, size__gt=1000, timestamp__gte=2024-01-01. Repeat to combine.",
+)
+@click.option("--order-by", metavar="ATTRIBUTE", default="path", help="Sort by (default: path).")
+@click.option("--reverse", is_flag=True, help="Sort in descending order.")
+@click.option("-l", "--long", "long_format", is_flag=True, help="Show size, labels and tags.")
+@_json_option
+@click.pass_obj
+def ls_command(
+    settings: _Settings,
+    url: str,
+    recursive: bool,
+    lookups: dict[str, Any],
+    order_by: str,
+    reverse: bool,
+    long_format: bool,
+    as_json: bool,
+) -> None:
+    """List the files under a directory or cloud prefix, filtered by their metadata.
+
+    Values are JSON where they parse as JSON (80, true, ["a","b"]) and text otherwise; quote
+    a number to compare it as text: tags__code='"042"'. One listing, no download.
+    """
+    location = Location(url)
+    if location.is_local and os.path.isfile(location.url):
+        files = FilterSet([settings.datafile(url)])
+    else:
+        files = settings.dataset(url, recursive=recursive).files
+    selected = files.filter(**lookups).order_by(order_by, reverse)
+    if as_json:
+        _echo_json([_listed(datafile) for datafile in selected])
+        return
+    for datafile in selected:
+        if not long_format:
+            click.echo(datafile.path)
+            continue
+        labels = ",".join(sorted(datafile.labels)) or "-"
+        tags = _compact(dict(datafile.tags)) if datafile.tags else "-"
+        click.echo(f"{datafile.size:>12}  {labels}  {tags}  {datafile.path}")
+
+
+@cli.group()
+def label() -> None:
+    """Add or remove labels (metadata only: no content is transferred)."""
+
+
+@label.command("add")
+@click.argument("url")
+@click.argument("labels", nargs=-1, required=True, callback=_labels)
+@click.pass_obj
+def label_add(settings: _Settings, url: str, labels: list[str]) -> None:
+    """Add LABELS to the file at URL."""
+    datafile = settings.existing_datafile(url)
+    datafile.labels.update(labels)
+    datafile.update_metadata()
+
+
+@label.command("remove")
+@click.argument("url")
+@click.argument("labels", nargs=-1, required=True, callback=_labels)
+@click.pass_obj
+def label_remove(settings: _Settings, url: str, labels: list[str]) -> None:
+    """Remove LABELS from the file at URL (labels it does not have are ignored)."""
+    datafile = settings.existing_datafile(url)
+    datafile.labels.difference_update(labels)
+    datafile.update_metadata()
+
+
+@cli.group()
+def tag() -> None:
+    """Set or unset tags (metadata only: no content is transferred)."""
+
+
+@tag.command("set")
+@click.argument("url")
+@click.argument("tags", nargs=-1, required=True, callback=_tags)
+@click.pass_obj
+def tag_set(settings: _Settings, url: str, tags: dict[str, Any]) -> None:
+    """Set tags KEY=VALUE on the file at URL.
+
+    A value is JSON where it parses as JSON (80, 4.5, true, null, ["a"], {"k": 1}) and text
+    otherwise (north); quote it to keep a number as text: code='"042"'.
+    """
+    datafile = settings.existing_datafile(url)
+    datafile.tags.update(tags)
+    datafile.update_metadata()
+
+
+@tag.command("unset")
+@click.argument("url")
+@click.argument("keys", nargs=-1, required=True)
+@click.pass_obj
+def tag_unset(settings: _Settings, url: str, keys: tuple[str, ...]) -> None:
+    """Remove the tags KEYS from the file at URL (keys it does not have are ignored)."""
+    datafile = settings.existing_datafile(url)
+    for key in keys:
+        datafile.tags.pop(key, None)
+    datafile.update_metadata()
+
+
+@cli.command()
+@click.argument("source")
+@click.argument("destination")
+@_json_option
+@click.pass_obj
+def upload(settings: _Settings, source: str, destination: str, as_json: bool) -> None:
+    """Copy a file, or a directory as a dataset, to DESTINATION with its metadata.
+
+    A file goes to DESTINATION, or into it by name when DESTINATION ends with '/'. A
+    directory's files go under the prefix DESTINATION, keeping their relative paths, with a
+    manifest; files already there with the same content are not sent again.
+    """
+    source_location = Location(source)
+    if source_location.is_local and os.path.isdir(source_location.url):
+        dataset = Dataset(source)
+        with settings.progress(f"uploading {dataset.name}") as callback:
+            report = dataset.upload(
+                destination, callback=callback, storage_options=settings.options_for(destination)
+            )
+        _echo_report(report, as_json)
+        return
+    datafile = settings.existing_datafile(source)
+    if destination.endswith(("/", os.sep)):
+        destination += datafile.name
+    target = Location(destination, settings.options_for(destination))
+    with settings.activity(f"uploading {datafile.name} ({_human_size(datafile.size)})"):
+        _echo_report(copy_one(datafile, target), as_json)
+
+
+@cli.command()
+@click.argument("url")
+@click.argument("destination", required=False)
+@click.option("--overwrite", is_flag=True, help="Replace a local file with other content.")
+@_json_option
+@click.pass_obj
+def download(
+    settings: _Settings, url: str, destination: str | None, overwrite: bool, as_json: bool
+) -> None:
+    """Copy a file, or every file under a prefix, to local disk with its metadata.
+
+    A file goes into DESTINATION (a directory, default: the current one) or to it (a file
+    path). A prefix's files go into the directory DESTINATION (default: ./<its name>),
+    keeping their relative paths; files already there are not transferred again.
+    """
+    location = Location(url)
+    is_directory = location.is_local and os.path.isdir(location.url)
+    if not (is_directory or url.endswith("/")):
+        datafile = settings.datafile(url)
+        if _exists(datafile):
+            target = os.path.abspath(destination or ".")
+            if os.path.isdir(target) or (destination or "").endswith(("/", os.sep)):
+                target = os.path.join(target, datafile.name)
+            with settings.activity(f"downloading {datafile.name} ({_human_size(datafile.size)})"):
+                report = copy_one(datafile, Location(target), overwrite=overwrite)
+            _echo_report(report, as_json)
+            return
+        if location.is_local:
+            raise NotFoundError(f"there is no file or directory {location.url}: check the path")
+    dataset = settings.dataset(url)
+    if not len(dataset):
+        raise NotFoundError(f"there is no file or dataset at {url}: check the URL")
+    with settings.progress(f"downloading {dataset.name}") as callback:
+        report = dataset.download(destination or dataset.name or ".", callback=callback)
+    _echo_report(report, as_json)
+
+
+def _echo_report(report: TransferReport, as_json: bool) -> None:
+    if as_json:
+        _echo_json(dataclasses.asdict(report))
+    else:
+        click.echo(f"{report.destination}: {report}")
 
 
 @cli.command("hash")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON object instead of lines.")
-def hash_command(paths: tuple[str, ...], as_json: bool) -> None:
-    """Print the CRC32C (GCS's base64 encoding) of each local file in PATHS."""
-    hashes = {path: crc32c_file(path) for path in paths}
+@click.argument("urls", nargs=-1, required=True)
+@_json_option
+@click.pass_obj
+def hash_command(settings: _Settings, urls: tuple[str, ...], as_json: bool) -> None:
+    """Print the CRC32C (GCS's base64 encoding) of each file, local or remote.
+
+    A remote file's hash comes from its backend when it knows it, with no download.
+    """
+    hashes = {url: settings.existing_datafile(url).hash_value for url in urls}
     if as_json:
-        click.echo(json.dumps(hashes, indent=2))
+        _echo_json(hashes)
         return
-    for path, value in hashes.items():
-        click.echo(f"{value}  {path}")
+    for url, value in hashes.items():
+        click.echo(f"{value}  {url}")
 
 
-def main() -> None:
-    """Run the command line, turning an octstore error into one line and exit code 1."""
+class _ExecCommand(click.Command):
+    """A command whose arguments after ``--`` are a program to run, kept apart from the URLs."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if "--" in args:
+            split = args.index("--")
+            ctx.meta["octstore.program"] = args[split + 1 :]
+            args = args[:split]
+        return super().parse_args(ctx, args)
+
+
+@cli.command("exec", cls=_ExecCommand)
+@click.argument("urls", nargs=-1, required=True)
+@click.option(
+    "--write",
+    is_flag=True,
+    help="Give the program writable copies, and write back each file it changed, atomically "
+    "and only if nobody changed it meanwhile. Files that do not exist yet may be created.",
+)
+@click.option("--each", is_flag=True, help="Run the program once per file, {} being that file.")
+@click.pass_context
+def exec_command(ctx: click.Context, urls: tuple[str, ...], write: bool, each: bool) -> int:
+    """Run a program on the local paths of files, local or remote: URL... -- CMD ARGS.
+
+    In CMD ARGS, {} stands for every file's local path and {0}, {1} ... for one each; with
+    no placeholder the paths are appended. Remote files are downloaded (once, into the
+    cache) only when they are not cached already. Exits with the program's exit code.
+
+    \b
+    octstore exec s3://bucket/readings.csv -- wc -l {}
+    octstore exec --write gs://bucket/in.csv gs://bucket/out.csv -- sort {0} -o {1}
+    """
+    settings: _Settings = ctx.obj
+    program: list[str] = ctx.meta.get("octstore.program", [])
+    if not program:
+        raise click.UsageError(
+            "give the program to run after --: octstore exec URL... -- CMD {}", ctx
+        )
+    groups = [[url] for url in urls] if each else [list(urls)]
+    for group in groups:
+        _substitute(program, [f"<{url}>" for url in group])  # a usage error before any transfer
+    for group in groups:
+        datafiles = [
+            settings.datafile(url) if write else settings.existing_datafile(url) for url in group
+        ]
+        code = _run_writing(datafiles, program) if write else _run(settings, datafiles, program)
+        if code:
+            return code
+    return 0
+
+
+def _substitute(program: Sequence[str], paths: Sequence[str]) -> list[str]:
+    """``program`` with ``{}`` as every path and ``{N}`` as path N; paths appended if no
+    placeholder is used."""
+    used = False
+
+    def replace(match: re.Match[str]) -> str:
+        nonlocal used
+        used = True
+        if not match[1]:
+            if len(paths) > 1:
+                raise click.UsageError(
+                    f"{{}} inside {match.string!r} stands for {len(paths)} files: write {{}} "
+                    "alone, or {0}, {1} ... for one file each"
+                )
+            return paths[0]
+        index = int(match[1])
+        if index >= len(paths):
+            raise click.UsageError(
+                f"{{{index}}} names file {index}, but there are {len(paths)} (from {{0}})"
+            )
+        return paths[index]
+
+    argv: list[str] = []
+    for argument in program:
+        if argument == "{}":
+            used = True
+            argv.extend(paths)
+        else:
+            argv.append(_PLACEHOLDER.sub(replace, argument))
+    return argv if used else [*argv, *paths]
+
+
+def _run(settings: _Settings, datafiles: list[Datafile], program: list[str]) -> int:
+    remote = [datafile for datafile in datafiles if datafile.cloud_path is not None]
+    if len(remote) > 1:
+        with settings.progress("downloading") as callback:
+            fetch_all(remote, callback=callback)
+    return _call(_substitute(program, [datafile.local_path for datafile in datafiles]))
+
+
+def _call(argv: list[str]) -> int:
     try:
-        cli.main(standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
-        sys.exit(1)
-    except click.ClickException as error:
-        error.show()
-        sys.exit(error.exit_code)
-    except OctstoreError as error:
+        code = subprocess.call(argv)
+    except (FileNotFoundError, PermissionError) as error:
+        click.echo(f"octstore: error: cannot run {argv[0]!r}: {error.strerror}", err=True)
+        return 127 if isinstance(error, FileNotFoundError) else 126  # as shells say
+    return code if code >= 0 else 128 - code  # killed by signal N: 128 + N, as shells say
+
+
+class _Unchanged(Exception):
+    """Raised into a write block to leave the file as it was."""
+
+
+class _WritableCopy:
+    """A datafile opened for writing, with a copy under its own name for a program to edit.
+
+    The copy is linked (or copied) from the datafile's temporary file, in a directory beside
+    it; ``finish`` moves the program's result into the temporary file, and the datafile's own
+    write-back stores it, with its preconditions, only if the content changed.
+    """
+
+    def __init__(self, datafile: Datafile) -> None:
+        self.datafile = datafile
+        mode = "r+b" if _exists(datafile) else "wb"
+        self._context = datafile.open(mode)
+        self._file: IO[bytes] = self._context.__enter__()
+        self._temporary = self._file.name
+        self._directory = tempfile.mkdtemp(
+            prefix=".octstore-exec-", dir=os.path.dirname(self._temporary)
+        )
+        self.path = os.path.join(self._directory, datafile.name)
+        try:
+            os.link(self._temporary, self.path)
+        except OSError:
+            shutil.copyfile(self._temporary, self.path)
+        self._before = crc32c_file(self.path) if mode == "r+b" else None
+
+    def finish(self, keep: bool) -> None:
+        """Write the program's result back if ``keep`` and it changed; else leave the file.
+
+        Raises:
+            NotWrittenError: If it could not be written; the error says where it was kept.
+        """
+        try:
+            self._file.close()
+            changed = os.path.exists(self.path) and crc32c_file(self.path) != self._before
+            if keep and changed:
+                if not os.path.samefile(self.path, self._temporary):
+                    os.replace(self.path, self._temporary)
+                self._context.__exit__(None, None, None)
+            else:
+                self._context.__exit__(_Unchanged, _Unchanged(), None)
+        finally:
+            shutil.rmtree(self._directory, ignore_errors=True)
+
+
+def _run_writing(datafiles: list[Datafile], program: list[str]) -> int:
+    copies: list[_WritableCopy] = []
+    code = 1
+    try:
+        for datafile in datafiles:
+            copies.append(_WritableCopy(datafile))
+        code = _call(_substitute(program, [copy.path for copy in copies]))
+    finally:
+        failures: list[NotWrittenError] = []
+        for copy in copies:
+            try:
+                copy.finish(keep=code == 0)
+            except NotWrittenError as failure:
+                failures.append(failure)
+    for error in map(str, failures):
         click.echo(f"octstore: error: {error}", err=True)
+    if code:
+        click.echo(f"octstore: {program[0]} exited with {code}: no file was written", err=True)
+        return code
+    return 1 if failures else 0
+
+
+@cli.group()
+def dataset() -> None:
+    """Datasets: the files under a directory or cloud prefix."""
+
+
+@dataset.command("index")
+@click.argument("url")
+@click.option("--name", help="The dataset's name (default: the manifest's, or the last part).")
+@_json_option
+@click.pass_obj
+def dataset_index(settings: _Settings, url: str, name: str | None, as_json: bool) -> None:
+    """Write or refresh the manifest .octstore-dataset.json under URL.
+
+    The next load of the dataset is then one listing plus one read of the manifest.
+    """
+    loaded = settings.dataset(url)
+    if name is not None:
+        loaded.name = name
+    loaded.update_metadata()
+    summary = {"path": loaded.path, "id": loaded.id, "name": loaded.name, "files": len(loaded)}
+    if as_json:
+        _echo_json(summary)
+    else:
+        click.echo(f"{loaded.path}: indexed {len(loaded)} files")
+
+
+@cli.group("cache")
+def cache_group() -> None:
+    """The local cache of remote content (OCTSTORE_CACHE_DIR)."""
+
+
+@cache_group.command("info")
+@_json_option
+def cache_info(as_json: bool) -> None:
+    """Show where the cache is, what it holds and its size bound."""
+    found = cache.info()
+    if as_json:
+        _echo_json(dataclasses.asdict(found))
+        return
+    click.echo(f"root     {found.root}")
+    click.echo(f"entries  {found.entries}")
+    click.echo(f"size     {_human_size(found.bytes)} of {_human_size(found.max_bytes)}")
+
+
+@cache_group.command("prune")
+@click.option("--max-bytes", callback=_size, help="Prune to this size (default: the bound).")
+@_json_option
+def cache_prune(max_bytes: int | None, as_json: bool) -> None:
+    """Evict least recently used entries until the cache fits; files in use are kept."""
+    _echo_prune(cache.prune(max_bytes), as_json)
+
+
+@cache_group.command("clear")
+@_json_option
+def cache_clear(as_json: bool) -> None:
+    """Remove every entry that is not in use."""
+    _echo_prune(cache.clear(), as_json)
+
+
+def _echo_prune(report: cache.PruneReport, as_json: bool) -> None:
+    if as_json:
+        _echo_json(dataclasses.asdict(report))
+        return
+    kept = f", kept {report.kept_in_use} in use" if report.kept_in_use else ""
+    click.echo(
+        f"removed {len(report.removed)} entries, freed {_human_size(report.freed_bytes)}{kept}"
+    )
+
+
+# --- running ----------------------------------------------------------------------------------
+
+
+def _format_warning(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> str:
+    return f"octstore: warning: {message}\n"
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the command line: one line on stderr and a non-zero exit code for any error."""
+    settings = _Settings()
+    warnings.formatwarning = _format_warning
+    try:
+        code = cli.main(
+            args=list(argv) if argv is not None else None,
+            prog_name="octstore",
+            standalone_mode=False,
+            obj=settings,
+        )
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        click.echo("octstore: interrupted", err=True)
+        sys.exit(130)
+    except click.UsageError as error:
+        command = error.ctx.command_path if error.ctx else "octstore"
+        _fail(settings, error, exit_code=2, suffix=f" (see '{command} --help')")
+    except click.ClickException as error:
+        _fail(settings, error, exit_code=error.exit_code)
+    except OctstoreError as error:
+        _fail(settings, error, exit_code=2 if isinstance(error, ValueError) else 1)
+    except BrokenPipeError:
+        # The reader went away (``octstore ls | head``): say nothing more.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(1)
+    except Exception as error:
+        _fail(settings, error, exit_code=1, unexpected=True)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _fail(
+    settings: _Settings,
+    error: BaseException,
+    *,
+    exit_code: int,
+    unexpected: bool = False,
+    suffix: str = "",
+) -> None:
+    """Print ``error`` on one line (and its traceback under ``--debug``), and exit."""
+    if settings.debug:
+        traceback.print_exception(error)
+    text = error.format_message() if isinstance(error, click.ClickException) else str(error)
+    message = " ".join(text.split()) + suffix
+    if unexpected:
+        message = f"{type(error).__name__}: {message}"
+        if not settings.debug:
+            message += " (run with --debug for the traceback)"
+    click.echo(f"octstore: error: {message}", err=True)
+    sys.exit(exit_code)

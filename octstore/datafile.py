@@ -86,12 +86,6 @@ def _offline_by_default() -> bool:
     return os.environ.get("OCTSTORE_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
-def _default_permissions() -> int:
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
 class Datafile:
     """A file at a local path or any fsspec URL, with labels, tags, a timestamp and an id.
 
@@ -328,6 +322,12 @@ class Datafile:
     def timestamp(self, value: datetime | str | float | None) -> None:
         self._metadata.timestamp = value  # type: ignore[assignment]  # validated by pydantic
 
+    @property
+    def metadata_location(self) -> str:
+        """Where the metadata is stored, for people to read: the sidecar file's path or URL,
+        or the cloud object's own metadata (and its sidecar object, if it spilled there)."""
+        return self._backend.metadata_location(self._location, self._state or self._refresh())
+
     def metadata(self) -> Metadata:
         """A copy of the datafile's metadata."""
         return self._metadata.model_copy(deep=True)
@@ -456,8 +456,6 @@ class Datafile:
                 shutil.copyfile(source, temporary)
             if self._location.is_local and current is not None:
                 shutil.copymode(self._location.url, temporary)
-            else:
-                os.chmod(temporary, _default_permissions())
             yield pending
         except BaseException:
             if not pending.submitted:

@@ -16,7 +16,8 @@ The actions available depend on the type of the attribute's value, as in octue:
   ``ends_with`` and their ``not_`` forms;
 - ``datetime``: the number ones, ``year_equals``, ``year_in``, and likewise ``month_``,
   ``day_``, ``weekday_``, ``iso_weekday_``, ``time_``, ``hour_``, ``minute_``, ``second_``,
-  then ``in_date_range`` and ``in_time_range``; a naive datetime on either side is UTC;
+  then ``in_date_range`` and ``in_time_range``; a naive datetime on either side is UTC,
+  and the comparisons take an ISO 8601 string too (``timestamp__gt="2024-05-01"``);
 - dicts (``TagDict``): ``equals``, ``is``, ``contains`` and ``icontains`` (a key) and their
   negations;
 - other collections (``LabelSet``, sets, lists): ``equals``, ``is``, ``contains``,
@@ -44,6 +45,7 @@ Examples:
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import numbers
 import operator
@@ -206,6 +208,10 @@ def _as_utc(moment: datetime) -> datetime:
 
 
 def _utc_value(value: Any) -> Any:
+    """A datetime to compare with, from a datetime or an ISO 8601 string (as a shell gives)."""
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            value = datetime.fromisoformat(value)
     return _as_utc(value) if isinstance(value, datetime) else value
 
 

@@ -23,13 +23,13 @@ from fsspec.callbacks import DEFAULT_CALLBACK, Callback
 from octstore import cache
 from octstore.backends import backend_for
 from octstore.datafile import Datafile
-from octstore.errors import NotFoundError, TransferError
+from octstore.errors import AlreadyExistsError, NotFoundError, TransferError
 from octstore.hashing import crc32c_file
 from octstore.location import Location
 from octstore.metadata import Metadata
 from octstore.state import ObjectState
 
-__all__ = ["DEFAULT_CONCURRENCY", "TransferReport", "copy_all", "fetch_all"]
+__all__ = ["DEFAULT_CONCURRENCY", "TransferReport", "copy_all", "copy_one", "fetch_all"]
 
 #: How many files are in flight at once, unless a caller says otherwise.
 DEFAULT_CONCURRENCY = 32
@@ -54,6 +54,15 @@ class TransferReport:
     metadata_updated: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     bytes_transferred: int = 0
+
+    def _record(self, path: str, outcome: Outcome, size: int) -> None:
+        lists = {
+            "transferred": self.transferred,
+            "metadata": self.metadata_updated,
+            "skipped": self.skipped,
+        }
+        lists[outcome].append(path)
+        self.bytes_transferred += size
 
     def __str__(self) -> str:
         return (
@@ -90,6 +99,31 @@ def copy_all(
         return destination.url, outcome, size
 
     _run(copy, pairs, report, callback, concurrency)
+    return report
+
+
+def copy_one(
+    datafile: Datafile, destination: Location, *, overwrite: bool = True
+) -> TransferReport:
+    """Copy one datafile, content and metadata, to ``destination``, writing only what differs
+    (as :func:`copy_all` does for each file).
+
+    Args:
+        datafile: What to copy.
+        destination: Where to: a file path or URL.
+        overwrite: Replace a file at ``destination`` with other content (conditionally:
+            not if it changes meanwhile).
+
+    Raises:
+        AlreadyExistsError: If ``overwrite`` is False and ``destination`` has other content.
+        ConflictError: If the file at ``destination`` changed while it was being written.
+    """
+    try:
+        existing: ObjectState | None = backend_for(destination).stat(destination)
+    except NotFoundError:
+        existing = None
+    report = TransferReport(destination.url)
+    report._record(destination.url, *_copy(datafile, destination, existing, overwrite=overwrite))
     return report
 
 
@@ -133,11 +167,6 @@ def _run(
     """
     callback.set_size(len(items))
     failures: dict[str, BaseException] = {}
-    lists = {
-        "transferred": report.transferred,
-        "metadata": report.metadata_updated,
-        "skipped": report.skipped,
-    }
     with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="octstore") as pool:
         futures: dict[Future[tuple[str, Outcome, int]], Any] = {}
         try:
@@ -150,14 +179,12 @@ def _run(
                     if error is not None:
                         failures[_name(futures[future])] = error
                     else:
-                        path, outcome, size = future.result()
-                        lists[outcome].append(path)
-                        report.bytes_transferred += size
+                        report._record(*future.result())
                     callback.relative_update(1)
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)
             raise
-    for paths in lists.values():
+    for paths in (report.transferred, report.metadata_updated, report.skipped):
         paths.sort()
     if failures:
         first_path, first = sorted(failures.items())[0]
@@ -192,7 +219,11 @@ def _listed_states(root: Location) -> dict[str, ObjectState]:
 
 
 def _copy(
-    datafile: Datafile, destination: Location, existing: ObjectState | None
+    datafile: Datafile,
+    destination: Location,
+    existing: ObjectState | None,
+    *,
+    overwrite: bool = True,
 ) -> tuple[Outcome, int]:
     """Copy one datafile's content and metadata to ``destination`` (whose state is
     ``existing``), writing only what differs."""
@@ -203,6 +234,11 @@ def _copy(
             return "skipped", 0
         backend.write_metadata(destination, metadata, if_matches=existing)
         return "metadata", 0
+    if existing is not None and not overwrite:
+        raise AlreadyExistsError(
+            f"{destination.url} exists with other content than {datafile.path}: overwrite it "
+            "(overwrite=True, or --overwrite at the command line), or copy it elsewhere"
+        )
     with _local_content(datafile, destination) as (source, crc32c):
         size = os.path.getsize(source)
         backend.put(

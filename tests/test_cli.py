@@ -1,54 +1,662 @@
-"""The console script, run as a user runs it: a real subprocess."""
+"""The console script, run as a user runs it: a real subprocess, on local files, S3 and GCS.
+
+The servers' addresses reach the subprocess through the environment the session fixtures
+set (``AWS_ENDPOINT_URL_S3``, ``STORAGE_EMULATOR_HOST``), as they would reach a user's shell.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 import octstore
+from octstore import Datafile, Dataset, cache
 from octstore.hashing import crc32c_bytes
+from tests.conftest import Backend
+
+#: Backends a separate process can reach (``memory://`` lives in one process only).
+on_backends = pytest.mark.parametrize("backend", ["local", "s3", "gcs"], indirect=True)
+on_cloud = pytest.mark.parametrize("backend", ["s3", "gcs"], indirect=True)
+README = Path(__file__).parent.parent / "README.md"
 
 
-def run(*args: str) -> subprocess.CompletedProcess[str]:
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     executable = shutil.which("octstore") or str(Path(sys.executable).with_name("octstore"))
-    return subprocess.run([executable, *args], capture_output=True, text=True, timeout=60)
+    return subprocess.run([executable, *args], capture_output=True, text=True, timeout=120, cwd=cwd)
+
+
+def ok(*args: str, cwd: Path | None = None) -> str:
+    result = run(*args, cwd=cwd)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
+    """The error line of a failed run, checking there is exactly one and no traceback."""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("octstore: error: ")
+    return lines[0]
+
+
+def write(backend: Backend, name: str, data: bytes = b"x", **metadata: Any) -> Datafile:
+    """Write a file with octstore, leaving nothing in the cache (a fresh start for the CLI)."""
+    df = Datafile(backend.url(name), storage_options=backend.storage_options, **metadata)
+    with df.open("wb") as f:
+        f.write(data)
+    cache.clear()
+    return df
+
+
+def stored(backend: Backend, name: str) -> Datafile:
+    return Datafile(backend.url(name), storage_options=backend.storage_options)
+
+
+def content_gets(backend: Backend, requests: list[dict[str, Any]], name: str) -> int:
+    key = backend.url(name).split("/", 3)[3]
+    count: int = backend.server.content_gets(requests, key)
+    return count
+
+
+# --- basics ---------------------------------------------------------------------------------
 
 
 def test_version_prints_the_package_version() -> None:
-    result = run("--version")
+    assert octstore.__version__ in ok("--version")
 
-    assert result.returncode == 0
-    assert octstore.__version__ in result.stdout
+
+def test_help_lists_every_command() -> None:
+    out = ok("--help")
+
+    for command in ("info", "ls", "label", "tag", "upload", "download", "hash", "exec"):
+        assert re.search(rf"^\s+{command}\s", out, re.MULTILINE), command
+    for command in ("dataset", "cache"):
+        assert re.search(rf"^\s+{command}\s", out, re.MULTILINE), command
 
 
 def test_hash_prints_each_files_crc32c(tmp_path: Path) -> None:
     (tmp_path / "a.txt").write_bytes(b"hello")
     (tmp_path / "empty.txt").write_bytes(b"")
 
-    result = run("hash", str(tmp_path / "a.txt"), str(tmp_path / "empty.txt"))
+    out = ok("hash", str(tmp_path / "a.txt"), str(tmp_path / "empty.txt"))
 
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == [
+    assert out.splitlines() == [
         f"mnG7TA==  {tmp_path / 'a.txt'}",
         f"AAAAAA==  {tmp_path / 'empty.txt'}",
     ]
 
 
-def test_hash_json_output_parses(tmp_path: Path) -> None:
-    path = tmp_path / "data.bin"
-    path.write_bytes(b"\x00\x01" * 1000)
+@on_cloud
+def test_hash_of_a_remote_file_needs_no_download(backend: Backend) -> None:
+    write(backend, "a.bin", b"\x00\x01" * 1000)
 
-    result = run("hash", "--json", str(path))
+    with backend.server.recording() as requests:
+        out = ok("hash", "--json", backend.url("a.bin"))
 
-    assert json.loads(result.stdout) == {str(path): crc32c_bytes(b"\x00\x01" * 1000)}
+    assert json.loads(out) == {backend.url("a.bin"): crc32c_bytes(b"\x00\x01" * 1000)}
+    assert content_gets(backend, requests, "a.bin") == 0
 
 
-def test_missing_file_exits_with_usage_error_on_one_line(tmp_path: Path) -> None:
-    result = run("hash", str(tmp_path / "missing.txt"))
+@on_backends
+def test_a_missing_object_exits_1_with_one_line(backend: Backend) -> None:
+    result = run("info", backend.url("missing.txt"))
+
+    assert result.returncode == 1
+    assert "missing.txt" in one_line_error(result)
+
+
+def test_a_wrong_url_exits_non_zero_with_one_line() -> None:
+    result = run("info", "nosuchprotocol://bucket/x.csv")
+
+    assert result.returncode == 1
+    assert "nosuchprotocol" in one_line_error(result)
+
+
+def test_an_unknown_option_is_a_usage_error_on_one_line() -> None:
+    result = run("ls", "--frobnicate")
 
     assert result.returncode == 2
-    assert "does not exist" in result.stderr
-    assert "Traceback" not in result.stderr
+    assert "--frobnicate" in one_line_error(result)
+
+
+def test_debug_shows_the_traceback(tmp_path: Path) -> None:
+    result = run("--debug", "info", str(tmp_path / "missing.txt"))
+
+    assert result.returncode == 1
+    assert "Traceback" in result.stderr
+    assert "octstore: error: " in result.stderr
+
+
+# --- info and ls ------------------------------------------------------------------------------
+
+
+@on_backends
+def test_info_shows_size_hash_and_metadata_without_downloading(backend: Backend) -> None:
+    df = write(backend, "a.csv", b"speed\n4.2\n", labels=["raw"], tags={"site": "north"})
+
+    if backend.is_cloud:
+        with backend.server.recording() as requests:
+            out = ok("info", "--json", backend.url("a.csv"))
+        assert content_gets(backend, requests, "a.csv") == 0
+    else:
+        out = ok("info", "--json", backend.url("a.csv"))
+
+    info = json.loads(out)
+    assert info["path"] == df.path
+    assert info["size"] == 10
+    assert info["hash_value"] == crc32c_bytes(b"speed\n4.2\n")
+    assert info["id"] == df.id
+    assert info["labels"] == ["raw"]
+    assert info["tags"] == {"site": "north"}
+    assert info["metadata_hash_value"] == df.metadata_hash_value
+    if backend.is_cloud:
+        assert info["metadata_location"] == "object metadata (octstore-* keys)"
+    else:
+        assert info["metadata_location"] == backend.url(".a.csv.octstore.json")
+
+
+def test_info_prints_one_field_per_line(tmp_path: Path) -> None:
+    write_local = Datafile(tmp_path / "a.csv", labels=["raw", "qa"], tags={"height_m": 80})
+    with write_local.open("w") as f:
+        f.write("x")
+
+    out = ok("info", str(tmp_path / "a.csv"))
+
+    assert f"path       {tmp_path / 'a.csv'}" in out.splitlines()
+    assert "labels     qa, raw" in out.splitlines()
+    assert "tags       height_m=80" in out.splitlines()
+
+
+@on_backends
+def test_ls_filters_with_the_python_lookup_syntax(backend: Backend) -> None:
+    write(backend, "north.csv", labels=["raw"], tags={"site": "north", "height_m": 80})
+    write(backend, "south.csv", labels=["raw"], tags={"site": "south", "height_m": 40})
+    write(backend, "clean.csv", labels=["clean"], tags={"site": "north", "height_m": 90})
+
+    out = ok(
+        "ls",
+        backend.root,
+        "--filter",
+        "labels__contains=raw",
+        "--filter",
+        "tags__height_m__gt=50",
+    )
+
+    assert out.splitlines() == [backend.url("north.csv")]
+    expected = Dataset(backend.root, storage_options=backend.storage_options).files.filter(
+        labels__contains="raw", tags__height_m__gt=50
+    )
+    assert [df.path for df in expected] == [backend.url("north.csv")]
+
+
+@on_backends
+def test_ls_json_lists_each_files_metadata(backend: Backend) -> None:
+    north = write(backend, "north.csv", b"abc", labels=["raw"], tags={"site": "north"})
+    write(backend, "south.csv", labels=["raw"], tags={"site": "south"})
+
+    listed = json.loads(ok("ls", "--json", backend.root, "-f", "tags__site=north"))
+
+    assert listed == [
+        {
+            "path": north.path,
+            "name": "north.csv",
+            "size": 3,
+            "id": north.id,
+            "timestamp": None,
+            "labels": ["raw"],
+            "tags": {"site": "north"},
+        }
+    ]
+
+
+def test_ls_is_recursive_only_when_asked(tmp_path: Path) -> None:
+    (tmp_path / "top.txt").write_text("x")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "deep.txt").write_text("x")
+
+    assert ok("ls", str(tmp_path)).splitlines() == [str(tmp_path / "top.txt")]
+    assert ok("ls", "-r", str(tmp_path)).splitlines() == [
+        str(tmp_path / "sub" / "deep.txt"),
+        str(tmp_path / "top.txt"),
+    ]
+
+
+def test_ls_orders_and_compares_timestamps_given_as_text(tmp_path: Path) -> None:
+    for name, day in [("a.txt", 3), ("b.txt", 1), ("c.txt", 2)]:
+        with Datafile(tmp_path / name, timestamp=f"2024-05-0{day}T12:00:00").open("w") as f:
+            f.write(name)
+
+    out = ok(
+        "ls",
+        str(tmp_path),
+        "--filter",
+        "timestamp__gt=2024-05-01T12:00:00",
+        "--order-by",
+        "timestamp",
+        "--reverse",
+    )
+
+    assert out.splitlines() == [str(tmp_path / "a.txt"), str(tmp_path / "c.txt")]
+
+
+def test_an_unknown_filter_action_is_a_usage_error_naming_the_valid_ones(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("x")
+
+    result = run("ls", str(tmp_path), "--filter", "size__frob=1")
+
+    assert result.returncode == 2
+    line = one_line_error(result)
+    assert "frob" in line
+    assert "gt, gte" in line
+
+
+# --- labels and tags --------------------------------------------------------------------------
+
+
+@on_backends
+def test_label_add_and_remove_store_the_labels(backend: Backend) -> None:
+    write(backend, "a.csv", labels=["old"])
+
+    ok("label", "add", backend.url("a.csv"), "raw", "wind-speed")
+    assert stored(backend, "a.csv").labels == {"old", "raw", "wind-speed"}
+
+    ok("label", "remove", backend.url("a.csv"), "old", "never-there")
+    assert stored(backend, "a.csv").labels == {"raw", "wind-speed"}
+
+
+@on_backends
+def test_tag_values_are_json_where_they_parse_and_text_otherwise(backend: Backend) -> None:
+    write(backend, "a.csv")
+
+    ok(
+        "tag",
+        "set",
+        backend.url("a.csv"),
+        "site=north",
+        "height_m=80",
+        "ok=true",
+        'code="042"',
+        'turbines=["t1","t2"]',
+        "ratio=NaN",
+    )
+
+    assert stored(backend, "a.csv").tags == {
+        "site": "north",
+        "height_m": 80,
+        "ok": True,
+        "code": "042",
+        "turbines": ["t1", "t2"],
+        "ratio": "NaN",
+    }
+    ok("tag", "unset", backend.url("a.csv"), "site", "not-a-tag")
+    assert "site" not in stored(backend, "a.csv").tags
+
+
+@on_cloud
+def test_label_and_tag_transfer_no_content(backend: Backend) -> None:
+    write(backend, "a.csv", b"x" * 100_000)
+
+    with backend.server.recording() as requests:
+        ok("label", "add", backend.url("a.csv"), "raw")
+        ok("tag", "set", backend.url("a.csv"), "site=north")
+
+    assert content_gets(backend, requests, "a.csv") == 0
+    assert not [r for r in requests if r["method"] in ("PUT", "POST") and "upload" in r["path"]]
+    assert backend.read("a.csv") == b"x" * 100_000
+
+
+def test_a_bad_label_exits_2_with_the_fix_and_changes_nothing(tmp_path: Path) -> None:
+    df = Datafile(tmp_path / "a.csv", labels=["raw"])
+    with df.open("w") as f:
+        f.write("x")
+
+    result = run("label", "add", str(tmp_path / "a.csv"), "ok", "Wind Speed")
+
+    assert result.returncode == 2
+    assert "try 'wind-speed'" in one_line_error(result)
+    assert Datafile(tmp_path / "a.csv").labels == {"raw"}
+
+
+def test_a_bad_tag_name_exits_2(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text("x")
+
+    result = run("tag", "set", str(tmp_path / "a.csv"), "Bad-Name=1")
+
+    assert result.returncode == 2
+    assert "Bad-Name" in one_line_error(result)
+
+
+def test_labelling_a_missing_file_exits_1(tmp_path: Path) -> None:
+    result = run("label", "add", str(tmp_path / "missing.csv"), "raw")
+
+    assert result.returncode == 1
+    assert "missing.csv" in one_line_error(result)
+    assert not list(tmp_path.iterdir())
+
+
+# --- transfers --------------------------------------------------------------------------------
+
+
+@on_cloud
+def test_upload_and_download_a_file_with_its_metadata(backend: Backend, tmp_path: Path) -> None:
+    source = Datafile(tmp_path / "a.csv", labels=["raw"], tags={"site": "north"})
+    with source.open("w") as f:
+        f.write("speed\n4.2\n")
+
+    report = json.loads(ok("upload", "--json", str(tmp_path / "a.csv"), backend.root + "/"))
+    assert report["transferred"] == [backend.url("a.csv")]
+    assert backend.read("a.csv") == b"speed\n4.2\n"
+    assert stored(backend, "a.csv").tags == {"site": "north"}
+
+    (tmp_path / "out").mkdir()
+    ok("download", backend.url("a.csv"), str(tmp_path / "out"))
+    assert (tmp_path / "out" / "a.csv").read_bytes() == b"speed\n4.2\n"
+    assert Datafile(tmp_path / "out" / "a.csv").labels == {"raw"}
+
+
+@on_cloud
+def test_download_keeps_a_different_local_file_unless_told(
+    backend: Backend, tmp_path: Path
+) -> None:
+    write(backend, "a.csv", b"remote")
+    (tmp_path / "a.csv").write_bytes(b"local edits")
+
+    result = run("download", backend.url("a.csv"), str(tmp_path))
+    assert result.returncode == 1
+    assert "--overwrite" in one_line_error(result)
+    assert (tmp_path / "a.csv").read_bytes() == b"local edits"
+
+    ok("download", "--overwrite", backend.url("a.csv"), str(tmp_path))
+    assert (tmp_path / "a.csv").read_bytes() == b"remote"
+
+
+@on_cloud
+def test_upload_and_download_a_directory_as_a_dataset(backend: Backend, tmp_path: Path) -> None:
+    source = tmp_path / "survey"
+    for name in ("a.csv", "sub/b.csv"):
+        df = Datafile(source / name, labels=["raw"])
+        with df.open("w") as f:
+            f.write(name)
+
+    report = json.loads(ok("upload", "--json", str(source), backend.url("survey")))
+    assert sorted(report["transferred"]) == [
+        backend.url("survey/a.csv"),
+        backend.url("survey/sub/b.csv"),
+    ]
+    assert backend.read("survey/sub/b.csv") == b"sub/b.csv"
+
+    again = json.loads(ok("upload", "--json", str(source), backend.url("survey")))
+    assert again["transferred"] == []
+
+    ok("download", backend.url("survey"), str(tmp_path / "copy"))
+    assert (tmp_path / "copy" / "sub" / "b.csv").read_text() == "sub/b.csv"
+    assert Datafile(tmp_path / "copy" / "a.csv").labels == {"raw"}
+
+
+def test_download_of_nothing_exits_1(s3fs_fs: Any) -> None:
+    result = run("download", "s3://octstore-test/no/such/prefix")
+
+    assert result.returncode == 1
+    assert "s3://octstore-test/no/such/prefix" in one_line_error(result)
+
+
+# --- exec -------------------------------------------------------------------------------------
+
+
+@on_backends
+def test_exec_runs_a_program_on_local_paths(backend: Backend) -> None:
+    write(backend, "a.csv", b"1\n2\n3\n")
+    write(backend, "b.csv", b"1\n")
+
+    out = ok("exec", backend.url("a.csv"), backend.url("b.csv"), "--", "wc", "-l", "{}")
+
+    counts = [line.split()[0] for line in out.splitlines()]
+    assert counts == ["3", "1", "4"]
+
+
+def test_exec_numbered_placeholders_and_appended_paths(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("A")
+    (tmp_path / "b.txt").write_text("B")
+    a, b = str(tmp_path / "a.txt"), str(tmp_path / "b.txt")
+
+    assert ok("exec", a, b, "--", "cat", "{1}", "{0}") == "BA"
+    assert ok("exec", a, b, "--", "cat") == "AB"
+    assert ok("exec", a, b, "--", "sh", "-c", "cat {1}") == "B"
+
+
+def test_exec_each_runs_once_per_file(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("A")
+    (tmp_path / "b.txt").write_text("B")
+
+    out = ok("exec", "--each", str(tmp_path / "a.txt"), str(tmp_path / "b.txt"), "--", "echo")
+
+    assert out.splitlines() == [str(tmp_path / "a.txt"), str(tmp_path / "b.txt")]
+
+
+def test_exec_exits_with_the_programs_code(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("A")
+
+    assert run("exec", str(tmp_path / "a.txt"), "--", "sh", "-c", "exit 3").returncode == 3
+    missing = run("exec", str(tmp_path / "a.txt"), "--", "no-such-program-here")
+    assert missing.returncode == 127
+    assert "no-such-program-here" in one_line_error(missing)
+
+
+def test_exec_placeholder_out_of_range_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("A")
+
+    result = run("exec", str(tmp_path / "a.txt"), "--", "cat", "{1}")
+
+    assert result.returncode == 2
+    assert "{1}" in one_line_error(result)
+
+
+@on_cloud
+def test_exec_downloads_once_then_uses_the_cache(backend: Backend) -> None:
+    write(backend, "a.csv", b"1\n2\n")
+
+    with backend.server.recording() as requests:
+        ok("exec", backend.url("a.csv"), "--", "cat", "{}")
+        ok("exec", backend.url("a.csv"), "--", "cat", "{}")
+
+    assert content_gets(backend, requests, "a.csv") == 1
+
+
+@on_backends
+def test_exec_write_stores_what_the_program_changed(backend: Backend) -> None:
+    write(backend, "in.csv", b"b\na\nc\n", labels=["raw"])
+    write(backend, "untouched.csv", b"same\n")
+
+    ok(
+        "exec",
+        "--write",
+        backend.url("in.csv"),
+        backend.url("out.csv"),
+        backend.url("untouched.csv"),
+        "--",
+        "sh",
+        "-c",
+        'sort "$0" > "$1" && sed -i s/a/A/ "$0" && touch "$2"',
+        "{0}",
+        "{1}",
+        "{2}",
+    )
+
+    assert backend.read("in.csv") == b"b\nA\nc\n"
+    assert backend.read("out.csv") == b"a\nb\nc\n"
+    assert stored(backend, "in.csv").labels == {"raw"}
+    assert backend.read("untouched.csv") == b"same\n"
+
+
+@on_backends
+def test_exec_write_of_a_failing_program_writes_nothing(backend: Backend) -> None:
+    write(backend, "a.csv", b"original\n")
+
+    result = run(
+        "exec", "--write", backend.url("a.csv"), "--", "sh", "-c", 'echo more >> "$0"; exit 5', "{}"
+    )
+
+    assert result.returncode == 5
+    assert "no file was written" in result.stderr
+    assert backend.read("a.csv") == b"original\n"
+
+
+@on_cloud
+def test_exec_write_never_overwrites_a_change_made_meanwhile(backend: Backend) -> None:
+    write(backend, "a.csv", b"original\n")
+    overwrite = (
+        "import fsspec, sys; from octstore import Datafile; "
+        "df = Datafile(sys.argv[1]); f = df.open('w'); "
+        "h = f.__enter__(); h.write('theirs\\n'); f.__exit__(None, None, None)"
+    )
+
+    result = run(
+        "exec",
+        "--write",
+        backend.url("a.csv"),
+        "--",
+        "sh",
+        "-c",
+        f'"{sys.executable}" -c "{overwrite}" "$1" && echo mine > "$0"',
+        "{}",
+        backend.url("a.csv"),
+    )
+
+    assert result.returncode == 1
+    assert "changed since you read it" in result.stderr
+    assert backend.read("a.csv") == b"theirs\n"
+    kept = re.search(r"kept at (\S+?):", result.stderr)
+    assert kept is not None
+    assert Path(kept[1]).read_text() == "mine\n"
+
+
+# --- datasets and the cache -------------------------------------------------------------------
+
+
+@on_backends
+def test_dataset_index_writes_the_manifest(backend: Backend) -> None:
+    write(backend, "a.csv", labels=["raw"])
+    write(backend, "b.csv")
+
+    summary = json.loads(ok("dataset", "index", "--json", "--name", "survey", backend.root))
+
+    assert summary["files"] == 2
+    manifest = json.loads(backend.read(".octstore-dataset.json"))
+    assert manifest["name"] == "survey"
+    assert sorted(entry["path"] for entry in manifest["files"]) == ["a.csv", "b.csv"]
+
+
+@on_cloud
+def test_cache_info_prune_and_clear(backend: Backend) -> None:
+    write(backend, "a.bin", b"x" * 10_000)
+    ok("exec", backend.url("a.bin"), "--", "true")
+
+    info = json.loads(ok("cache", "info", "--json"))
+    assert info["entries"] == 1
+    assert info["bytes"] == 10_000
+    assert info["root"] == os.environ["OCTSTORE_CACHE_DIR"]
+
+    pruned = json.loads(ok("cache", "prune", "--json", "--max-bytes", "1MB"))
+    assert pruned["removed"] == []
+
+    cleared = json.loads(ok("cache", "clear", "--json"))
+    assert cleared["freed_bytes"] >= 10_000
+    assert json.loads(ok("cache", "info", "--json"))["entries"] == 0
+
+
+def test_cache_prune_refuses_a_size_that_is_not_one() -> None:
+    result = run("cache", "prune", "--max-bytes", "lots")
+
+    assert result.returncode == 2
+    assert "500MB" in one_line_error(result)
+
+
+# --- secrets and the README -------------------------------------------------------------------
+
+
+def test_storage_options_are_never_printed(s3fs_fs: Any) -> None:
+    secret = "sEcReT-vAlUe-123"
+
+    result = run(
+        "-o",
+        f"secret={secret}",
+        "-o",
+        "key=testing-key-id",
+        "--debug",
+        "info",
+        "s3://octstore-test/missing.csv",
+    )
+
+    assert result.returncode == 1
+    assert secret not in result.stderr + result.stdout
+
+
+def test_the_readme_tour_runs_verbatim(tmp_path: Path) -> None:
+    blocks = re.findall(r"```console\n(.*?)```", README.read_text(), re.DOTALL)
+    tour = blocks[0]
+    install = 'python3 -m pip install -e ".[all]" && '
+    assert tour.startswith(install), "the README's first command installs, then tours"
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", tour.removeprefix(install)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env=env,
+    )
+
+    assert result.returncode == 0, result.stderr
+    listed, *counted = result.stdout.splitlines()
+    assert listed.endswith("/north.csv")
+    assert '"site":"north"' in listed
+    assert [line.split()[0] for line in counted] == ["3", "2", "5"]
+
+
+def run_on_a_terminal(*args: str, cwd: Path) -> tuple[int, str, bytes]:
+    """Run the CLI with stderr on a pseudo-terminal: exit code, stdout, and what stderr got."""
+    import pty
+
+    executable = shutil.which("octstore") or str(Path(sys.executable).with_name("octstore"))
+    controller, terminal = pty.openpty()
+    env = {**os.environ, "TERM": "xterm", "COLUMNS": "100"}
+    with subprocess.Popen(
+        [executable, *args], stdout=subprocess.PIPE, stderr=terminal, cwd=cwd, env=env, text=True
+    ) as process:
+        os.close(terminal)
+        out, _ = process.communicate(timeout=120)
+    shown = b""
+    with contextlib.suppress(OSError):  # the terminal closes when the process ends
+        while chunk := os.read(controller, 65536):
+            shown += chunk
+    os.close(controller)
+    return process.returncode, out, shown
+
+
+def test_transfers_show_progress_on_a_terminal_only(tmp_path: Path) -> None:
+    for number in range(20):
+        (tmp_path / "src" / f"{number}.txt").parent.mkdir(exist_ok=True)
+        (tmp_path / "src" / f"{number}.txt").write_text(str(number))
+
+    code, out, shown = run_on_a_terminal("download", "src", "on-terminal", cwd=tmp_path)
+    assert code == 0
+    assert b"downloading src" in shown
+    assert "20 transferred" in out
+
+    code, _, shown = run_on_a_terminal("--quiet", "download", "src", "quiet", cwd=tmp_path)
+    assert code == 0
+    assert shown == b""
+
+    piped = run("download", "src", "piped", cwd=tmp_path)
+    assert piped.returncode == 0
+    assert piped.stderr == ""

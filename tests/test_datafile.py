@@ -697,3 +697,23 @@ def test_update_metadata_after_the_content_changed_conflicts(backend: Backend) -
     with pytest.raises(ConflictError, match="metadata was not written"):
         df.update_metadata()
     assert make(backend).labels == set()
+
+
+def test_written_files_and_sidecars_get_the_usual_permissions(
+    tmp_path: Path, backend: Backend
+) -> None:
+    """Not mkstemp's private 0600: others read what octstore writes as they read any file."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    expected = 0o666 & ~umask
+    df = Datafile(backend.url("a.csv"), storage_options=backend.storage_options, labels=["x"])
+    with df.open("w") as f:
+        f.write("x")
+
+    copy = df.download(tmp_path / "copy.csv")
+
+    assert os.stat(copy).st_mode & 0o777 == expected
+    if backend.name == "local":
+        assert os.stat(df.path).st_mode & 0o777 == expected
+        assert os.stat(backend.url(".a.csv.octstore.json")).st_mode & 0o777 == expected
+

@@ -5,7 +5,9 @@ from __future__ import annotations
 import doctest
 import importlib
 import pkgutil
+import os
 import re
+import subprocess
 import sys
 import types
 from pathlib import Path
@@ -16,6 +18,7 @@ import octstore
 
 DOCS = Path(__file__).parent.parent / "docs"
 PYTHON_BLOCK = re.compile(r"^```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
+SHELL_BLOCK = re.compile(r"^```bash\n(.*?)^```", re.MULTILINE | re.DOTALL)
 PAGES = sorted(DOCS.glob("*.md"))
 MODULES = sorted(
     module.name for module in pkgutil.walk_packages(octstore.__path__, prefix="octstore.")
@@ -24,6 +27,7 @@ MODULES = sorted(
 
 def test_docs_have_examples() -> None:
     assert any(PYTHON_BLOCK.search(page.read_text()) for page in PAGES)
+    assert any(SHELL_BLOCK.search(page.read_text()) for page in PAGES)
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda page: page.name)
@@ -33,7 +37,8 @@ def test_docs_page_examples_run(
     monkeypatch: pytest.MonkeyPatch,
     request: pytest.FixtureRequest,
 ) -> None:
-    """The page's python blocks run in order, in one namespace, in an empty directory.
+    """The page's python blocks run in order, in one namespace, in an empty directory; then
+    its bash blocks run there too, with this environment's ``octstore`` script on the PATH.
 
     Pages that use ``s3://`` or ``gs://`` URLs run against the test servers, which the
     environment points URL-only code at, each with an empty ``octstore-test`` bucket.
@@ -50,6 +55,16 @@ def test_docs_page_examples_run(
     for number, block in enumerate(PYTHON_BLOCK.findall(text), start=1):
         code = compile(block, f"{page.name} (python block {number})", "exec")
         exec(code, module.__dict__)
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    for number, script in enumerate(SHELL_BLOCK.findall(text), start=1):
+        result = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", script],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "PATH": path},
+        )
+        assert result.returncode == 0, f"{page.name} (bash block {number}): {result.stderr}"
 
 
 @pytest.mark.parametrize("module_name", MODULES)

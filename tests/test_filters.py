@@ -659,6 +659,19 @@ def test_timestamp_compared_with_another_time_zone() -> None:
     }
 
 
+def test_datetime_comparisons_take_iso_8601_text() -> None:
+    for action in ("gt", "lte", "equals"):
+        as_text = CORPUS.filter(**{f"timestamp__{action}": "2023-12-12T11:17:11+00:00"})
+
+        assert as_text == CORPUS.filter(
+            **{f"timestamp__{action}": datetime(2023, 12, 12, 11, 17, 11, tzinfo=UTC)}
+        )
+    in_range = CORPUS.filter(timestamp__in_range=("2023-10-01", "2023-12-31"))
+    assert in_range == CORPUS.filter(
+        timestamp__in_range=(datetime(2023, 10, 1, tzinfo=UTC), datetime(2023, 12, 31, tzinfo=UTC))
+    )
+
+
 def test_naive_datetime_is_taken_as_utc() -> None:
     naive = CORPUS.filter(timestamp__gt=datetime(2023, 10, 1))
 

@@ -155,6 +155,13 @@ class MetadataBackend(ABC):
             NotFoundError: If there is no such directory, prefix or bucket.
         """
 
+    def metadata_location(self, location: Location, state: ObjectState) -> str:
+        """Where the metadata of the file at ``location`` is kept, for people to read: here,
+        the sidecar file's path or URL."""
+        from octstore.backends.sidecar import sidecar_name
+
+        return location.sibling(sidecar_name(location.name)).url
+
     def is_metadata_file(self, name: str) -> bool:
         """Whether a file of this name holds metadata rather than data (skipped in listings)."""
         from octstore.backends.sidecar import is_sidecar_name

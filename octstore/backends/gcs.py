@@ -35,6 +35,7 @@ from gcsfs.retry import HttpError, retry_request, validate_response
 from octstore.backends import Known, Listed, MetadataBackend, ObjectState, listing, octue
 from octstore.backends.object_metadata import (
     decode,
+    describe_location,
     encode,
     encode_spilled,
     encoded_size,
@@ -65,6 +66,10 @@ class GcsBackend(MetadataBackend):
 
     atomic_metadata = True
     versioned_writes = True  # put returns the version of what it wrote, from the response
+
+    def metadata_location(self, location: Location, state: ObjectState) -> str:
+        """The object's own custom metadata (and its sidecar object, if it spilled)."""
+        return describe_location(location, state)
 
     def stat(self, location: Location) -> ObjectState:
         """The object's generation, size, CRC32C and metadata, from one GET of its resource.

@@ -24,6 +24,7 @@ from contextlib import suppress
 from octstore.backends.sidecar import dump_sidecar, load_sidecar, sidecar_name
 from octstore.location import Location
 from octstore.metadata import Metadata
+from octstore.state import ObjectState
 
 __all__ = [
     "CRC32C",
@@ -33,6 +34,7 @@ __all__ = [
     "TAGS",
     "TIMESTAMP",
     "decode",
+    "describe_location",
     "encode",
     "encode_spilled",
     "encoded_size",
@@ -107,6 +109,14 @@ def decode(keys: Mapping[str, str | None]) -> Metadata | None:
             "tags": json.loads(lowered.get(TAGS, "{}")),
         }
     )
+
+
+def describe_location(location: Location, state: ObjectState) -> str:
+    """Where an object's metadata is: its own ``octstore-*`` keys, and the sidecar object
+    if it spilled there."""
+    if state.details.get("spilled"):
+        return f"object metadata, spilled into {_sidecar(location).url}"
+    return "object metadata (octstore-* keys)"
 
 
 def _sidecar(location: Location) -> Location:

@@ -69,6 +69,10 @@ class S3Backend(MetadataBackend):
     atomic_metadata = True
     versioned_writes = True  # put returns the version of what it wrote, from the response
 
+    def metadata_location(self, location: Location, state: ObjectState) -> str:
+        """The object's own user metadata (and its sidecar object, if it spilled)."""
+        return keys_codec.describe_location(location, state)
+
     def stat(self, location: Location) -> ObjectState:
         """The object's state from one ``HeadObject`` (plus the sidecar, if it spilled).
 
