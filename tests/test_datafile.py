@@ -716,4 +716,3 @@ def test_written_files_and_sidecars_get_the_usual_permissions(
     if backend.name == "local":
         assert os.stat(df.path).st_mode & 0o777 == expected
         assert os.stat(backend.url(".a.csv.octstore.json")).st_mode & 0o777 == expected
-
