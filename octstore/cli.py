@@ -21,7 +21,7 @@ import sys
 import tempfile
 import traceback
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -61,7 +61,8 @@ class _Settings:
 
     def datafile(self, url: str) -> Datafile:
         """The datafile at ``url``; a local directory is refused, pointing at ``ls``."""
-        if os.path.isdir(Location(url).url) and Location(url).is_local:
+        location = Location(url)
+        if location.is_local and os.path.isdir(location.url):
             raise OctstoreError(f"{url} is a directory: use 'octstore ls {url}' for its files")
         return Datafile(url, storage_options=self.options_for(url))
 
@@ -107,7 +108,8 @@ class _Settings:
 
 
 def _exists(datafile: Datafile) -> bool:
-    """Whether the file exists, from the state its datafile read (no further request)."""
+    """Whether the file exists, from the state its datafile read when it was made (or, if it
+    found none, from one more look)."""
     try:
         datafile.size  # noqa: B018 - the state, read when the datafile was made
     except NotFoundError:
@@ -343,6 +345,13 @@ def ls_command(
         click.echo(f"{datafile.size:>12}  {labels}  {tags}  {datafile.path}")
 
 
+def _edit_metadata(settings: _Settings, url: str, edit: Callable[[Datafile], object]) -> None:
+    """Apply ``edit`` to the metadata of the file at ``url`` and store it, without content."""
+    datafile = settings.existing_datafile(url)
+    edit(datafile)
+    datafile.update_metadata()
+
+
 @cli.group()
 def label() -> None:
     """Add or remove labels (metadata only: no content is transferred)."""
@@ -354,9 +363,7 @@ def label() -> None:
 @click.pass_obj
 def label_add(settings: _Settings, url: str, labels: list[str]) -> None:
     """Add LABELS to the file at URL."""
-    datafile = settings.existing_datafile(url)
-    datafile.labels.update(labels)
-    datafile.update_metadata()
+    _edit_metadata(settings, url, lambda datafile: datafile.labels.update(labels))
 
 
 @label.command("remove")
@@ -365,9 +372,7 @@ def label_add(settings: _Settings, url: str, labels: list[str]) -> None:
 @click.pass_obj
 def label_remove(settings: _Settings, url: str, labels: list[str]) -> None:
     """Remove LABELS from the file at URL (labels it does not have are ignored)."""
-    datafile = settings.existing_datafile(url)
-    datafile.labels.difference_update(labels)
-    datafile.update_metadata()
+    _edit_metadata(settings, url, lambda datafile: datafile.labels.difference_update(labels))
 
 
 @cli.group()
@@ -385,9 +390,7 @@ def tag_set(settings: _Settings, url: str, tags: dict[str, Any]) -> None:
     A value is JSON where it parses as JSON (80, 4.5, true, null, ["a"], {"k": 1}) and text
     otherwise (north); quote it to keep a number as text: code='"042"'.
     """
-    datafile = settings.existing_datafile(url)
-    datafile.tags.update(tags)
-    datafile.update_metadata()
+    _edit_metadata(settings, url, lambda datafile: datafile.tags.update(tags))
 
 
 @tag.command("unset")
@@ -396,10 +399,12 @@ def tag_set(settings: _Settings, url: str, tags: dict[str, Any]) -> None:
 @click.pass_obj
 def tag_unset(settings: _Settings, url: str, keys: tuple[str, ...]) -> None:
     """Remove the tags KEYS from the file at URL (keys it does not have are ignored)."""
-    datafile = settings.existing_datafile(url)
-    for key in keys:
-        datafile.tags.pop(key, None)
-    datafile.update_metadata()
+
+    def unset(datafile: Datafile) -> None:
+        for key in keys:
+            datafile.tags.pop(key, None)
+
+    _edit_metadata(settings, url, unset)
 
 
 @cli.command()
