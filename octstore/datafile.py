@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Any
 
-from octstore import cache
+from octstore import cache, hdf5
 from octstore.backends import MetadataBackend, ObjectState, backend_for
 from octstore.errors import (
     AccessDeniedError,
@@ -35,6 +35,7 @@ from octstore.errors import (
 from octstore.hashing import crc32c_file, crc32c_stream
 from octstore.location import Location, translate_errors
 from octstore.metadata import LabelSet, Metadata, TagDict
+from octstore.ranges import VersionFile
 from octstore.state import local_version_token
 
 __all__ = ["Datafile"]
@@ -79,6 +80,7 @@ class _PendingWrite:
 
     temporary: str
     if_matches: ObjectState | None
+    copied: bool = False  # it starts with the current content (r+, a), not empty
     submitted: bool = False  # the write-back was attempted: the copy must then survive
 
 
@@ -377,7 +379,7 @@ class Datafile:
     # --- content --------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def open(self, mode: str = "r", **kwargs: Any) -> Iterator[IO[Any]]:
+    def open(self, mode: str = "r", *, download: bool = False, **kwargs: Any) -> Iterator[Any]:
         """Open the content like the builtin ``open``, as a context manager.
 
         Reading a remote file downloads it into the cache first (once per version). Writing
@@ -386,27 +388,50 @@ class Datafile:
         raises, nothing is written anywhere. Metadata changed inside the block is stored on
         a clean exit in every mode.
 
+        HDF5 files (``.h5``, ``.hdf5``) open as an ``h5py.File`` in h5py's modes (``r``,
+        ``r+``, ``w``, ``w-``/``x``, ``a``; extra ``hdf5``). Reading one from S3 or GCS
+        fetches only the parts h5py reads, unless a copy is cached or ``download`` is set:
+        see :mod:`octstore.hdf5`. Binary modes give any file's raw bytes.
+
         Args:
-            mode: A builtin mode: ``r``, ``w``, ``a``, ``x``, with ``b``/``t`` and ``+``.
-            **kwargs: Passed to the builtin ``open`` (``encoding``, ``newline``, ...).
+            mode: A builtin mode: ``r``, ``w``, ``a``, ``x``, with ``b``/``t`` and ``+``; for
+                HDF5 files, h5py's.
+            download: Read a remote HDF5 file from a local copy, downloaded into the cache,
+                rather than in parts. (Other files are always read from a local copy.)
+            **kwargs: Passed to the builtin ``open`` (``encoding``, ``newline``, ...), or to
+                ``h5py.File``.
 
         Raises:
-            InvalidModeError: For a mode the builtin would refuse.
+            InvalidModeError: For a mode the builtin (or h5py) would refuse.
             NotFoundError: When reading (``r``, ``r+``) a file that does not exist.
             AlreadyExistsError: For ``x`` modes when the file exists.
             ConflictError: When the remote file changed since it was read; your content is
                 kept and the error says where.
+            IntegrityError: When a remote HDF5 file read in parts changed meanwhile.
         """
-        kind, writes = _parse_mode(mode, self.path)
+        is_hdf5 = hdf5.is_hdf5(self.name, mode)
+        if is_hdf5:
+            kind, writes = hdf5.parse_mode(mode, self.path, kwargs)
+        else:
+            kind, writes = _parse_mode(mode, self.path)
         before = self._metadata.model_copy(deep=True)
         if not writes:
-            with self._open_for_reading(mode, **kwargs) as file:
+            if is_hdf5:
+                reading = self._open_hdf5_for_reading(download, **kwargs)
+            else:
+                reading = self._open_for_reading(mode, **kwargs)
+            with reading as file:
                 yield file
             if self._metadata != before:
                 self.update_metadata()
             return
         with self._writable_copy(kind) as pending:
-            with open(pending.temporary, mode.replace("x", "w"), **kwargs) as file:
+            if is_hdf5:
+                local_mode = "r+" if pending.copied else "w"
+                writing = hdf5.open_file(pending.temporary, local_mode, self.path, **kwargs)
+            else:
+                writing = open(pending.temporary, mode.replace("x", "w"), **kwargs)  # noqa: SIM115
+            with writing as file:
                 yield file
             self._write_back(pending)
 
@@ -422,6 +447,36 @@ class Datafile:
         with translate_errors(self.path, "opening"):
             file = open(self.local_path, mode, **kwargs)  # noqa: SIM115
         with file:
+            yield file
+
+    @contextlib.contextmanager
+    def _open_hdf5_for_reading(self, download: bool, **kwargs: Any) -> Iterator[Any]:
+        """An ``h5py.File`` reading the content: a remote version in parts where the backend
+        can pin one, unless a local copy is cached or asked for."""
+        if self._location.is_local:
+            with hdf5.open_file(self._location.url, "r", self.path, **kwargs) as file:
+                yield file
+            return
+        state = self._current()
+        backend = self._backend
+        if (
+            download
+            or self._offline
+            or not backend.reads_version_ranges
+            or cache.is_cached(self._location, state)
+        ):
+            with (
+                cache.open_entry(
+                    self._location, state, backend.download, "rb", offline=self._offline
+                ) as entry,
+                hdf5.open_file(entry.name, "r", self.path, **kwargs) as file,
+            ):
+                yield file
+            return
+        with (
+            VersionFile(self._location, state, backend.read_range) as stream,
+            hdf5.open_file(stream, "r", self.path, **kwargs) as file,
+        ):
             yield file
 
     @contextlib.contextmanager
@@ -454,6 +509,7 @@ class Datafile:
                 local = self._location.is_local
                 source = self._location.url if local else self._fetch(current)
                 shutil.copyfile(source, temporary)
+                pending.copied = True
             if self._location.is_local and current is not None:
                 shutil.copymode(self._location.url, temporary)
             yield pending

@@ -14,6 +14,7 @@ __all__ = [
     "BackendError",
     "BackendNotInstalledError",
     "ConflictError",
+    "FormatError",
     "IntegrityError",
     "InvalidLabelError",
     "InvalidMetadataError",
@@ -120,6 +121,10 @@ class BackendError(OctstoreError, OSError):
 
 class IntegrityError(OctstoreError, OSError):
     """Content did not match the checksum the backend gave for it."""
+
+
+class FormatError(OctstoreError, OSError):
+    """Content that cannot be read in the format its name says (an ``.h5`` that is not HDF5)."""
 
 
 class BackendNotInstalledError(OctstoreError, ImportError):

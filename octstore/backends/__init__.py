@@ -49,6 +49,10 @@ class MetadataBackend(ABC):
     #: own response). Without it, the written content is not filed in the cache, since a
     #: version read after the write might be someone else's.
     versioned_writes: bool = False
+    #: Whether ``read_range`` reads parts of exactly one version of a file (S3 ``If-Match``,
+    #: GCS ``generation``), so that a reader can fetch only the parts it needs. Without it,
+    #: readers that want parts download the whole file into the cache instead.
+    reads_version_ranges: bool = False
 
     @abstractmethod
     def stat(self, location: Location) -> ObjectState:
@@ -123,6 +127,22 @@ class MetadataBackend(ABC):
         """
         with translate_errors(location.url, "downloading"):
             location.fs.get_file(location.fs_path, target)
+
+    def read_range(self, location: Location, state: ObjectState, start: int, end: int) -> bytes:
+        """Bytes ``start`` up to ``end`` of the content of ``location`` at exactly ``state``,
+        in one request.
+
+        Only backends with :attr:`reads_version_ranges` implement it: a range of whatever
+        version is there now could be spliced with ranges of another.
+
+        Raises:
+            IntegrityError: If the file is no longer at ``state`` (changed or deleted since).
+            NotImplementedError: If the backend cannot pin a version.
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} cannot read parts of one version of {location.url}: "
+            "download it instead"
+        )
 
     @abstractmethod
     def delete(self, location: Location) -> None:

@@ -68,6 +68,7 @@ class S3Backend(MetadataBackend):
 
     atomic_metadata = True
     versioned_writes = True  # put returns the version of what it wrote, from the response
+    reads_version_ranges = True  # GetObject with Range and If-Match
 
     def metadata_location(self, location: Location, state: ObjectState) -> str:
         """The object's own user metadata (and its sidecar object, if it spilled)."""
@@ -267,6 +268,32 @@ class S3Backend(MetadataBackend):
                     os.remove(target)
                 raise
 
+    def read_range(self, location: Location, state: ObjectState, start: int, end: int) -> bytes:
+        """Bytes ``start`` up to ``end`` of the object at exactly ``state``: one ``GetObject``
+        with ``Range`` and ``If-Match`` (its ETag).
+
+        Raises:
+            IntegrityError: If the object changed or was deleted since ``state`` (S3 answers
+                412, or 404 for a deleted key).
+            NotFoundError: If the bucket no longer exists.
+        """
+        fs = location.fs
+        with (
+            translate_errors(location.url, "reading"),
+            _conflicts_as(_changed_while_read(location), missing_key=True),
+        ):
+            data: bytes = sync(
+                fs.loop,
+                _read_range,
+                fs,
+                _bucket(location),
+                _key(location),
+                state.version_token,
+                start,
+                end,
+            )
+        return data
+
     def delete(self, location: Location) -> None:
         """Delete the object, then its sidecar object if its metadata spilled.
 
@@ -392,6 +419,35 @@ async def _download(fs: Any, bucket: str, key: str, etag: str, target: str) -> N
     finally:
         with suppress(Exception):
             body.close()
+
+
+async def _read_range(fs: Any, bucket: str, key: str, etag: str, start: int, end: int) -> bytes:
+    """``GetObject`` of bytes ``start`` up to ``end`` pinned to ``etag``, on s3fs's loop; a body
+    that fails midway is asked for again, as s3fs's own reads do."""
+    from s3fs.core import S3_RETRYABLE_ERRORS
+
+    failed_reads = 0
+    while True:
+        response = await fs._call_s3(
+            "get_object", Bucket=bucket, Key=key, IfMatch=etag, Range=f"bytes={start}-{end - 1}"
+        )
+        try:
+            data: bytes = await response["Body"].read()
+            return data
+        except S3_RETRYABLE_ERRORS:
+            failed_reads += 1
+            if failed_reads >= fs.retries:
+                raise
+        finally:
+            with suppress(Exception):
+                response["Body"].close()
+
+
+def _changed_while_read(location: Location) -> IntegrityError:
+    return IntegrityError(
+        f"{location.url} changed while it was read (it is no longer the version that was "
+        "opened): open it again to read the new version"
+    )
 
 
 def _last_modified(value: object) -> str | None:
