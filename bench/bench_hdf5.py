@@ -9,7 +9,7 @@ byte-counting proxy on loopback that adds 20 ms to every request, like a nearby 
   version just checked, fetched as h5py asks for them);
 - full download: the same with ``open("r", download=True)``, for comparison.
 
-Bytes and requests are counted by the proxy (HTTP headers included), so they are exact.
+Bytes (response bodies) and requests are counted by the proxy, so they are exact.
 Target: the partial read transfers < 10% of the file's bytes.
 
 Then, to justify the defaults (fsspec's ``mmap`` cache with 1 MiB blocks), four reads are
@@ -37,7 +37,8 @@ import numpy as np
 ROOT = Path(__file__).parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.servers import GCS_BUCKET, S3_BUCKET, CountingProxy, GcsServer, S3Server  # noqa: E402
+from tests.proxy import Proxy  # noqa: E402
+from tests.servers import GCS_BUCKET, S3_BUCKET, GcsServer, S3Server  # noqa: E402
 
 MB = 10**6
 LATENCY = 0.020
@@ -68,7 +69,7 @@ READS: dict[str, Callable[[Any], object]] = {
 }
 
 
-def partial_and_full(url: str, options: dict[str, Any], proxy: CountingProxy) -> dict[str, Any]:
+def partial_and_full(url: str, options: dict[str, Any], proxy: Proxy) -> dict[str, Any]:
     from octstore import Datafile, cache
 
     result: dict[str, Any] = {}
@@ -84,15 +85,15 @@ def partial_and_full(url: str, options: dict[str, Any], proxy: CountingProxy) ->
             times.append(time.perf_counter() - started)
             counted.append(traffic)
         result[name] = {
-            "bytes_received": counted[0].received,
-            "bytes_sent": counted[0].sent,
+            "bytes_received": counted[0].bytes_down,
+            "bytes_sent": counted[0].bytes_up,
             "requests": counted[0].requests,
             "median_seconds": statistics.median(times),
         }
     return result
 
 
-def sweep(url: str, options: dict[str, Any], proxy: CountingProxy) -> list[dict[str, Any]]:
+def sweep(url: str, options: dict[str, Any], proxy: Proxy) -> list[dict[str, Any]]:
     """Each read with each cache and block size, as ``Datafile.open`` does it."""
     from octstore.backends import backend_for
     from octstore.location import Location
@@ -125,7 +126,7 @@ def sweep(url: str, options: dict[str, Any], proxy: CountingProxy) -> list[dict[
                         "cache_type": cache_type,
                         "block_size": block_size,
                         "requests": stream.requests,
-                        "bytes_received": traffic.received,
+                        "bytes_received": traffic.bytes_down,
                         "seconds": seconds,
                     }
                 )
@@ -153,7 +154,7 @@ def main() -> None:
             fs = fs_class(**server.storage_options)
             fs.mkdir(url.split("/")[2])
             fs.put(str(local), url)
-            proxy = CountingProxy(server.endpoint_url, latency=LATENCY)
+            proxy = Proxy(server.endpoint_url, latency=LATENCY)
             proxy.start()
             try:
                 options = {

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-__all__ = ["FAULT_KINDS", "Exchange", "Faults", "Proxy"]
+__all__ = ["FAULT_KINDS", "Exchange", "Faults", "Proxy", "Traffic"]
 
 #: What can go wrong with a request: no response, half a body, or a server error.
 FAULT_KINDS = ("drop", "truncate", "500", "503")
@@ -81,6 +81,24 @@ class Exchange:
     bytes_up: int  # request body
     bytes_down: int  # response body, as sent to the client
     fault: str | None = None
+
+
+class Traffic(list[Exchange]):
+    """Exchanges, with their totals."""
+
+    @property
+    def requests(self) -> int:
+        return len(self)
+
+    @property
+    def bytes_up(self) -> int:
+        """Request bodies, in bytes."""
+        return sum(exchange.bytes_up for exchange in self)
+
+    @property
+    def bytes_down(self) -> int:
+        """Response bodies as the clients got them, in bytes."""
+        return sum(exchange.bytes_down for exchange in self)
 
 
 @dataclass
@@ -155,11 +173,11 @@ class Proxy:
             self._log.exchanges.clear()
 
     @contextlib.contextmanager
-    def counting(self) -> Iterator[list[Exchange]]:
+    def counting(self) -> Iterator[Traffic]:
         """The requests made inside the block (the list is filled when the block exits)."""
         with self._log.lock:
             start = len(self._log.exchanges)
-        exchanges: list[Exchange] = []
+        exchanges = Traffic()
         try:
             yield exchanges
         finally:
@@ -168,12 +186,12 @@ class Proxy:
 
     def totals(self) -> dict[str, Any]:
         """Requests, bytes each way, and faults by kind, so far."""
-        exchanges = self.exchanges
+        traffic = Traffic(self.exchanges)
         return {
-            "requests": len(exchanges),
-            "bytes_up": sum(e.bytes_up for e in exchanges),
-            "bytes_down": sum(e.bytes_down for e in exchanges),
-            "faults": dict(Counter(e.fault for e in exchanges if e.fault)),
+            "requests": traffic.requests,
+            "bytes_up": traffic.bytes_up,
+            "bytes_down": traffic.bytes_down,
+            "faults": dict(Counter(e.fault for e in traffic if e.fault)),
         }
 
     @contextlib.contextmanager

@@ -12,7 +12,7 @@ GCS where octstore depends on it (see DESIGN.md, "Test servers"):
 - a read pinned to a generation that is no longer the live one is 404, as GCS without object
   versioning answers.
 
-:class:`CountingProxy` sits in front of either server and counts the bytes that cross it.
+``tests/proxy.py`` puts a counting, delaying, fault-injecting proxy in front of either.
 """
 
 from __future__ import annotations
@@ -21,15 +21,12 @@ import contextlib
 import functools
 import json
 import os
-import socket
 import tempfile
 import threading
-import time
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import ThreadingHTTPServer
 from typing import Any
@@ -336,111 +333,3 @@ class GcsServer:
         """Delete every object, keeping the buckets."""
         with urllib.request.urlopen(self.endpoint_url + "/wipe?keep-buckets=true", timeout=30):
             pass
-
-
-# --- counting bytes ---------------------------------------------------------------------
-
-
-@dataclass
-class Traffic:
-    """Bytes that crossed a :class:`CountingProxy`, HTTP headers included.
-
-    Attributes:
-        sent: From clients to the server (requests).
-        received: From the server to clients (responses).
-        requests: Requests, counted as client sends that follow a response or open a
-            connection.
-    """
-
-    sent: int = 0
-    received: int = 0
-    requests: int = 0
-
-
-class CountingProxy:
-    """A TCP proxy on a free loopback port in front of a test server, counting the bytes each
-    way; with ``latency``, each request waits that long first, like one to a distant cloud.
-
-    Clients reach the server through :attr:`endpoint_url` instead of the server's own.
-    """
-
-    def __init__(self, target_url: str, *, latency: float = 0.0) -> None:
-        target = urllib.parse.urlsplit(target_url)
-        self._target = (target.hostname or "127.0.0.1", target.port or 80)
-        self.latency = latency
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        host, port = self._listener.getsockname()[:2]
-        self.endpoint_url = f"http://{host}:{port}"
-        self._lock = threading.Lock()
-        self._traffic = Traffic()
-        self._sockets: set[socket.socket] = set()
-        self._thread = threading.Thread(target=self._accept, name="counting-proxy", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop listening and cut every connection."""
-        with contextlib.suppress(OSError):  # wakes the blocked accept(), which close() does not
-            self._listener.shutdown(socket.SHUT_RDWR)
-        self._listener.close()
-        with self._lock:
-            sockets = list(self._sockets)
-        for sock in sockets:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-            sock.close()
-        self._thread.join(timeout=5)
-
-    @contextmanager
-    def counting(self) -> Iterator[Traffic]:
-        """Count the traffic inside the block; the result is final when it exits."""
-        traffic = Traffic()
-        with self._lock:
-            self._traffic = traffic
-        try:
-            yield traffic
-        finally:
-            with self._lock:
-                self._traffic = Traffic()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self._listener.accept()
-            except OSError:  # stopped
-                return
-            try:
-                server = socket.create_connection(self._target)
-            except OSError:
-                client.close()
-                continue
-            with self._lock:
-                self._sockets.update((client, server))
-            turn = {"request_next": True}  # shared by the connection's two directions
-            for source, sink, upstream in ((client, server, True), (server, client, False)):
-                threading.Thread(
-                    target=self._pump, args=(source, sink, upstream, turn), daemon=True
-                ).start()
-
-    def _pump(
-        self, source: socket.socket, sink: socket.socket, upstream: bool, turn: dict[str, bool]
-    ) -> None:
-        try:
-            while chunk := source.recv(2**16):
-                starts_request = upstream and turn["request_next"]
-                turn["request_next"] = not upstream
-                if starts_request and self.latency:
-                    time.sleep(self.latency)
-                with self._lock:  # before sending: once the peer has the bytes, they count
-                    if upstream:
-                        self._traffic.sent += len(chunk)
-                        self._traffic.requests += starts_request
-                    else:
-                        self._traffic.received += len(chunk)
-                sink.sendall(chunk)
-        except OSError:
-            pass
-        finally:
-            with contextlib.suppress(OSError):
-                sink.shutdown(socket.SHUT_WR)

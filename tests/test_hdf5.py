@@ -24,7 +24,7 @@ from octstore import (
     NotFoundError,
 )
 from tests.conftest import Backend
-from tests.servers import CountingProxy
+from tests.proxy import Proxy
 
 CLOUDS = pytest.mark.parametrize("backend", ["s3", "gcs"], indirect=True)
 MB = 10**6
@@ -52,15 +52,13 @@ def upload(backend: Backend, local: Path, name: str) -> str:
 
 
 @pytest.fixture
-def proxy(backend: Backend) -> Iterator[CountingProxy]:
+def proxy(backend: Backend) -> Iterator[Proxy]:
     """A proxy in front of the backend's server that counts the bytes crossing it."""
-    proxy = CountingProxy(backend.server.endpoint_url)
-    proxy.start()
-    yield proxy
-    proxy.stop()
+    with Proxy(backend.server.endpoint_url) as proxy:
+        yield proxy
 
 
-def through(proxy: CountingProxy, backend: Backend) -> dict[str, Any]:
+def through(proxy: Proxy, backend: Backend) -> dict[str, Any]:
     """Storage options that reach the backend's server through ``proxy``."""
     return {**backend.storage_options, "endpoint_url": proxy.endpoint_url}
 
@@ -304,7 +302,7 @@ def test_programs_read_an_hdf5_datafile_through_its_local_path(backend: Backend)
 
 @CLOUDS
 def test_reading_1_mb_of_a_200_mb_file_transfers_under_a_tenth_of_it(
-    backend: Backend, proxy: CountingProxy, large_hdf5: Path
+    backend: Backend, proxy: Proxy, large_hdf5: Path
 ) -> None:
     url = upload(backend, large_hdf5, "large.h5")
     size = large_hdf5.stat().st_size
@@ -315,8 +313,8 @@ def test_reading_1_mb_of_a_200_mb_file_transfers_under_a_tenth_of_it(
             small = f["small"][:]
 
     assert np.array_equal(small, np.arange(MB // 8, dtype=np.float64))
-    print(f"{backend.name}: read 1 MB of {size / MB:.0f} MB: {traffic.received} bytes received")
-    assert traffic.received < size / 10
+    print(f"{backend.name}: read 1 MB of {size / MB:.0f} MB: {traffic.bytes_down} bytes received")
+    assert traffic.bytes_down < size / 10
     assert not df.exists_locally
 
 
