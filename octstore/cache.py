@@ -73,6 +73,7 @@ __all__ = [
     "entry_path",
     "fetch",
     "info",
+    "is_temporary_name",
     "keep",
     "lock",
     "lookup",
@@ -174,14 +175,26 @@ def default_permissions() -> int:
 def temporary_path_beside(path: str) -> str:
     """A fresh temp file name in ``path``'s directory, so ``os.replace`` onto it is atomic.
 
-    It has the permissions of a file made with ``open()``, not ``mkstemp``'s private ones:
-    it becomes the file others read.
+    Outside the cache it has the permissions of a file made with ``open()``, since it becomes
+    a file others read; inside, ``mkstemp``'s private ones: cached cloud content stays the
+    user's own.
     """
     directory, name = os.path.split(path)
     handle, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=_TEMP_SUFFIX, dir=directory)
     os.close(handle)
-    os.chmod(temporary, default_permissions())
+    if not _in_cache(directory):
+        os.chmod(temporary, default_permissions())
     return temporary
+
+
+def _in_cache(directory: str) -> bool:
+    return Path(directory).resolve().is_relative_to(cache_root().resolve())
+
+
+def is_temporary_name(name: str) -> bool:
+    """Whether ``name`` is one of octstore's temp files or directories (an unfinished write,
+    or content kept after a failed one), which listings leave out."""
+    return _TEMP_NAME.fullmatch(name) is not None
 
 
 def staging_path(name: str) -> str:

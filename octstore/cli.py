@@ -16,6 +16,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -32,16 +33,20 @@ from octstore import cache
 from octstore.__about__ import __version__
 from octstore.datafile import Datafile
 from octstore.dataset import Dataset
-from octstore.errors import NotFoundError, NotWrittenError, OctstoreError
+from octstore.errors import NotFoundError, OctstoreError
 from octstore.filters import FilterSet
 from octstore.hashing import crc32c_file
-from octstore.location import Location
+from octstore.location import Location, translate_errors
 from octstore.metadata import validate_label, validate_tag_name
 from octstore.transfer import TransferReport, copy_one, fetch_all
 
 __all__ = ["cli", "main"]
 
-_PLACEHOLDER = re.compile(r"\{(\d*)\}")
+_PLACEHOLDER = re.compile(r"\{\{|\}\}|\{(\d*)\}")
+#: Signals a program run by ``exec`` handles itself, from the terminal, while octstore waits.
+_PROGRAM_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGQUIT") if hasattr(signal, name)
+)
 
 
 # --- settings shared by every command ---------------------------------------------------------
@@ -202,11 +207,9 @@ def _echo_json(value: Any) -> None:
 
 
 def _human_size(size: int) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if size < 1024 or unit == "TiB":
-            return f"{size} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024  # type: ignore[assignment]
-    raise AssertionError  # pragma: no cover
+    from pydantic import ByteSize
+
+    return ByteSize(size).human_readable()
 
 
 def _compact(value: Any) -> str:
@@ -265,27 +268,29 @@ def info(settings: _Settings, urls: tuple[str, ...], as_json: bool) -> None:
         click.echo(f"path       {record['path']}")
         click.echo(f"size       {record['size']} bytes ({_human_size(record['size'])})")
         click.echo(f"hash       {record['hash_value']} (CRC32C)")
-        click.echo(f"id         {record['id']}")
+        stored = record["metadata_location"] is not None
+        click.echo(f"id         {record['id'] if stored else '- (none stored yet)'}")
         click.echo(f"labels     {', '.join(record['labels']) or '-'}")
         tags = " ".join(f"{key}={_compact(value)}" for key, value in record["tags"].items())
         click.echo(f"tags       {tags or '-'}")
         click.echo(f"timestamp  {record['timestamp'] or '-'}")
-        click.echo(f"metadata   {record['metadata_location']}")
+        click.echo(f"metadata   {record['metadata_location'] or 'none stored yet'}")
 
 
 def _describe(datafile: Datafile) -> dict[str, Any]:
     metadata = datafile.metadata().model_dump(mode="json")
+    location = datafile.metadata_location  # None: no id is stored yet, so show none
     return {
         "path": datafile.path,
         "name": datafile.name,
         "size": datafile.size,
         "hash_value": datafile.hash_value,
-        "id": metadata["id"],
+        "id": metadata["id"] if location is not None else None,
         "labels": metadata["labels"],
         "tags": metadata["tags"],
         "timestamp": metadata["timestamp"],
         "metadata_hash_value": datafile.metadata_hash_value,
-        "metadata_location": datafile.metadata_location,
+        "metadata_location": location,
     }
 
 
@@ -410,14 +415,18 @@ def tag_unset(settings: _Settings, url: str, keys: tuple[str, ...]) -> None:
 @cli.command()
 @click.argument("source")
 @click.argument("destination")
+@click.option("--overwrite", is_flag=True, help="Replace a file there with other content.")
 @_json_option
 @click.pass_obj
-def upload(settings: _Settings, source: str, destination: str, as_json: bool) -> None:
+def upload(
+    settings: _Settings, source: str, destination: str, overwrite: bool, as_json: bool
+) -> None:
     """Copy a file, or a directory as a dataset, to DESTINATION with its metadata.
 
-    A file goes to DESTINATION, or into it by name when DESTINATION ends with '/'. A
-    directory's files go under the prefix DESTINATION, keeping their relative paths, with a
-    manifest; files already there with the same content are not sent again.
+    A file goes into DESTINATION when it is a directory or prefix (or ends with '/'), else
+    to it; other content there is replaced only with --overwrite. A directory's files go
+    under the prefix DESTINATION, keeping their relative paths, with a manifest; files
+    already there with the same content are not sent again, changed ones are replaced.
     """
     source_location = Location(source)
     if source_location.is_local and os.path.isdir(source_location.url):
@@ -429,11 +438,9 @@ def upload(settings: _Settings, source: str, destination: str, as_json: bool) ->
         _echo_report(report, as_json)
         return
     datafile = settings.existing_datafile(source)
-    if destination.endswith(("/", os.sep)):
-        destination += datafile.name
-    target = Location(destination, settings.options_for(destination))
+    target = _file_destination(destination, datafile.name, settings.options_for(destination))
     with settings.activity(f"uploading {datafile.name} ({_human_size(datafile.size)})"):
-        _echo_report(copy_one(datafile, target), as_json)
+        _echo_report(copy_one(datafile, target, overwrite=overwrite), as_json)
 
 
 @cli.command()
@@ -447,20 +454,19 @@ def download(
 ) -> None:
     """Copy a file, or every file under a prefix, to local disk with its metadata.
 
-    A file goes into DESTINATION (a directory, default: the current one) or to it (a file
-    path). A prefix's files go into the directory DESTINATION (default: ./<its name>),
-    keeping their relative paths; files already there are not transferred again.
+    A file goes into DESTINATION when it is a directory (default: the current one), else to
+    it; other content there is replaced only with --overwrite. A prefix's files go into the
+    directory DESTINATION (default: ./<the prefix's last part>), keeping their relative
+    paths; files already there with the same content are not transferred again.
     """
     location = Location(url)
     is_directory = location.is_local and os.path.isdir(location.url)
     if not (is_directory or url.endswith("/")):
         datafile = settings.datafile(url)
         if _exists(datafile):
-            target = os.path.abspath(destination or ".")
-            if os.path.isdir(target) or (destination or "").endswith(("/", os.sep)):
-                target = os.path.join(target, datafile.name)
+            target = _file_destination(destination or ".", datafile.name, None)
             with settings.activity(f"downloading {datafile.name} ({_human_size(datafile.size)})"):
-                report = copy_one(datafile, Location(target), overwrite=overwrite)
+                report = copy_one(datafile, target, overwrite=overwrite)
             _echo_report(report, as_json)
             return
         if location.is_local:
@@ -468,9 +474,26 @@ def download(
     dataset = settings.dataset(url)
     if not len(dataset):
         raise NotFoundError(f"there is no file or dataset at {url}: check the URL")
+    # The URL's own last part, not the dataset's name, which a manifest sets: a path there
+    # could lead anywhere.
+    default = location.name if location.name not in ("", ".", "..") else "."
     with settings.progress(f"downloading {dataset.name}") as callback:
-        report = dataset.download(destination or dataset.name or ".", callback=callback)
+        report = dataset.download(destination or default, callback=callback)
     _echo_report(report, as_json)
+
+
+def _file_destination(destination: str, name: str, options: dict[str, Any] | None) -> Location:
+    """Where a file called ``name`` copied to ``destination`` goes: into it if it is a
+    directory or prefix (or ends with a slash), else to it."""
+    location = Location(destination, options)
+    if destination.endswith(("/", os.sep)):
+        return location.child(name)
+    if location.is_local:
+        is_directory = os.path.isdir(location.url)
+    else:
+        with translate_errors(location.url, "looking at"):
+            is_directory = location.fs.isdir(location.fs_path)
+    return location.child(name) if is_directory else location
 
 
 def _echo_report(report: TransferReport, as_json: bool) -> None:
@@ -521,9 +544,10 @@ class _ExecCommand(click.Command):
 def exec_command(ctx: click.Context, urls: tuple[str, ...], write: bool, each: bool) -> int:
     """Run a program on the local paths of files, local or remote: URL... -- CMD ARGS.
 
-    In CMD ARGS, {} stands for every file's local path and {0}, {1} ... for one each; with
-    no placeholder the paths are appended. Remote files are downloaded (once, into the
-    cache) only when they are not cached already. Exits with the program's exit code.
+    In CMD ARGS, {} stands for every file's local path and {0}, {1} ... for one each, {{
+    and }} for braces; with no placeholder the paths are appended. Remote files are
+    downloaded (once, into the cache) only when they are not cached already. Exits with
+    the program's exit code.
 
     \b
     octstore exec s3://bucket/readings.csv -- wc -l {}
@@ -549,24 +573,27 @@ def exec_command(ctx: click.Context, urls: tuple[str, ...], write: bool, each: b
 
 
 def _substitute(program: Sequence[str], paths: Sequence[str]) -> list[str]:
-    """``program`` with ``{}`` as every path and ``{N}`` as path N; paths appended if no
-    placeholder is used."""
+    """``program`` with ``{}`` as every path and ``{N}`` as path N, ``{{`` and ``}}`` as
+    braces; the paths appended if no placeholder is used."""
     used = False
 
     def replace(match: re.Match[str]) -> str:
         nonlocal used
+        if match[0] in ("{{", "}}"):
+            return match[0][0]
         used = True
         if not match[1]:
             if len(paths) > 1:
                 raise click.UsageError(
                     f"{{}} inside {match.string!r} stands for {len(paths)} files: write {{}} "
-                    "alone, or {0}, {1} ... for one file each"
+                    "alone, or {0}, {1} ... for one file each ({{ and }} for braces)"
                 )
             return paths[0]
         index = int(match[1])
         if index >= len(paths):
             raise click.UsageError(
-                f"{{{index}}} names file {index}, but there are {len(paths)} (from {{0}})"
+                f"{{{index}}} names file {index}, but there are {len(paths)} (from {{0}}; "
+                "write {{ and }} for braces)"
             )
         return paths[index]
 
@@ -582,19 +609,37 @@ def _substitute(program: Sequence[str], paths: Sequence[str]) -> list[str]:
 
 def _run(settings: _Settings, datafiles: list[Datafile], program: list[str]) -> int:
     remote = [datafile for datafile in datafiles if datafile.cloud_path is not None]
-    if len(remote) > 1:
+    if remote:
         with settings.progress("downloading") as callback:
             fetch_all(remote, callback=callback)
     return _call(_substitute(program, [datafile.local_path for datafile in datafiles]))
 
 
 def _call(argv: list[str]) -> int:
+    """Run ``argv``; its exit code, or 128 + N if signal N killed it, as shells say.
+
+    While it runs, Ctrl-C and Ctrl-\\ are the program's to handle (the terminal sends them
+    to it too): octstore waits for its verdict. If octstore itself is stopped, so is it.
+    """
     try:
-        code = subprocess.call(argv)
+        process = subprocess.Popen(argv)
     except (FileNotFoundError, PermissionError) as error:
         click.echo(f"octstore: error: cannot run {argv[0]!r}: {error.strerror}", err=True)
-        return 127 if isinstance(error, FileNotFoundError) else 126  # as shells say
-    return code if code >= 0 else 128 - code  # killed by signal N: 128 + N, as shells say
+        return 127 if isinstance(error, FileNotFoundError) else 126
+    previous = {number: signal.signal(number, signal.SIG_IGN) for number in _PROGRAM_SIGNALS}
+    try:
+        code = process.wait()
+    except BaseException:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        raise
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    return code if code >= 0 else 128 - code
 
 
 class _Unchanged(Exception):
@@ -604,66 +649,96 @@ class _Unchanged(Exception):
 class _WritableCopy:
     """A datafile opened for writing, with a copy under its own name for a program to edit.
 
-    The copy is linked (or copied) from the datafile's temporary file, in a directory beside
-    it; ``finish`` moves the program's result into the temporary file, and the datafile's own
-    write-back stores it, with its preconditions, only if the content changed.
+    The copy is linked (or copied) from the datafile's temporary file, in a temporary
+    directory beside it (which listings skip); ``finish`` moves the program's result into
+    the temporary file, and the datafile's own write-back stores it, with its
+    preconditions, only if the program changed it. A new file the program did not write is
+    not created; a file it deleted is left as it was.
     """
 
     def __init__(self, datafile: Datafile) -> None:
         self.datafile = datafile
-        mode = "r+b" if _exists(datafile) else "wb"
-        self._context = datafile.open(mode)
+        self._new = not _exists(datafile)
+        self._context = datafile.open("wb" if self._new else "r+b")
         self._file: IO[bytes] = self._context.__enter__()
         self._temporary = self._file.name
         self._directory = tempfile.mkdtemp(
-            prefix=".octstore-exec-", dir=os.path.dirname(self._temporary)
+            prefix=f".{datafile.name}.", suffix=".tmp", dir=os.path.dirname(self._temporary)
         )
         self.path = os.path.join(self._directory, datafile.name)
         try:
             os.link(self._temporary, self.path)
         except OSError:
             shutil.copyfile(self._temporary, self.path)
-        self._before = crc32c_file(self.path) if mode == "r+b" else None
+        self._before = self._fingerprint()
 
-    def finish(self, keep: bool) -> None:
+    def _fingerprint(self) -> object:
+        """What tells whether the program changed the copy: the content, or for a file that
+        did not exist, whether anything was written at all."""
+        if not os.path.exists(self.path):
+            return None
+        if self._new:
+            stat = os.stat(self.path)
+            return stat.st_ino, stat.st_mtime_ns, stat.st_size
+        return crc32c_file(self.path)
+
+    def finish(self, keep: bool) -> bool:
         """Write the program's result back if ``keep`` and it changed; else leave the file.
+
+        Returns:
+            Whether the file was written.
 
         Raises:
             NotWrittenError: If it could not be written; the error says where it was kept.
         """
         try:
             self._file.close()
-            changed = os.path.exists(self.path) and crc32c_file(self.path) != self._before
-            if keep and changed:
+            after = self._fingerprint()
+            if keep and after is not None and after != self._before:
                 if not os.path.samefile(self.path, self._temporary):
                     os.replace(self.path, self._temporary)
                 self._context.__exit__(None, None, None)
-            else:
-                self._context.__exit__(_Unchanged, _Unchanged(), None)
+                return True
+            self._context.__exit__(_Unchanged, _Unchanged(), None)
+            return False
         finally:
             shutil.rmtree(self._directory, ignore_errors=True)
 
 
 def _run_writing(datafiles: list[Datafile], program: list[str]) -> int:
+    """Run the program on writable copies, then write back what it changed, file by file.
+
+    A failed write-back does not stop the others; when any fails, a line per file says what
+    became of it.
+    """
     copies: list[_WritableCopy] = []
     code = 1
+    outcomes: list[tuple[str, str]] = []
     try:
         for datafile in datafiles:
             copies.append(_WritableCopy(datafile))
         code = _call(_substitute(program, [copy.path for copy in copies]))
     finally:
-        failures: list[NotWrittenError] = []
+        stop: BaseException | None = None
         for copy in copies:
             try:
-                copy.finish(keep=code == 0)
-            except NotWrittenError as failure:
-                failures.append(failure)
-    for error in map(str, failures):
-        click.echo(f"octstore: error: {error}", err=True)
+                written = copy.finish(keep=code == 0 and stop is None)
+                outcomes.append((copy.datafile.path, "written" if written else "not changed"))
+            except Exception as error:
+                outcomes.append((copy.datafile.path, f"not written: {error}"))
+            except BaseException as error:  # an interrupt: leave the rest as they were
+                stop = error
+                outcomes.append((copy.datafile.path, "interrupted while it was written"))
+        if stop is not None:
+            raise stop
     if code:
         click.echo(f"octstore: {program[0]} exited with {code}: no file was written", err=True)
         return code
-    return 1 if failures else 0
+    if any(outcome.startswith("not written") for _, outcome in outcomes):
+        for path, outcome in outcomes:
+            click.echo(f"octstore: {path}: {outcome}", err=True)
+        return 1
+    return 0
 
 
 @cli.group()
@@ -746,6 +821,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Run the command line: one line on stderr and a non-zero exit code for any error."""
     settings = _Settings()
     warnings.formatwarning = _format_warning
+    for name in ("SIGTERM", "SIGHUP"):  # clean up as for Ctrl-C: temp files, programs
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), _exit_on_signal)
     try:
         code = cli.main(
             args=list(argv) if argv is not None else None,
@@ -756,6 +834,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("octstore: interrupted", err=True)
         sys.exit(130)
+    except _NO_ARGS_IS_HELP as error:  # a group with no command: its help, as typed
+        click.echo(error.format_message(), err=True)
+        sys.exit(2)
     except click.UsageError as error:
         command = error.ctx.command_path if error.ctx else "octstore"
         _fail(settings, error, exit_code=2, suffix=f" (see '{command} --help')")
@@ -772,6 +853,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     sys.exit(code if isinstance(code, int) else 0)
 
 
+#: A group run with no command, which shows its help (click 8.2 and later).
+_NO_ARGS_IS_HELP: tuple[type[click.UsageError], ...] = tuple(
+    filter(None, [getattr(click.exceptions, "NoArgsIsHelpError", None)])
+)
+#: ``scheme://user:password@``: a URL's credentials, never printed.
+_URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][\w+.-]*://)[^/@\s]+@")
+
+
+def _exit_on_signal(number: int, frame: object) -> None:
+    raise SystemExit(128 + number)
+
+
 def _fail(
     settings: _Settings,
     error: BaseException,
@@ -784,7 +877,7 @@ def _fail(
     if settings.debug:
         traceback.print_exception(error)
     text = error.format_message() if isinstance(error, click.ClickException) else str(error)
-    message = " ".join(text.split()) + suffix
+    message = _URL_CREDENTIALS.sub(r"\g<scheme>***@", " ".join(text.split())) + suffix
     if unexpected:
         message = f"{type(error).__name__}: {message}"
         if not settings.debug:

@@ -325,10 +325,14 @@ class Datafile:
         self._metadata.timestamp = value  # type: ignore[assignment]  # validated by pydantic
 
     @property
-    def metadata_location(self) -> str:
+    def metadata_location(self) -> str | None:
         """Where the metadata is stored, for people to read: the sidecar file's path or URL,
-        or the cloud object's own metadata (and its sidecar object, if it spilled there)."""
-        return self._backend.metadata_location(self._location, self._state or self._refresh())
+        or the cloud object's own metadata (and its sidecar object, if it spilled there);
+        None while none is stored (the id, labels and tags are then this object's only)."""
+        state = self._state or self._refresh()
+        if state.metadata is None:
+            return None
+        return self._backend.metadata_location(self._location, state)
 
     def metadata(self) -> Metadata:
         """A copy of the datafile's metadata."""

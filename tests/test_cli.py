@@ -11,8 +11,10 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -660,3 +662,140 @@ def test_transfers_show_progress_on_a_terminal_only(tmp_path: Path) -> None:
     piped = run("download", "src", "piped", cwd=tmp_path)
     assert piped.returncode == 0
     assert piped.stderr == ""
+
+
+# --- found in review --------------------------------------------------------------------------
+
+
+@on_cloud
+def test_upload_goes_into_an_existing_prefix_and_keeps_other_content(
+    backend: Backend, tmp_path: Path
+) -> None:
+    backend.write("survey/old.csv", b"old")
+    (tmp_path / "a.csv").write_bytes(b"mine")
+    ok("upload", str(tmp_path / "a.csv"), backend.url("survey"))
+    assert backend.read("survey/a.csv") == b"mine"
+
+    (tmp_path / "a.csv").write_bytes(b"edited")
+    refused = run("upload", str(tmp_path / "a.csv"), backend.url("survey"))
+    assert refused.returncode == 1
+    assert "--overwrite" in one_line_error(refused)
+    assert backend.read("survey/a.csv") == b"mine"
+
+    ok("upload", "--overwrite", str(tmp_path / "a.csv"), backend.url("survey"))
+    assert backend.read("survey/a.csv") == b"edited"
+
+
+@on_cloud
+def test_download_of_a_prefix_lands_by_the_urls_name_not_the_manifests(
+    backend: Backend, tmp_path: Path
+) -> None:
+    write(backend, "survey/a.csv", b"a")
+    ok("dataset", "index", "--name", "../../escaped", backend.url("survey"))
+    (tmp_path / "work").mkdir()
+
+    ok("download", backend.url("survey"), cwd=tmp_path / "work")
+
+    assert (tmp_path / "work" / "survey" / "a.csv").read_bytes() == b"a"
+    assert not list(tmp_path.parent.glob("escaped"))
+
+
+def test_exec_write_creates_no_file_the_program_did_not_write(tmp_path: Path) -> None:
+    (tmp_path / "in.csv").write_text("x\n")
+
+    ok("exec", "--write", str(tmp_path / "in.csv"), str(tmp_path / "typo.csv"), "--", "cat", "{0}")
+
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["in.csv"]
+
+
+def test_exec_write_creates_an_empty_file_the_program_made(tmp_path: Path) -> None:
+    ok("exec", "--write", str(tmp_path / "new.txt"), "--", "touch", "{}")
+
+    assert (tmp_path / "new.txt").read_bytes() == b""
+
+
+def test_exec_braces_are_written_doubled(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("12\n3\n")
+
+    out = ok("exec", str(tmp_path / "a.txt"), "--", "grep", "-cE", "^[0-9]{{2}}$", "{0}")
+
+    assert out.strip() == "1"
+
+
+def test_exec_leaves_ctrl_c_to_the_program(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("before\n")
+    started = tmp_path / "started"
+    script = f'trap "echo caught" INT; touch {started}; sleep 2; echo after >> "$0"'
+    executable = shutil.which("octstore") or str(Path(sys.executable).with_name("octstore"))
+
+    with subprocess.Popen(
+        [executable, "exec", "--write", str(tmp_path / "a.txt"), "--", "sh", "-c", script, "{}"],
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as process:
+        for _ in range(600):
+            if started.exists():
+                break
+            time.sleep(0.05)
+        process.send_signal(signal.SIGINT)  # to octstore alone: it must wait for the program
+        _, err = process.communicate(timeout=60)
+
+    assert process.returncode == 0, err
+    assert (tmp_path / "a.txt").read_text() == "before\nafter\n"
+
+
+def test_exec_reports_each_file_when_a_write_back_fails(s3fs_fs: Any, tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("a\n")
+
+    result = run(
+        "exec",
+        "--write",
+        str(tmp_path / "a.txt"),
+        "s3://no-such-bucket-here/b.txt",
+        "--",
+        "sh",
+        "-c",
+        'echo x >> "$0"; echo y > "$1"',
+        "{0}",
+        "{1}",
+    )
+
+    assert result.returncode == 1
+    assert f"{tmp_path / 'a.txt'}: written" in result.stderr
+    assert "s3://no-such-bucket-here/b.txt: not written" in result.stderr
+    assert (tmp_path / "a.txt").read_text() == "a\nx\n"
+
+
+def test_listings_leave_out_octstores_temp_files(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text("x")
+    (tmp_path / ".a.csv.abcd_123.tmp").write_text("half written")
+    (tmp_path / ".b.csv.x1y2z3w4.tmp").mkdir()
+    (tmp_path / ".b.csv.x1y2z3w4.tmp" / "b.csv").write_text("a program's copy")
+
+    assert ok("ls", "-r", str(tmp_path)).splitlines() == [str(tmp_path / "a.csv")]
+
+
+def test_credentials_in_a_url_are_never_printed() -> None:
+    result = run("info", "ftp://someone:pa55word@127.0.0.1:1/x.csv")
+
+    assert result.returncode == 1
+    assert "pa55word" not in result.stderr
+    assert "ftp://***@127.0.0.1:1/x.csv" in one_line_error(result)
+
+
+def test_a_group_without_a_command_shows_its_help() -> None:
+    result = run("label")
+
+    assert result.returncode == 2
+    assert "add" in result.stderr
+    assert "remove" in result.stderr
+
+
+def test_info_of_a_file_with_no_stored_metadata_shows_no_id(tmp_path: Path) -> None:
+    (tmp_path / "plain.txt").write_text("x")
+
+    info = json.loads(ok("info", "--json", str(tmp_path / "plain.txt")))
+
+    assert info["id"] is None
+    assert info["metadata_location"] is None
+    assert "none stored yet" in ok("info", str(tmp_path / "plain.txt"))

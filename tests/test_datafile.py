@@ -713,6 +713,10 @@ def test_written_files_and_sidecars_get_the_usual_permissions(
     copy = df.download(tmp_path / "copy.csv")
 
     assert os.stat(copy).st_mode & 0o777 == expected
+    if backend.name != "local":  # cached cloud content stays private
+        entry = df.local_path
+        assert entry.startswith(str(cache_module.cache_root()))
+        assert os.stat(entry).st_mode & 0o077 == 0
     if backend.name == "local":
         assert os.stat(df.path).st_mode & 0o777 == expected
         assert os.stat(backend.url(".a.csv.octstore.json")).st_mode & 0o777 == expected
