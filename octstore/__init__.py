@@ -11,8 +11,10 @@ from octstore.errors import (
     AlreadyExistsError,
     BackendError,
     BackendNotInstalledError,
+    ConfigError,
     ConflictError,
     IntegrityError,
+    InvalidHandleError,
     InvalidLabelError,
     InvalidMetadataError,
     InvalidModeError,
@@ -24,6 +26,7 @@ from octstore.errors import (
 )
 from octstore.filters import FilterError, FilterList, FilterSet, NoSingleMatchError
 from octstore.metadata import LabelSet, Metadata, TagDict
+from octstore.store import GcReport, Store, StoredObject
 from octstore.transfer import TransferReport
 
 __all__ = [
@@ -31,13 +34,16 @@ __all__ = [
     "AlreadyExistsError",
     "BackendError",
     "BackendNotInstalledError",
+    "ConfigError",
     "ConflictError",
     "Datafile",
     "Dataset",
     "FilterError",
     "FilterList",
     "FilterSet",
+    "GcReport",
     "IntegrityError",
+    "InvalidHandleError",
     "InvalidLabelError",
     "InvalidMetadataError",
     "InvalidModeError",
@@ -48,6 +54,8 @@ __all__ = [
     "NotFoundError",
     "NotWrittenError",
     "OctstoreError",
+    "Store",
+    "StoredObject",
     "TagDict",
     "TransferError",
     "TransferReport",
