@@ -46,12 +46,7 @@ except ImportError as error:  # pragma: no cover - depends on the installed extr
         "octstore.http needs werkzeug: pip install 'octstore[http]'"
     ) from error
 
-from octstore.errors import (
-    BackendError,
-    InvalidHandleError,
-    NotFoundError,
-    OctstoreError,
-)
+from octstore.errors import InvalidHandleError, NotFoundError, OctstoreError
 from octstore.store import Store, split_handle
 
 if TYPE_CHECKING:
@@ -186,7 +181,13 @@ def serve(
     WSGI server such as gunicorn.
     """
     server = make_server(store, host, port, max_upload_bytes=max_upload_bytes, read_only=read_only)
-    logger.warning("serving %s on http://%s:%d/", store.url, host, server.server_port)
+    logger.warning(
+        "serving %s on http://%s:%d/ with werkzeug's development server; in production, "
+        "run octstore.http.make_app under a WSGI server such as gunicorn",
+        store.url,
+        host,
+        server.server_port,
+    )
     try:
         server.serve_forever()
     finally:
@@ -269,7 +270,7 @@ class _App:
         upload = uploads[0]
         try:
             handle = self.store.add(upload.filename or "attachment", upload.stream)
-        except BackendError:
+        except OctstoreError:
             logger.exception("storing an upload in %s failed", self.store.url)
             return _text(502, "the storage backend failed; try again")
         finally:

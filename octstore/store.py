@@ -97,7 +97,9 @@ if TYPE_CHECKING:
 __all__ = [
     "CLAIM_TIMEOUT",
     "DEFAULT_GRACE",
+    "GC_CONCURRENCY",
     "MAX_NAMES",
+    "READ_AHEAD",
     "GcReport",
     "Store",
     "StoredObject",
@@ -112,6 +114,9 @@ DEFAULT_GRACE = timedelta(hours=1)
 CLAIM_TIMEOUT = timedelta(minutes=5)
 #: How many of the names an object was added under its metadata keeps (the latest).
 MAX_NAMES = 100
+#: Bytes a remote read fetches at least, ahead of what is asked (s3fs's default is 50 MiB,
+#: too much for a ranged request).
+READ_AHEAD = 4 * 2**20
 #: How many objects ``gc`` deletes at once.
 GC_CONCURRENCY = 8
 
@@ -396,10 +401,11 @@ class Store:
         The content is streamed to a local temporary file while its SHA-256 and CRC32C
         are computed, so memory stays constant for any size. New content is uploaded in one
         request that only creates (``If-None-Match: *`` on S3, ``ifGenerationMatch=0`` on
-        GCS), so concurrent adds never clobber each other and a partial upload never appears
-        at the address. Content already there is not transferred again: only its metadata
-        is rewritten, recording ``name`` and the time, which protects it from ``gc`` for
-        ``grace`` from now.
+        GCS) or, locally, renamed into place, so concurrent adds never clobber each other
+        and a partial upload never appears at the address (other filesystems, such as
+        ``memory://``, write as they can). Content already there is not transferred again:
+        only its metadata is rewritten, recording ``name`` and the time, which protects it
+        from ``gc`` for ``grace`` from now.
 
         Args:
             name: The file's name (untrusted: it is sanitised, see
@@ -465,7 +471,8 @@ class Store:
         self, location: Location, staged: str, crc32c: str, size: int, filename: str
     ) -> None:
         backend = backend_for(location)
-        for _ in range(_TOUCH_ATTEMPTS):
+        wrong_size: int | None = None
+        for attempt in range(_TOUCH_ATTEMPTS):
             try:
                 state: ObjectState | None = backend.stat(location)
             except NotFoundError:
@@ -480,16 +487,22 @@ class Store:
                         backend.put(location, source, metadata, crc32c=crc32c, if_absent=True)
                     return
                 if state.size != size:
-                    raise IntegrityError(
-                        f"{location.url} holds {state.size} bytes, but content with its "
-                        f"SHA-256 has {size}: it was not stored by octstore or is damaged; "
-                        "delete it and add the content again"
-                    )
+                    # Being written by another add, on a filesystem whose writes are not
+                    # atomic (memory://, sftp:// ...)? Look again before giving up.
+                    wrong_size = state.size
+                    time.sleep(0.01 * (attempt + 1))
+                    continue
                 touched = _touched(state.metadata, filename, now)
                 backend.write_metadata(location, touched, if_matches=state)
                 return
             except (ConflictError, NotFoundError):
                 continue  # created, touched or deleted meanwhile: look again
+        if wrong_size is not None:
+            raise IntegrityError(
+                f"{location.url} holds {wrong_size} bytes, but content with its SHA-256 has "
+                f"{size}: it was not stored by octstore or is damaged; delete it and add the "
+                "content again"
+            )
         raise BackendError(
             f"{location.url} changed {_TOUCH_ATTEMPTS} times while it was being added: "
             "others are adding the same content very often; try again"
@@ -620,7 +633,9 @@ class Store:
         fs = location.fs
         try:
             with translate_errors(location.url, "opening"):
-                file: IO[bytes] = fs.open(location.fs_path, "rb")
+                file: IO[bytes] = fs.open(
+                    location.fs_path, "rb", block_size=READ_AHEAD, cache_type="readahead"
+                )
         except NotFoundError as error:
             raise self._not_found(handle) from error
         return file

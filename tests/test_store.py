@@ -27,7 +27,7 @@ from octstore import (
     Store,
     StoredObject,
 )
-from octstore.store import CLAIM_TIMEOUT, sanitize_filename, split_handle
+from octstore.store import CLAIM_TIMEOUT, READ_AHEAD, sanitize_filename, split_handle
 from tests.conftest import Backend
 
 CONTENT = b"Feed the cats!"
@@ -141,6 +141,25 @@ def test_second_add_on_s3_sends_no_content(
     for request in writes:  # ... by a copy onto itself, never with the content
         assert "X-Amz-Copy-Source" in request["headers"] or ".claims" in request["path"]
         assert int(request["headers"].get("Content-Length", 0)) < len(CONTENT)
+
+
+def test_a_small_range_of_a_large_s3_object_transfers_little(
+    s3fs_fs: object, s3_server: object, tmp_path: Path
+) -> None:
+    from tests.servers import S3_BUCKET, S3Server
+
+    assert isinstance(s3_server, S3Server)
+    store = Store(f"s3://{S3_BUCKET}/attachments", {"endpoint_url": s3_server.endpoint_url})
+    handle = store.add("large.bin", os.urandom(24 * 2**20))
+
+    with s3_server.recording() as requests, store.open(handle) as file:
+        file.seek(10 * 2**20)
+        assert len(file.read(100)) == 100
+
+    ranges = [r["headers"]["Range"] for r in requests if r["method"] == "GET"]
+    assert len(ranges) == 1
+    start, end = (int(n) for n in ranges[0].removeprefix("bytes=").split("-"))
+    assert end - start < READ_AHEAD + 2**20
 
 
 def test_add_keeps_names_and_size_as_metadata(store: Store) -> None:

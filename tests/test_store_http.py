@@ -9,7 +9,9 @@ import hashlib
 import io
 import json
 import re
+import socket
 import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -454,6 +456,40 @@ def test_curl_upload_over_the_limit_is_refused(store: Store, server: str, tmp_pa
 
     assert reply.status == 413
     assert store.list() == []
+
+
+def test_serve_runs_werkzeugs_server_until_stopped(
+    store: Store, backend: Backend, tmp_path: Path
+) -> None:
+    handle = store.add("memo.txt", CONTENT)
+    with socket.socket() as probe:  # a free port (serve() cannot report the one it got)
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    code = (
+        "import json, sys; from octstore import Store; from octstore.http import serve; "
+        "serve(Store(sys.argv[1], json.loads(sys.argv[2])), '127.0.0.1', int(sys.argv[3]))"
+    )
+    options = json.dumps(backend.storage_options)
+    process = subprocess.Popen(
+        [sys.executable, "-c", code, store.url, options, str(port)], stderr=subprocess.PIPE
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}{path_of(handle)}") as reply:
+                    body = reply.read()
+                break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise
+                time.sleep(0.2)
+    finally:
+        process.terminate()
+        _, stderr = process.communicate(timeout=30)
+
+    assert body == CONTENT
+    assert b"development server" in stderr
 
 
 def test_round_trip_of_100_handles(store: Store, server: str, tmp_path: Path) -> None:
