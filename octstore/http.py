@@ -47,7 +47,8 @@ except ImportError as error:  # pragma: no cover - depends on the installed extr
     ) from error
 
 from octstore.errors import InvalidHandleError, NotFoundError, OctstoreError
-from octstore.store import Store, split_handle
+from octstore.handles import split_handle
+from octstore.store import Store
 
 if TYPE_CHECKING:
     from collections.abc import Iterable

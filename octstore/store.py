@@ -65,7 +65,6 @@ import os
 import re
 import shutil
 import time
-import unicodedata
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -85,6 +84,7 @@ from octstore.errors import (
     NotFoundError,
     OctstoreError,
 )
+from octstore.handles import sanitize_filename, split_handle
 from octstore.hashing import CHUNK_SIZE, Crc32c
 from octstore.location import Location, translate_errors
 from octstore.metadata import Metadata, TagDict
@@ -103,8 +103,6 @@ __all__ = [
     "GcReport",
     "Store",
     "StoredObject",
-    "sanitize_filename",
-    "split_handle",
 ]
 
 #: How long ``gc`` keeps objects that were added recently, unless told otherwise.
@@ -120,110 +118,13 @@ READ_AHEAD = 4 * 2**20
 #: How many objects ``gc`` deletes at once.
 GC_CONCURRENCY = 8
 
-_SHA256 = re.compile(r"[0-9a-f]{64}")
 _OBJECT_PATH = re.compile(r"(?P<a>[0-9a-f]{2})/(?P<b>[0-9a-f]{2})/(?P<h>[0-9a-f]{64})")
 _CLAIMS = ".claims"
-_FALLBACK_NAME = "attachment"
 #: What temporary files are named after (not the file's own name, which may be as long as
 #: names can be).
 _TEMPORARY_NAME = "octstore-attachment"
-_MAX_NAME_BYTES = 255
-#: Characters that are path separators or are refused in file names on some system.
-_UNSAFE_CHARACTERS = frozenset('/\\<>:"|?*')
-#: Unicode categories replaced in names: controls, format characters (bidirectional
-#: overrides that disguise extensions), surrogates, private use, line and paragraph
-#: separators. (Not "unassigned": that changes with Python's Unicode version, and a handle
-#: made with a newer Python must stay valid with an older one.)
-_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Zl", "Zp"})
-_RESERVED_NAMES = frozenset(
-    {"con", "prn", "aux", "nul"} | {f"{d}{n}" for d in ("com", "lpt") for n in range(1, 10)}
-)
 #: How many times an add re-reads an object whose metadata others keep changing.
 _TOUCH_ATTEMPTS = 20
-_HANDLE_EXAMPLE = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08/report.pdf"
-
-# --- names and handles --------------------------------------------------------------------
-
-
-def sanitize_filename(name: str) -> str:
-    """A file name that is safe to store, to put in a header and to create on any system.
-
-    The last component of a path is kept (browsers may send ``C:\\fakepath\\x.pdf``);
-    separators, characters Windows refuses, control and invisible formatting characters
-    become ``_``; surrounding spaces and trailing dots go; names of Windows devices get a
-    ``_`` prefix; the result is at most 255 UTF-8 bytes, keeping the extension; an empty
-    name becomes ``attachment``. Non-ASCII letters are kept (in NFC form).
-
-    Examples:
-        >>> sanitize_filename('../../etc/passwd')
-        'passwd'
-        >>> sanitize_filename('a"\\r\\nSet-Cookie: x=1.txt')
-        'a___Set-Cookie_ x=1.txt'
-        >>> sanitize_filename('Résumé.pdf')
-        'Résumé.pdf'
-
-    Raises:
-        InvalidHandleError: If ``name`` is not a string.
-    """
-    if not isinstance(name, str):
-        raise InvalidHandleError(f"file name {name!r} is not text: pass the name as a str")
-    text = unicodedata.normalize("NFC", name)
-    text = re.split(r"[/\\]", text)[-1]
-    text = "".join(
-        "_"
-        if char in _UNSAFE_CHARACTERS or unicodedata.category(char) in _UNSAFE_CATEGORIES
-        else char
-        for char in text
-    )
-    text = text.strip(" ").rstrip(" .")
-    if text.split(".", 1)[0].lower() in _RESERVED_NAMES:
-        text = f"_{text}"
-    text = _truncate(text).rstrip(" .")
-    if not text.strip("."):
-        return _FALLBACK_NAME
-    return text
-
-
-def _truncate(name: str) -> str:
-    """``name`` cut to :data:`_MAX_NAME_BYTES` UTF-8 bytes, keeping a short extension."""
-    if len(name.encode("utf-8")) <= _MAX_NAME_BYTES:
-        return name
-    stem, dot, extension = name.rpartition(".")
-    if not dot or not stem or len(extension.encode("utf-8")) > 32:
-        stem, extension = name, ""
-    suffix = f".{extension}" if extension else ""
-    room = _MAX_NAME_BYTES - len(suffix.encode("utf-8"))
-    while len(stem.encode("utf-8")) > room:
-        stem = stem[:-1]
-    return stem + suffix
-
-
-def split_handle(handle: str) -> tuple[str, str]:
-    """The SHA-256 (hex) and the file name of a handle that :meth:`Store.add` returned.
-
-    Examples:
-        >>> split_handle("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08/a.txt")
-        ('9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08', 'a.txt')
-
-    Raises:
-        InvalidHandleError: If it is not ``<64 lowercase hex digits>/<sanitised name>``.
-    """
-    if isinstance(handle, str):
-        digest, separator, name = handle.partition("/")
-        if (
-            separator
-            and _SHA256.fullmatch(digest)
-            and name
-            and len(handle) < 1024
-            and sanitize_filename(name) == name
-        ):
-            return digest, name
-    shown = repr(handle) if len(repr(handle)) <= 120 else repr(handle)[:117] + "..."
-    raise InvalidHandleError(
-        f"{shown} is not a store handle: a handle is '<sha256 hex>/<file name>' as "
-        f"Store.add() returns it, e.g. {_HANDLE_EXAMPLE!r}"
-    )
-
 
 # --- what the store reports ---------------------------------------------------------------
 
@@ -409,7 +310,7 @@ class Store:
 
         Args:
             name: The file's name (untrusted: it is sanitised, see
-                :func:`sanitize_filename`).
+                :func:`octstore.handles.sanitize_filename`).
             content: ``bytes``, the path of a local file, or a binary file object (read to
                 its end from its position).
 

@@ -27,7 +27,8 @@ from octstore import (
     Store,
     StoredObject,
 )
-from octstore.store import CLAIM_TIMEOUT, READ_AHEAD, sanitize_filename, split_handle
+from octstore.handles import sanitize_filename, split_handle
+from octstore.store import CLAIM_TIMEOUT, READ_AHEAD
 from tests.conftest import Backend
 
 CONTENT = b"Feed the cats!"
