@@ -11,9 +11,11 @@ from octstore.errors import (
     AlreadyExistsError,
     BackendError,
     BackendNotInstalledError,
+    ConfigError,
     ConflictError,
     FormatError,
     IntegrityError,
+    InvalidHandleError,
     InvalidLabelError,
     InvalidMetadataError,
     InvalidModeError,
@@ -25,6 +27,7 @@ from octstore.errors import (
 )
 from octstore.filters import FilterError, FilterList, FilterSet, NoSingleMatchError
 from octstore.metadata import LabelSet, Metadata, TagDict
+from octstore.store import GcReport, Store, StoredObject
 from octstore.transfer import TransferReport
 
 __all__ = [
@@ -32,6 +35,7 @@ __all__ = [
     "AlreadyExistsError",
     "BackendError",
     "BackendNotInstalledError",
+    "ConfigError",
     "ConflictError",
     "Datafile",
     "Dataset",
@@ -39,7 +43,9 @@ __all__ = [
     "FilterList",
     "FilterSet",
     "FormatError",
+    "GcReport",
     "IntegrityError",
+    "InvalidHandleError",
     "InvalidLabelError",
     "InvalidMetadataError",
     "InvalidModeError",
@@ -50,6 +56,8 @@ __all__ = [
     "NotFoundError",
     "NotWrittenError",
     "OctstoreError",
+    "Store",
+    "StoredObject",
     "TagDict",
     "TransferError",
     "TransferReport",

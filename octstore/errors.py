@@ -13,9 +13,11 @@ __all__ = [
     "AlreadyExistsError",
     "BackendError",
     "BackendNotInstalledError",
+    "ConfigError",
     "ConflictError",
     "FormatError",
     "IntegrityError",
+    "InvalidHandleError",
     "InvalidLabelError",
     "InvalidMetadataError",
     "InvalidModeError",
@@ -45,6 +47,15 @@ class InvalidTagError(InvalidMetadataError):
 
 class InvalidModeError(OctstoreError, ValueError):
     """A file mode that is not one of the builtin ``open`` modes."""
+
+
+class InvalidHandleError(OctstoreError, ValueError):
+    """A string that is not a store handle (``<sha256 hex>/<file name>``)."""
+
+
+class ConfigError(OctstoreError, ValueError):
+    """The configuration (``OCTSTORE_*`` variables, the TOML file) is invalid or lacks a
+    named store. Messages never contain secret values."""
 
 
 class NotFoundError(OctstoreError, FileNotFoundError):

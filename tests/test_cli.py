@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -81,7 +82,7 @@ def test_help_lists_every_command() -> None:
 
     for command in ("info", "ls", "label", "tag", "upload", "download", "hash", "exec"):
         assert re.search(rf"^\s+{command}\s", out, re.MULTILINE), command
-    for command in ("dataset", "cache"):
+    for command in ("dataset", "cache", "store", "serve"):
         assert re.search(rf"^\s+{command}\s", out, re.MULTILINE), command
 
 
@@ -799,3 +800,100 @@ def test_info_of_a_file_with_no_stored_metadata_shows_no_id(tmp_path: Path) -> N
     assert info["id"] is None
     assert info["metadata_location"] is None
     assert "none stored yet" in ok("info", str(tmp_path / "plain.txt"))
+
+
+# --- the attachment store ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", ["local", "s3"], indirect=True)
+def test_store_add_list_fetch_and_gc(backend: Backend, tmp_path: Path) -> None:
+    store = backend.url("attachments")
+    (tmp_path / "memo.txt").write_bytes(b"Feed the cats!")
+    (tmp_path / "old.txt").write_bytes(b"no longer needed")
+
+    memo, old = ok(
+        "store", "add", store, str(tmp_path / "memo.txt"), str(tmp_path / "old.txt")
+    ).split()
+    assert memo.endswith("/memo.txt")
+    assert old.endswith("/old.txt")
+    assert ok("store", "add", store, str(tmp_path / "memo.txt")).strip() == memo  # stored once
+
+    listed = json.loads(ok("store", "list", "--json", store))
+    assert sorted((item["size"], item["names"]) for item in listed) == [
+        (14, ["memo.txt"]),
+        (16, ["old.txt"]),
+    ]
+
+    fetched = ok("store", "fetch", store, memo, str(tmp_path / "out") + "/").strip()
+    assert Path(fetched).read_bytes() == b"Feed the cats!"
+    assert Path(fetched) == tmp_path / "out" / "memo.txt"
+
+    (tmp_path / "referenced").write_text(memo + "\n")
+    report = json.loads(
+        ok(
+            "store",
+            "gc",
+            "--json",
+            store,
+            "--referenced",
+            str(tmp_path / "referenced"),
+            "--grace",
+            "0s",
+        )
+    )
+    assert [item["names"] for item in report["deleted"]] == [["old.txt"]]
+    assert [item["names"] for item in json.loads(ok("store", "list", "--json", store))] == [
+        ["memo.txt"]
+    ]
+
+
+def test_store_gc_needs_the_referenced_handles(tmp_path: Path) -> None:
+    result = run("store", "gc", str(tmp_path / "store"))
+
+    assert result.returncode == 2
+    assert "--referenced" in one_line_error(result)
+
+
+def test_store_add_reads_standard_input_under_a_name(tmp_path: Path) -> None:
+    executable = shutil.which("octstore") or str(Path(sys.executable).with_name("octstore"))
+    result = subprocess.run(
+        [executable, "store", "add", str(tmp_path / "store"), "-", "--name", "piped.txt"],
+        input=b"from a pipe",
+        capture_output=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.decode().strip().endswith("/piped.txt")
+
+
+def test_a_malformed_handle_exits_2_with_the_form_of_one(tmp_path: Path) -> None:
+    result = run("store", "fetch", str(tmp_path / "store"), "../../etc/passwd")
+
+    assert result.returncode == 2
+    assert "<sha256 hex>/<file name>" in one_line_error(result)
+
+
+def test_serve_answers_ranges_over_real_http(tmp_path: Path) -> None:
+    (tmp_path / "memo.txt").write_bytes(b"Feed the cats!")
+    handle = ok("store", "add", str(tmp_path / "store"), str(tmp_path / "memo.txt")).strip()
+    executable = shutil.which("octstore") or str(Path(sys.executable).with_name("octstore"))
+
+    with subprocess.Popen(
+        [executable, "serve", str(tmp_path / "store"), "--port", "0"],
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as server:
+        try:
+            assert server.stderr is not None
+            line = server.stderr.readline()
+            address = re.search(r"http://127\.0\.0\.1:\d+/", line)
+            assert address is not None, line
+            request = urllib.request.Request(address[0] + handle, headers={"Range": "bytes=0-3"})
+            with urllib.request.urlopen(request, timeout=30) as response:
+                assert response.status == 206
+                assert response.read() == b"Feed"
+                assert "attachment" in response.headers["Content-Disposition"]
+        finally:
+            server.terminate()
+            server.wait(timeout=30)

@@ -34,3 +34,8 @@ def test_exported_names_have_docstrings() -> None:
         if name.startswith("__"):
             continue
         assert getattr(octstore, name).__doc__, name
+
+
+def test_the_attachment_store_is_exported() -> None:
+    for name in ("Store", "StoredObject", "GcReport", "InvalidHandleError", "ConfigError"):
+        assert name in octstore.__all__, name

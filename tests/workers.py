@@ -31,3 +31,33 @@ def read_in_worker(datafile: Datafile) -> tuple[int, str, str]:
     with datafile.open("rb") as f:
         data = f.read()
     return os.getpid(), datafile.name, crc32c_bytes(data)
+
+
+def add_in_rounds(options: dict[str, Any], commands: Any, barrier: Barrier, results: Any) -> None:
+    """For each ``(store url, [(name, content), ...])`` command: wait for the others, then
+    add every item in order; report the handles. ``None`` ends."""
+    from octstore import Store
+
+    for url, items in iter(commands.get, None):
+        store = Store(url, options)
+        barrier.wait(timeout=120)
+        results.put([store.add(name, content) for name, content in items])
+
+
+def collect_in_rounds(
+    options: dict[str, Any], commands: Any, barrier: Barrier, stop: Any, results: Any
+) -> None:
+    """For each ``(store url, grace seconds)`` command: wait for the others, then run gc
+    with no referenced handles until ``stop`` is set; report (gc runs, objects deleted)."""
+    from datetime import timedelta
+
+    from octstore import Store
+
+    for url, grace in iter(commands.get, None):
+        store = Store(url, options)
+        barrier.wait(timeout=120)
+        runs = deleted = 0
+        while not stop.is_set():
+            deleted += len(store.gc(set(), grace=timedelta(seconds=grace)).deleted)
+            runs += 1
+        results.put((runs, deleted))

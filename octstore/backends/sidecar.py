@@ -126,8 +126,17 @@ class SidecarBackend(MetadataBackend):
     def list(
         self, location: Location, *, recursive: bool = True, known: Known | None = None
     ) -> list[Listed]:
-        files, infos = listing(location, recursive=recursive)
-        versions = {child.url: self._listing_version(child, info, infos) for child, info in files}
+        listed, infos = listing(location, recursive=recursive)
+        # A local file removed since the listing (a temp file renamed, a file deleted by
+        # someone else) is left out, as if the listing had come a moment later.
+        files, tokens, versions = [], {}, {}
+        for child, info in listed:
+            try:
+                tokens[child.url] = self._token(child, info)
+            except FileNotFoundError:
+                continue
+            files.append((child, info))
+            versions[child.url] = self._listing_version(child, tokens[child.url], infos)
         fresh = {
             url: known[url][1]
             for url, version in versions.items()
@@ -144,20 +153,24 @@ class SidecarBackend(MetadataBackend):
         return [
             (
                 child,
-                fresh.get(child.url) or self._listed_state(child, info, documents),
+                fresh.get(child.url)
+                or self._listed_state(child, info, tokens[child.url], documents),
                 versions[child.url],
             )
             for child, info in files
         ]
 
     def _listing_version(
-        self, location: Location, info: dict[str, Any], infos: dict[str, dict[str, Any]]
+        self, location: Location, token: str, infos: dict[str, dict[str, Any]]
     ) -> str:
         """The file's token and those of its metadata files: any change to either shows."""
-        parts = [self._token(location, info)]
+        parts = [token]
         for metadata_file in (self._sidecar(location), location.sibling(octue.DIRECTORY_FILE)):
             listed = infos.get(metadata_file.fs_path)
-            parts.append(self._token(metadata_file, listed) if listed else "-")
+            try:
+                parts.append(self._token(metadata_file, listed) if listed else "-")
+            except FileNotFoundError:  # removed since the listing
+                parts.append("-")
         return "|".join(parts)
 
     @staticmethod
@@ -167,9 +180,9 @@ class SidecarBackend(MetadataBackend):
         return _remote_version_token(info)
 
     def _listed_state(
-        self, location: Location, info: dict[str, Any], documents: dict[str, bytes]
+        self, location: Location, info: dict[str, Any], token: str, documents: dict[str, bytes]
     ) -> ObjectState:
-        size, token = int(info["size"]), self._token(location, info)
+        size = int(info["size"])
         sidecar = self._sidecar(location)
         metadata = None
         if sidecar.fs_path in documents:
