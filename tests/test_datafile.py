@@ -720,3 +720,30 @@ def test_written_files_and_sidecars_get_the_usual_permissions(
     if backend.name == "local":
         assert os.stat(df.path).st_mode & 0o777 == expected
         assert os.stat(backend.url(".a.csv.octstore.json")).st_mode & 0o777 == expected
+
+
+def test_a_local_file_deleted_while_it_is_looked_at_is_not_called_a_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by the store's gc race: stat, then isfile, told a vanished file a directory."""
+    from octstore.backends import backend_for
+    from octstore.location import Location
+
+    target = tmp_path / "a.txt"
+    target.write_text("x")
+    real_stat = os.stat
+    looks: list[str] = []
+
+    def stat_then_vanish(path: Any, *args: Any, **kwargs: Any) -> os.stat_result:
+        result = real_stat(path, *args, **kwargs)
+        if os.fspath(path) == str(target) and not looks:
+            looks.append(str(path))
+            os.unlink(target)  # deleted by another process just after this look
+        return result
+
+    monkeypatch.setattr(os, "stat", stat_then_vanish)
+    location = Location(target)
+
+    assert backend_for(location).stat(location).size == 1
+    with pytest.raises(OctstoreError, match="is a directory"):
+        backend_for(Location(tmp_path)).stat(Location(tmp_path))

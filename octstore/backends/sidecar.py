@@ -18,6 +18,7 @@ import shutil
 import uuid
 import warnings
 from datetime import datetime
+from stat import S_ISDIR
 from typing import Any
 
 from octstore import cache
@@ -202,7 +203,7 @@ class SidecarBackend(MetadataBackend):
                     stat = os.stat(location.url)
                 except FileNotFoundError:
                     raise NotFoundError(f"{location.url} does not exist: check the path") from None
-                if not os.path.isfile(location.url):
+                if S_ISDIR(stat.st_mode):  # this stat's answer: the path may be gone by now
                     raise OctstoreError(f"{location.url} is a directory, not a file")
                 size, token = stat.st_size, local_version_token(stat)
             else:
