@@ -73,6 +73,7 @@ __all__ = [
     "entry_path",
     "fetch",
     "info",
+    "is_temporary_name",
     "keep",
     "lock",
     "lookup",
@@ -184,6 +185,12 @@ def temporary_path_beside(path: str) -> str:
     return temporary
 
 
+def is_temporary_name(name: str) -> bool:
+    """Whether ``name`` is one :func:`temporary_path_beside` makes: a file being written,
+    or left by a process that died writing it (never a file of a dataset)."""
+    return _TEMP_NAME.fullmatch(name) is not None
+
+
 def staging_path(name: str) -> str:
     """A fresh temp file in the cache, for content on its way to a remote file ``name``."""
     directory = cache_root() / "writes"
@@ -255,12 +262,19 @@ def _record(entry: Path, location: Location, state: ObjectState) -> None:
 
 
 def _read_record(directory: Path) -> dict[str, Any] | None:
-    """The record of the entry in ``directory``, or None if it has none (yet)."""
+    """The record of the entry in ``directory``, or None if it has none (yet), or one that
+    is not a record (an entry without a record is never served)."""
     try:
         record: dict[str, Any] = json.loads((directory / _RECORD).read_bytes())
-    except (OSError, ValueError):
+        well_formed = (
+            isinstance(record["url"], str)
+            and all(isinstance(record[key], int) for key in ("size", "mtime_ns", "ino"))
+            and isinstance(record["state"]["size"], int)
+            and isinstance(record["state"].get("crc32c"), (str, type(None)))
+        )
+    except (OSError, ValueError, TypeError, KeyError, RecursionError):
         return None
-    return record
+    return record if well_formed else None
 
 
 def _intact(entry: Path, record: dict[str, Any] | None) -> bool:
@@ -401,14 +415,20 @@ def lookup(location: Location) -> ObjectState | None:
     This is what offline mode trusts.
     """
     try:
-        index = json.loads(_url_index(location).read_bytes())
-    except (OSError, ValueError):
+        parts = Path(json.loads(_url_index(location).read_bytes())["entry"]).parts
+    except (OSError, ValueError, TypeError, KeyError, RecursionError):
         return None
-    entry = cache_root() / index["entry"]
+    # objects/<h[:2]>/<h>/data/<name>, and nowhere else
+    if len(parts) != 5 or parts[0] != "objects" or parts[3] != "data" or ".." in parts:
+        return None
+    entry = cache_root().joinpath(*parts)
     record = _read_record(_entry_directory(entry))
-    if record is None or not _intact(entry, record):
+    if record is None or record["url"] != location.url or not _intact(entry, record):
         return None
-    return ObjectState.from_json(record["state"])
+    try:
+        return ObjectState.from_json(record["state"])
+    except (ValueError, TypeError, KeyError):
+        return None
 
 
 def is_cached(location: Location, state: ObjectState) -> bool:
@@ -626,7 +646,7 @@ def clear() -> PruneReport:
     report = prune(0, keep_recent=False)
     urls = cache_root() / "urls"
     for index in urls.glob("*/*.json") if urls.is_dir() else ():
-        with contextlib.suppress(OSError, ValueError, KeyError):
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
             entry = cache_root() / json.loads(index.read_bytes())["entry"]
             if not entry.exists():
                 index.unlink()

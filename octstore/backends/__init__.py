@@ -172,14 +172,16 @@ class MetadataBackend(ABC):
 def listing(
     location: Location, *, recursive: bool
 ) -> tuple[list[tuple[Location, dict[str, Any]]], dict[str, dict[str, Any]]]:
-    """The data files under ``location`` with their fsspec infos (metadata files left out),
-    and every listed info by path (metadata files included), fresh from the filesystem.
+    """The data files under ``location`` with their fsspec infos (metadata files, and local
+    temp files of octstore's, left out), and every listed info by path (metadata files
+    included), fresh from the filesystem.
 
     Raises:
         NotFoundError: If ``location`` is a local path that is not a directory. (A cloud
             prefix without objects is an empty listing.)
     """
     from octstore.backends.sidecar import is_sidecar_name
+    from octstore.cache import is_temporary_name
 
     fs = location.fs
     with translate_errors(location.url, "listing"):
@@ -200,6 +202,7 @@ def listing(
         (Location(fs.unstrip_protocol(name), location.storage_options), info)
         for name, info in sorted(infos.items())
         if not is_sidecar_name(posixpath.basename(name))
+        and not (location.is_local and is_temporary_name(posixpath.basename(name)))
     ]
     return files, infos
 
