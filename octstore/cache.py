@@ -268,12 +268,19 @@ def _record(entry: Path, location: Location, state: ObjectState) -> None:
 
 
 def _read_record(directory: Path) -> dict[str, Any] | None:
-    """The record of the entry in ``directory``, or None if it has none (yet)."""
+    """The record of the entry in ``directory``, or None if it has none (yet), or one that
+    is not a record (an entry without a record is never served)."""
     try:
         record: dict[str, Any] = json.loads((directory / _RECORD).read_bytes())
-    except (OSError, ValueError):
+        well_formed = (
+            isinstance(record["url"], str)
+            and all(isinstance(record[key], int) for key in ("size", "mtime_ns", "ino"))
+            and isinstance(record["state"]["size"], int)
+            and isinstance(record["state"].get("crc32c"), (str, type(None)))
+        )
+    except (OSError, ValueError, TypeError, KeyError, RecursionError):
         return None
-    return record
+    return record if well_formed else None
 
 
 def _intact(entry: Path, record: dict[str, Any] | None) -> bool:
@@ -414,14 +421,20 @@ def lookup(location: Location) -> ObjectState | None:
     This is what offline mode trusts.
     """
     try:
-        index = json.loads(_url_index(location).read_bytes())
-    except (OSError, ValueError):
+        parts = Path(json.loads(_url_index(location).read_bytes())["entry"]).parts
+    except (OSError, ValueError, TypeError, KeyError, RecursionError):
         return None
-    entry = cache_root() / index["entry"]
+    # objects/<h[:2]>/<h>/data/<name>, and nowhere else
+    if len(parts) != 5 or parts[0] != "objects" or parts[3] != "data" or ".." in parts:
+        return None
+    entry = cache_root().joinpath(*parts)
     record = _read_record(_entry_directory(entry))
-    if record is None or not _intact(entry, record):
+    if record is None or record["url"] != location.url or not _intact(entry, record):
         return None
-    return ObjectState.from_json(record["state"])
+    try:
+        return ObjectState.from_json(record["state"])
+    except (ValueError, TypeError, KeyError):
+        return None
 
 
 def is_cached(location: Location, state: ObjectState) -> bool:
@@ -639,7 +652,7 @@ def clear() -> PruneReport:
     report = prune(0, keep_recent=False)
     urls = cache_root() / "urls"
     for index in urls.glob("*/*.json") if urls.is_dir() else ():
-        with contextlib.suppress(OSError, ValueError, KeyError):
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
             entry = cache_root() / json.loads(index.read_bytes())["entry"]
             if not entry.exists():
                 index.unlink()

@@ -275,7 +275,10 @@ class Dataset:
         root = Location(path, storage_options or self._storage_options)
         if root.is_read_only:
             raise OctstoreError(f"{root.url} is read-only: copy the dataset to a writable place")
-        report = copy_all(self._placed(root), root, callback=callback, concurrency=concurrency)
+        placed = self._placed(root)
+        if root.is_local:  # made even for no files: it gets the manifest
+            os.makedirs(root.url, exist_ok=True)
+        report = copy_all(placed, root, callback=callback, concurrency=concurrency)
         copied = Dataset(
             root.url,
             name=self.name,

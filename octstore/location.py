@@ -72,6 +72,8 @@ class Location:
             raise OctstoreError(f"path {raw!r} is not text: pass a str or os.PathLike path")
         if not raw.strip():
             raise OctstoreError("path '' is empty: pass a local path or a URL such as s3://b/k")
+        if "\0" in raw:
+            raise OctstoreError(f"path {raw!r} holds a NUL character, which no file name can")
         protocol, rest = split_protocol(raw)
         self.storage_options = dict(storage_options or {})
         self._fs: Any = None
@@ -237,6 +239,13 @@ def translate_errors(url: str, action: str) -> Iterator[None]:
             _CANONICAL_PROTOCOL.get(protocol, protocol), "check its permissions"
         )
         raise AccessDeniedError(f"{action} {url} was refused ({_reason(error)}): {hint}") from error
+    except TypeError as error:
+        if "unexpected keyword argument" not in str(error):
+            raise
+        raise OctstoreError(
+            f"{action} {url} failed: the filesystem does not take a storage option given "
+            f"({_reason(error)}); check the storage_options"
+        ) from error
     except Exception as error:
         if type(error).__name__ in _NO_CREDENTIALS:
             protocol = split_protocol(url)[0] or "file"
@@ -244,9 +253,12 @@ def translate_errors(url: str, action: str) -> Iterator[None]:
             raise AccessDeniedError(f"no credentials for {action} {url}: {hint}") from error
         if not _is_backend_failure(error):
             raise
+        if split_protocol(url)[0] in (None, *_LOCAL_PROTOCOLS):
+            hint = "check the path, the disk and its permissions"
+        else:
+            hint = "check the network, the endpoint_url and the service's status, then try again"
         raise BackendError(
-            f"{action} {url} failed ({type(error).__name__}: {_reason(error)}): check the "
-            "network, the endpoint_url and the service's status, then try again"
+            f"{action} {url} failed ({type(error).__name__}: {_reason(error)}): {hint}"
         ) from error
 
 

@@ -48,6 +48,7 @@ from octstore.errors import InvalidLabelError, InvalidMetadataError, InvalidTagE
 from octstore.hashing import canonical_json, crc32c_bytes
 
 __all__ = [
+    "MAX_TAG_DEPTH",
     "JsonValue",
     "LabelSet",
     "Metadata",
@@ -111,12 +112,23 @@ def validate_tag_value(value: object, name: str = "?") -> JsonValue:
 
     Raises:
         InvalidTagError: If ``value`` holds anything JSON cannot represent exactly: NaN or
-            an infinity, a dict key that is not a string, or a non-JSON type such as a set.
+            an infinity, a dict key that is not a string, or a non-JSON type such as a set;
+            or if it nests lists and dicts deeper than :data:`MAX_TAG_DEPTH` (or holds itself).
     """
     return _json_value(value, name, where="")
 
 
-def _json_value(value: object, name: str, where: str) -> JsonValue:
+#: How deeply lists and dicts may nest in a tag value: far beyond any real use, well within
+#: what every JSON parser reading it back accepts.
+MAX_TAG_DEPTH = 64
+
+
+def _json_value(value: object, name: str, where: str, depth: int = 0) -> JsonValue:
+    if depth > MAX_TAG_DEPTH:
+        raise InvalidTagError(
+            f"tag {name!r} nests lists or dicts more than {MAX_TAG_DEPTH} deep (or holds "
+            "itself): flatten it"
+        )
     if value is None or isinstance(value, (bool, str)):
         return value
     if isinstance(value, numbers.Integral):
@@ -130,7 +142,7 @@ def _json_value(value: object, name: str, where: str) -> JsonValue:
             )
         return number
     if isinstance(value, (list, tuple)):
-        return [_json_value(item, name, f"{where}[{i}]") for i, item in enumerate(value)]
+        return [_json_value(item, name, f"{where}[{i}]", depth + 1) for i, item in enumerate(value)]
     if isinstance(value, Mapping):
         result: dict[str, JsonValue] = {}
         for key, item in value.items():
@@ -139,7 +151,7 @@ def _json_value(value: object, name: str, where: str) -> JsonValue:
                     f"tag {name!r}{where} has the key {key!r}: JSON object keys are "
                     f"strings; try {str(key)!r}"
                 )
-            result[key] = _json_value(item, name, f"{where}[{key!r}]")
+            result[key] = _json_value(item, name, f"{where}[{key!r}]", depth + 1)
         return result
     raise InvalidTagError(
         f"tag {name!r}{where} is a {type(value).__name__}, which is not a JSON value: "

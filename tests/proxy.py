@@ -8,7 +8,9 @@ in front of either and point the client at ``proxy.endpoint_url``:
 - every request is counted with its method, path, status and bytes each way, so request
   and byte counts are exact, not inferred;
 - ``faults`` injects failures into a share of the requests, drawn from a seeded generator:
-  a dropped connection (no response at all), a truncated response body, or a 500 or 503.
+  a dropped connection (no response at all), a truncated response body, or a 500 or 503;
+  on request, ``"lost"`` too: the server acts on the request, but its response is lost
+  (the connection closes before it), as when a network fails after a write went through.
 
 The proxy keeps the client's ``Host`` header, so URLs the server builds from it (a GCS
 resumable upload session, say) point back at the proxy.
@@ -28,10 +30,12 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-__all__ = ["FAULT_KINDS", "Exchange", "Faults", "Proxy", "Traffic"]
+__all__ = ["ALL_FAULT_KINDS", "FAULT_KINDS", "Exchange", "Faults", "Proxy", "Traffic"]
 
 #: What can go wrong with a request: no response, half a body, or a server error.
 FAULT_KINDS = ("drop", "truncate", "500", "503")
+#: Those, and a response lost after the server acted on the request.
+ALL_FAULT_KINDS = (*FAULT_KINDS, "lost")
 _HOP_BY_HOP = frozenset(
     {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "expect"}
 )
@@ -55,9 +59,9 @@ class Faults:
     methods: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
-        unknown = set(self.kinds) - set(FAULT_KINDS)
+        unknown = set(self.kinds) - set(ALL_FAULT_KINDS)
         if unknown:
-            raise ValueError(f"unknown fault kinds {sorted(unknown)}: use {FAULT_KINDS}")
+            raise ValueError(f"unknown fault kinds {sorted(unknown)}: use {ALL_FAULT_KINDS}")
         self._random = random.Random(self.seed)
         self._lock = threading.Lock()
 
@@ -77,7 +81,7 @@ class Exchange:
 
     method: str
     path: str
-    status: int | None  # None when the connection was dropped before a response
+    status: int | None  # the server's; None when the request never reached it
     bytes_up: int  # request body
     bytes_down: int  # response body, as sent to the client
     fault: str | None = None
@@ -263,7 +267,12 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             upstream.request(self.command, self.path, body=body, headers=headers)
             response = upstream.getresponse()
-            sent = self._relay(response, truncate=fault == "truncate")
+            if fault == "lost":  # the server acted; the client hears nothing
+                response.read()
+                self.close_connection = True
+                sent = 0
+            else:
+                sent = self._relay(response, truncate=fault == "truncate")
         finally:
             upstream.close()
         proxy._record(Exchange(**exchange, status=response.status, bytes_down=sent, fault=fault))

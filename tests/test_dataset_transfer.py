@@ -388,3 +388,15 @@ def test_copy_all_runs_files_concurrently(tmp_path: Path, monkeypatch: pytest.Mo
     report = copy_all(pairs, Location(str(tmp_path / "dst")), concurrency=4)
 
     assert len(report.transferred) == 8
+
+
+def test_downloading_an_empty_dataset_makes_a_directory_with_its_manifest(
+    backend: Backend, tmp_path: Path
+) -> None:
+    if backend.name == "local":
+        os.makedirs(backend.root)
+    empty = Dataset(backend.root, storage_options=backend.storage_options, name="nothing-yet")
+
+    empty.download(tmp_path / "copy")
+
+    assert Dataset(str(tmp_path / "copy")).name == "nothing-yet"

@@ -22,6 +22,7 @@ BODY = bytes(range(256)) * 1000
 
 class _Upstream(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    puts: list[bytes] = []  # noqa: RUF012 - what PUT requests reached the server
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -35,6 +36,7 @@ class _Upstream(BaseHTTPRequestHandler):
 
     def do_PUT(self) -> None:
         received = self.rfile.read(int(self.headers["Content-Length"]))
+        _Upstream.puts.append(received)
         self.send_response(200)
         self.send_header("Content-Length", str(len(received)))
         self.end_headers()
@@ -105,6 +107,16 @@ def test_a_dropped_request_gets_no_response(upstream: str) -> None:
             request(proxy)
 
         assert proxy.exchanges[0].status is None
+
+
+def test_a_lost_response_went_through_to_the_server(upstream: str) -> None:
+    _Upstream.puts.clear()
+    with Proxy(upstream, faults=Faults(rate=1.0, kinds=("lost",))) as proxy:
+        with pytest.raises(http.client.RemoteDisconnected):
+            request(proxy, "PUT", b"abc")
+
+        assert _Upstream.puts == [b"abc"]
+        assert proxy.totals()["faults"] == {"lost": 1}
 
 
 def test_server_errors_and_the_rate_are_as_asked(upstream: str) -> None:

@@ -24,7 +24,7 @@ import json
 import mimetypes
 import os
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from typing import Any
 from urllib.parse import quote
@@ -89,9 +89,10 @@ class GcsBackend(MetadataBackend):
         self, location: Location, custom: Mapping[str, str | None] | None
     ) -> Metadata | None:
         custom = custom or {}
-        metadata = decode(custom)
+        metadata = decode(custom, location.url)
         if metadata is None:
-            return octue.from_gcs_metadata({k: v for k, v in custom.items() if v is not None})
+            present = {k: v for k, v in custom.items() if v is not None}
+            return octue.from_gcs_metadata(present, location.url)
         return read_spilled(location, metadata) if is_spilled(custom) else metadata
 
     def list(
@@ -147,11 +148,28 @@ class GcsBackend(MetadataBackend):
                 "crc32c": crc32c,
             }
             params = {"name": key, **_preconditions(if_matches, if_absent)}
-            with _upload_errors(location, source, crc32c, if_absent):
-                if os.path.getsize(source) > RESUMABLE_THRESHOLD:
-                    uploaded = _resumable_upload(location.fs, bucket, resource, source, params)
-                else:
-                    uploaded = _multipart_upload(location.fs, bucket, resource, source, params)
+            size = os.path.getsize(source)
+            try:
+                with _upload_errors(location, source, crc32c, if_absent):
+                    if size > RESUMABLE_THRESHOLD:
+                        uploaded = _resumable_upload(location.fs, bucket, resource, source, params)
+                    else:
+                        uploaded = _multipart_upload(location.fs, bucket, resource, source, params)
+            except ConflictError:
+                # An upload that gcsfs retried after its response was lost fails its own
+                # precondition if the first attempt went through: no conflict, if the object
+                # holds exactly what was being written.
+                written = _resource_if(
+                    location,
+                    lambda found: (
+                        int(found.get("size") or 0) == size
+                        and found.get("crc32c") == crc32c
+                        and (found.get("metadata") or {}) == resource["metadata"]
+                    ),
+                )
+                if written is None:
+                    raise
+                uploaded = written
             location.fs.invalidate_cache(location.fs_path)
             stale = not spills and not if_absent and _may_have_spilled(if_matches)
             write_spilled(location, metadata if spills else None, stale=stale)
@@ -193,7 +211,20 @@ class GcsBackend(MetadataBackend):
                     **params,
                 )
             except FileExistsError:  # gcsfs's reading of 412 Precondition Failed
-                raise ConflictError.metadata_changed(location.url) from None
+                # A PATCH that gcsfs retried after its response was lost fails its own
+                # precondition if the first attempt went through: no conflict, if the content
+                # is the one read and the metadata exactly what was being written.
+                written = _resource_if(
+                    location,
+                    lambda found: (
+                        if_matches is not None
+                        and str(found.get("generation")) == str(if_matches.details["generation"])
+                        and _holds(found.get("metadata") or {}, patch)
+                    ),
+                )
+                if written is None:
+                    raise ConflictError.metadata_changed(location.url) from None
+                patched = written
             location.fs.invalidate_cache(location.fs_path)
             stale = not spills and _may_have_spilled(if_matches)
             write_spilled(location, metadata if spills else None, stale=stale)
@@ -273,6 +304,24 @@ def _bucket_and_key(location: Location) -> tuple[str, str]:
     if not key:
         raise NotFoundError(f"{location.url} is a bucket, not an object: name an object in it")
     return str(bucket), str(key)
+
+
+def _resource_if(
+    location: Location, wanted: Callable[[dict[str, Any]], bool]
+) -> dict[str, Any] | None:
+    """The object's resource, read afresh, if it is ``wanted``; else None."""
+    bucket, key = _bucket_and_key(location)
+    location.fs.invalidate_cache(location.fs_path)
+    try:
+        found: dict[str, Any] = location.fs.call("GET", "b/{}/o/{}", bucket, key, json_out=True)
+    except FileNotFoundError:
+        return None
+    return found if wanted(found) else None
+
+
+def _holds(custom: Mapping[str, str], patch: Mapping[str, str | None]) -> bool:
+    """Whether custom metadata ``custom`` is what applying ``patch`` makes it."""
+    return all(custom.get(key) == value for key, value in patch.items())
 
 
 def _may_have_spilled(previous: ObjectState | None) -> bool:

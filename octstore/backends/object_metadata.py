@@ -93,22 +93,36 @@ def is_spilled(keys: Mapping[str, str | None]) -> bool:
     return keys.get(SIDECAR) == "1"
 
 
-def decode(keys: Mapping[str, str | None]) -> Metadata | None:
+def decode(keys: Mapping[str, str | None], where: str = "an object") -> Metadata | None:
     """The metadata in ``octstore-*`` keys, or None if there is no ``octstore-id``.
 
-    Keys may come lower-cased (s3fs lower-cases them); values of None are absent.
+    Keys may come lower-cased (s3fs lower-cases them); values of None are absent. Keys that
+    are not valid (not JSON, invalid labels, ...; written by something else) are ignored
+    with a warning naming ``where``: the id alone is kept if it is valid.
     """
     lowered = {key.lower(): value for key, value in keys.items() if value is not None}
     if ID not in lowered:
         return None
-    return Metadata.model_validate(
-        {
-            "id": lowered[ID],
-            "timestamp": lowered.get(TIMESTAMP),
-            "labels": json.loads(lowered.get(LABELS, "[]")),
-            "tags": json.loads(lowered.get(TAGS, "{}")),
-        }
-    )
+    try:
+        return Metadata.model_validate(
+            {
+                "id": lowered[ID],
+                "timestamp": lowered.get(TIMESTAMP),
+                "labels": json.loads(lowered.get(LABELS, "[]")),
+                "tags": json.loads(lowered.get(TAGS, "{}")),
+            }
+        )
+    except (ValueError, RecursionError) as error:  # InvalidMetadataError is a ValueError
+        problem = str(error).splitlines()[0] if str(error) else type(error).__name__
+        warnings.warn(
+            f"ignoring invalid octstore metadata of {where} ({problem}): set it again and "
+            "update_metadata()",
+            stacklevel=4,
+        )
+    try:
+        return Metadata(id=lowered[ID])
+    except ValueError:
+        return None
 
 
 def describe_location(location: Location, state: ObjectState) -> str:

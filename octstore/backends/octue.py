@@ -48,23 +48,42 @@ def _metadata(fields: Mapping[str, Any]) -> Metadata:
     return Metadata.model_validate(document)
 
 
+#: What reading metadata that is not valid octue metadata raises (InvalidMetadataError is a
+#: ValueError).
+_UNREADABLE = (ValueError, TypeError, KeyError, AttributeError, RecursionError)
+
+
 def from_directory_file(data: bytes, name: str, where: str) -> Metadata | None:
-    """The metadata of file ``name`` in an octue ``.octue`` file's bytes, if it has any."""
+    """The metadata of file ``name`` in an octue ``.octue`` file's bytes, if it has any.
+
+    Metadata that is not valid is ignored with a warning naming ``where``.
+    """
     try:
         entry = json.loads(data)["datafiles"][name]
     except KeyError:
         return None
-    except (ValueError, TypeError) as error:
+    except _UNREADABLE as error:
         warnings.warn(f"ignoring unreadable octue metadata {where}: {error}", stacklevel=3)
         return None
-    return _metadata(_decode(entry))
+    try:
+        return _metadata(_decode(entry))
+    except _UNREADABLE as error:
+        warnings.warn(f"ignoring invalid octue metadata {where}: {error}", stacklevel=3)
+        return None
 
 
-def from_gcs_metadata(custom: Mapping[str, str]) -> Metadata | None:
-    """The metadata in octue's ``octue__*`` GCS custom metadata keys, if there are any."""
-    fields = {
-        key.removeprefix(_GCS_PREFIX): _decode(json.loads(value))
-        for key, value in custom.items()
-        if key.startswith(_GCS_PREFIX) and value is not None
-    }
-    return _metadata(fields) if "id" in fields else None
+def from_gcs_metadata(custom: Mapping[str, str], where: str = "an object") -> Metadata | None:
+    """The metadata in octue's ``octue__*`` GCS custom metadata keys, if there are any.
+
+    Metadata that is not valid is ignored with a warning naming ``where``.
+    """
+    try:
+        fields = {
+            key.removeprefix(_GCS_PREFIX): _decode(json.loads(value))
+            for key, value in custom.items()
+            if key.startswith(_GCS_PREFIX) and value is not None
+        }
+        return _metadata(fields) if "id" in fields else None
+    except _UNREADABLE as error:
+        warnings.warn(f"ignoring invalid octue metadata of {where}: {error}", stacklevel=3)
+        return None

@@ -35,7 +35,7 @@ from fsspec.asyn import sync
 
 from octstore.backends import Known, Listed, MetadataBackend, ObjectState, listing
 from octstore.backends import object_metadata as keys_codec
-from octstore.errors import ConflictError, IntegrityError
+from octstore.errors import ConflictError, IntegrityError, InvalidMetadataError, NotFoundError
 from octstore.location import Location, translate_errors
 from octstore.metadata import Metadata
 
@@ -139,7 +139,7 @@ class S3Backend(MetadataBackend):
             NotFoundError: If the bucket does not exist.
         """
         foreign = dict(if_matches.details.get("foreign_metadata", {})) if if_matches else {}
-        user_metadata, spilled = _user_metadata(metadata, crc32c, foreign)
+        user_metadata, spilled = _user_metadata(location, metadata, crc32c, foreign)
         request: dict[str, Any] = {
             "Bucket": _bucket(location),
             "Key": _key(location),
@@ -166,14 +166,23 @@ class S3Backend(MetadataBackend):
         size = os.path.getsize(source)
         fs = location.fs
         with translate_errors(location.url, "writing"):
-            with (
-                _conflicts_as(conflict, missing_key=deleted_is_conflict),
-                open(source, "rb") as body,
-            ):
-                response = fs.call_s3("put_object", Body=body, **request)
+            try:
+                with (
+                    _conflicts_as(conflict, missing_key=deleted_is_conflict),
+                    open(source, "rb") as body,
+                ):
+                    etag: str = fs.call_s3("put_object", Body=body, **request)["ETag"]
+            except ConflictError:
+                # A PUT that botocore retried after its response was lost fails its own
+                # precondition if the first attempt went through: no conflict, if the object
+                # holds exactly what was being written.
+                written = self._etag_if_holding(location, size, user_metadata)
+                if written is None:
+                    raise
+                etag = written
             keys_codec.write_spilled(location, metadata if spilled else None, stale=had_sidecar)
         details = {
-            "ETag": response["ETag"],
+            "ETag": etag,
             "ContentType": request["ContentType"],
             # PutObject's response carries no LastModified: None is "unknown", and a later
             # conditional write compares the ETag only.
@@ -181,7 +190,23 @@ class S3Backend(MetadataBackend):
             "foreign_metadata": foreign,
             "spilled": spilled,
         }
-        return ObjectState(size, response["ETag"], crc32c, metadata, details)
+        return ObjectState(size, etag, crc32c, metadata, details)
+
+    def _etag_if_holding(
+        self, location: Location, size: int, user_metadata: Mapping[str, str]
+    ) -> str | None:
+        """The object's ETag if it holds ``size`` bytes with exactly ``user_metadata`` (which
+        carries the content's CRC32C and the id); None otherwise."""
+        try:
+            head = self._head(location)
+        except FileNotFoundError:
+            return None
+        stored = {key.lower(): value for key, value in (head.get("Metadata") or {}).items()}
+        wanted = {key.lower(): value for key, value in user_metadata.items()}
+        if int(head["ContentLength"]) != size or stored != wanted:
+            return None
+        etag: str = head["ETag"]
+        return etag
 
     def write_metadata(
         self, location: Location, metadata: Metadata, *, if_matches: ObjectState | None = None
@@ -200,7 +225,7 @@ class S3Backend(MetadataBackend):
             if if_matches is not None and _changed_since(if_matches, current):
                 raise ConflictError.metadata_changed(location.url)
             foreign = current.details["foreign_metadata"]
-            user_metadata, spilled = _user_metadata(metadata, current.crc32c, foreign)
+            user_metadata, spilled = _user_metadata(location, metadata, current.crc32c, foreign)
             kept = {name: head[name] for name in _KEPT_HEADERS if head.get(name)}
             # HeadObject omits StorageClass for STANDARD; a copy without it resets to STANDARD.
             if head.get("StorageClass") and head["StorageClass"] != "STANDARD":
@@ -320,7 +345,7 @@ class S3Backend(MetadataBackend):
             key.lower(): value for key, value in (head.get("Metadata") or {}).items()
         }
         spilled = keys_codec.is_spilled(user_metadata)
-        metadata = keys_codec.decode(user_metadata)
+        metadata = keys_codec.decode(user_metadata, location.url)
         if metadata is not None and spilled and read_sidecar:
             metadata = keys_codec.read_spilled(location, metadata)
         details = {
@@ -366,13 +391,26 @@ def _settled(head: Mapping[str, Any]) -> bool:
 
 
 def _user_metadata(
-    metadata: Metadata, crc32c: str | None, foreign: Mapping[str, str]
+    location: Location, metadata: Metadata, crc32c: str | None, foreign: Mapping[str, str]
 ) -> tuple[dict[str, str], bool]:
-    """The object's user metadata and whether it spilled; other tools' keys are kept."""
+    """The object's user metadata and whether it spilled; other tools' keys are kept.
+
+    Raises:
+        InvalidMetadataError: If other tools' keys leave no room for octstore's within S3's
+            limit, even spilled (S3 would refuse the request).
+    """
     keys = {**foreign, **keys_codec.encode(metadata, crc32c)}
     if keys_codec.encoded_size(keys) <= METADATA_LIMIT:
         return keys, False
-    return {**foreign, **keys_codec.encode_spilled(metadata, crc32c)}, True
+    spilled = {**foreign, **keys_codec.encode_spilled(metadata, crc32c)}
+    if keys_codec.encoded_size(spilled) > METADATA_LIMIT:
+        raise InvalidMetadataError(
+            f"{location.url} carries {keys_codec.encoded_size(foreign)} bytes of user metadata "
+            f"of other tools ({', '.join(sorted(foreign))}), which leaves no room for "
+            f"octstore's within S3's limit of {METADATA_LIMIT} bytes; nothing was written: "
+            "remove some of those keys"
+        )
+    return spilled, True
 
 
 async def _heads(fs: Any, keys: list[tuple[str, str]]) -> list[dict[str, Any]]:
@@ -471,11 +509,18 @@ def _changed_since(previous: ObjectState, current: ObjectState) -> bool:
 
 
 def _bucket(location: Location) -> str:
-    return location.fs_path.split("/", 1)[0]
+    bucket = location.fs_path.split("/", 1)[0]
+    if not bucket:
+        raise NotFoundError(f"{location.url} names no bucket: use s3://BUCKET/KEY")
+    return bucket
 
 
 def _key(location: Location) -> str:
-    return location.fs_path.split("/", 1)[1]
+    _bucket(location)
+    parts = location.fs_path.split("/", 1)
+    if len(parts) < 2 or not parts[1]:
+        raise NotFoundError(f"{location.url} is a bucket, not an object: name an object in it")
+    return parts[1]
 
 
 def _content_type(name: str) -> str:

@@ -7,6 +7,14 @@ The sidecar of ``dir/x.csv`` is ``dir/.x.csv.octstore.json`` (format version 1):
 
 Local sidecars are written atomically (a temp file, then ``os.replace``) under a file lock;
 on other filesystems (``memory://``, ``sftp://`` ...) the sidecar is written in one ``pipe``.
+
+A local write replaces content and sidecar together even if the process dies between the
+two renames: the new sidecar goes first into ``.<name>.octstore.json.pending`` with the
+identity (inode, size, mtime) of the new content; then the content is renamed into place,
+the sidecar written, and the pending file removed. Whoever next reads or writes the file
+settles a pending file left by a crash: it becomes the sidecar if its content is in place,
+and is dropped otherwise, so a reader sees old content with old metadata or new with new.
+
 Files written by octue (a per-directory ``.octue`` file) are read when there is no sidecar.
 """
 
@@ -23,7 +31,8 @@ from typing import Any
 
 from octstore import cache
 from octstore.backends import Known, Listed, MetadataBackend, ObjectState, listing, octue
-from octstore.errors import ConflictError, NotFoundError, OctstoreError
+from octstore.errors import ConflictError, InvalidMetadataError, NotFoundError, OctstoreError
+from octstore.hashing import crc32c_bytes
 from octstore.location import Location, translate_errors
 from octstore.metadata import Metadata
 from octstore.state import local_version_token
@@ -40,6 +49,7 @@ __all__ = [
 
 SIDECAR_VERSION = 1
 _SUFFIX = ".octstore.json"
+_PENDING_SUFFIX = ".octstore.json.pending"
 
 
 def sidecar_name(name: str) -> str:
@@ -54,7 +64,8 @@ DATASET_MANIFEST = ".octstore-dataset.json"
 def is_sidecar_name(name: str) -> bool:
     """Whether ``name`` is a metadata file (an octstore sidecar, a dataset manifest, or
     octue's ``.octue``) rather than data."""
-    return (name.startswith(".") and name.endswith(_SUFFIX)) or name in (
+    hidden = name.startswith(".")
+    return (hidden and name.endswith((_SUFFIX, _PENDING_SUFFIX))) or name in (
         octue.DIRECTORY_FILE,
         DATASET_MANIFEST,
     )
@@ -67,7 +78,8 @@ def dump_sidecar(metadata: Metadata) -> bytes:
 
 
 def load_sidecar(data: bytes, where: str) -> Metadata | None:
-    """The metadata in a sidecar's bytes; None, with a warning, if they are not a sidecar.
+    """The metadata in a sidecar's bytes; None, with a warning, if they are not a sidecar
+    (not JSON, truncated, or holding metadata that is not valid).
 
     Raises:
         OctstoreError: If the sidecar was written by a newer octstore.
@@ -75,15 +87,33 @@ def load_sidecar(data: bytes, where: str) -> Metadata | None:
     try:
         document = json.loads(data)
         version = document["octstore"]
-    except (ValueError, TypeError, KeyError) as error:
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise TypeError(f"format version {version!r} is not a number")
+    except (ValueError, TypeError, KeyError, RecursionError) as error:
         warnings.warn(f"ignoring unreadable octstore sidecar {where}: {error!r}", stacklevel=3)
         return None
-    if not isinstance(version, int) or version > SIDECAR_VERSION:
+    if version > SIDECAR_VERSION:
         raise OctstoreError(
             f"the sidecar {where} has format version {version!r}, newer than this octstore "
             f"reads ({SIDECAR_VERSION}): upgrade octstore"
         )
-    return Metadata.model_validate(document)
+    try:
+        return Metadata.model_validate(document)
+    except InvalidMetadataError as error:
+        warnings.warn(f"ignoring invalid octstore sidecar {where}: {error}", stacklevel=3)
+        return None
+
+
+def _sidecar_version(data: bytes) -> str:
+    """The version of a sidecar: its bytes' CRC32C. A state carrying it makes writes
+    conditional on the metadata too, so that no metadata update is silently lost."""
+    return crc32c_bytes(data)
+
+
+def _identity(path: str) -> str:
+    """What a rename keeps of a local file, and a rewrite changes: inode, size and mtime."""
+    stat = os.stat(path)
+    return f"{stat.st_ino}-{stat.st_size}-{stat.st_mtime_ns}"
 
 
 _CHANGE_KEYS = ("ETag", "etag", "mtime", "LastModified", "last_modified", "updated", "created")
@@ -110,24 +140,31 @@ class SidecarBackend(MetadataBackend):
     def _sidecar(self, location: Location) -> Location:
         return location.sibling(sidecar_name(location.name))
 
-    def _read_metadata(self, location: Location) -> Metadata | None:
+    def _read_metadata(self, location: Location) -> tuple[Metadata | None, str | None]:
+        """The stored metadata, and the version of the sidecar it came from (None: none)."""
         sidecar = self._sidecar(location)
         fs = location.fs
         try:
-            return load_sidecar(fs.cat_file(sidecar.fs_path), sidecar.url)
+            data = fs.cat_file(sidecar.fs_path)
+            return load_sidecar(data, sidecar.url), _sidecar_version(data)
         except FileNotFoundError:
             pass
         octue_file = location.sibling(octue.DIRECTORY_FILE)
         try:
             data = fs.cat_file(octue_file.fs_path)
         except FileNotFoundError:
-            return None
-        return octue.from_directory_file(data, location.name, octue_file.url)
+            return None, None
+        return octue.from_directory_file(data, location.name, octue_file.url), None
 
     def list(
         self, location: Location, *, recursive: bool = True, known: Known | None = None
     ) -> list[Listed]:
         listed, infos = listing(location, recursive=recursive)
+        if location.is_local and any(path.endswith(_PENDING_SUFFIX) for path in infos):
+            for child, _ in listed:  # a write was interrupted: settle it, then list again
+                if self._pending(child).fs_path in infos:
+                    self._settle(child)
+            listed, infos = listing(location, recursive=recursive)
         # A local file removed since the listing (a temp file renamed, a file deleted by
         # someone else) is left out, as if the listing had come a moment later.
         files, tokens, versions = [], {}, {}
@@ -185,20 +222,23 @@ class SidecarBackend(MetadataBackend):
     ) -> ObjectState:
         size = int(info["size"])
         sidecar = self._sidecar(location)
-        metadata = None
+        metadata, sidecar_version = None, None
         if sidecar.fs_path in documents:
             metadata = load_sidecar(documents[sidecar.fs_path], sidecar.url)
+            sidecar_version = _sidecar_version(documents[sidecar.fs_path])
         else:
             octue_file = location.sibling(octue.DIRECTORY_FILE)
             if octue_file.fs_path in documents:
                 metadata = octue.from_directory_file(
                     documents[octue_file.fs_path], location.name, octue_file.url
                 )
-        return ObjectState(size, token, metadata=metadata)
+        return ObjectState(size, token, metadata=metadata, details={"sidecar": sidecar_version})
 
     def stat(self, location: Location) -> ObjectState:
         with translate_errors(location.url, "reading"):
             if location.is_local:
+                if os.path.exists(self._pending(location).url):
+                    self._settle(location)
                 try:
                     stat = os.stat(location.url)
                 except FileNotFoundError:
@@ -211,7 +251,8 @@ class SidecarBackend(MetadataBackend):
                 if info.get("type") == "directory":
                     raise NotFoundError(f"{location.url} is a directory, not a file")
                 size, token = int(info["size"]), _remote_version_token(info)
-            return ObjectState(size, token, metadata=self._read_metadata(location))
+            metadata, sidecar_version = self._read_metadata(location)
+            return ObjectState(size, token, metadata=metadata, details={"sidecar": sidecar_version})
 
     def _check(
         self,
@@ -229,7 +270,13 @@ class SidecarBackend(MetadataBackend):
         if if_absent and current is not None:
             raise ConflictError.created_meanwhile(location.url, str(kept))
         if if_matches is not None and (
-            current is None or current.version_token != if_matches.version_token
+            current is None
+            or current.version_token != if_matches.version_token
+            # a state that knows its sidecar's version: its metadata must not have changed
+            or (
+                "sidecar" in if_matches.details
+                and current.details.get("sidecar") != if_matches.details["sidecar"]
+            )
         ):
             if kept is None:
                 raise ConflictError.metadata_changed(location.url)
@@ -252,27 +299,64 @@ class SidecarBackend(MetadataBackend):
         with translate_errors(location.url, "writing"):
             if location.is_local:
                 with cache.lock(location.url):
+                    self._settle_locked(location)
                     if if_matches is not None or if_absent:
                         self._check(location, if_matches, if_absent, kept=source)
                     os.makedirs(location.parent, exist_ok=True)
-                    try:
-                        os.replace(source, location.url)
-                    except OSError:  # another filesystem: copy beside the target, then swap
-                        temporary = cache.temporary_path_beside(location.url)
-                        shutil.copyfile(source, temporary)
-                        os.replace(temporary, location.url)
+                    if os.stat(source).st_dev != os.stat(location.parent).st_dev:
+                        # another filesystem: copy beside the target, so the swap is a rename
+                        staged = cache.temporary_path_beside(location.url)
+                        shutil.copyfile(source, staged)
+                        os.remove(source)
+                    else:
+                        staged = source
+                    pending = self._pending(location).url
+                    sidecar = dump_sidecar(metadata).decode("utf-8")
+                    document = {"content": _identity(staged), "sidecar": sidecar}
+                    cache.write_atomically(pending, json.dumps(document).encode("utf-8"))
+                    os.replace(staged, location.url)
                     self._write_local_sidecar(location, metadata)
-            else:
-                if if_matches is not None or if_absent:
-                    self._check(location, if_matches, if_absent, kept=source)
-                location.fs.put_file(source, location.fs_path)
-                location.fs.pipe_file(self._sidecar(location).fs_path, dump_sidecar(metadata))
-                location.fs.invalidate_cache(location.parent)
-            state = self.stat(location)
-            return ObjectState(state.size, state.version_token, crc32c, metadata)
+                    os.remove(pending)
+                    state = self.stat(location)
+            else:  # no conditional writes here: the lock keeps this machine's writers in turn
+                with cache.lock(location.url):
+                    if if_matches is not None or if_absent:
+                        self._check(location, if_matches, if_absent, kept=source)
+                    location.fs.put_file(source, location.fs_path)
+                    location.fs.pipe_file(self._sidecar(location).fs_path, dump_sidecar(metadata))
+                    location.fs.invalidate_cache(location.parent)
+                    state = self.stat(location)
+            return ObjectState(state.size, state.version_token, crc32c, metadata, state.details)
 
     def _write_local_sidecar(self, location: Location, metadata: Metadata) -> None:
         cache.write_atomically(self._sidecar(location).url, dump_sidecar(metadata))
+
+    def _pending(self, location: Location) -> Location:
+        return location.sibling(f".{location.name}{_PENDING_SUFFIX}")
+
+    def _settle(self, location: Location) -> None:
+        """Settle a local write that a crash interrupted (see the module's docstring)."""
+        with cache.lock(location.url):
+            self._settle_locked(location)
+
+    def _settle_locked(self, location: Location) -> None:
+        """:meth:`_settle`, with the file's lock held."""
+        pending = self._pending(location).url
+        try:
+            with open(pending, "rb") as file:
+                document = json.load(file)
+            content, sidecar = document["content"], document["sidecar"]
+        except FileNotFoundError:
+            return
+        except (ValueError, TypeError, KeyError):  # not ours, or unreadable: it cannot apply
+            content = sidecar = None
+        try:
+            in_place = isinstance(sidecar, str) and _identity(location.url) == content
+        except FileNotFoundError:
+            in_place = False
+        if in_place:
+            cache.write_atomically(self._sidecar(location).url, sidecar.encode("utf-8"))
+        os.remove(pending)
 
     def write_metadata(
         self, location: Location, metadata: Metadata, *, if_matches: ObjectState | None = None
@@ -280,12 +364,15 @@ class SidecarBackend(MetadataBackend):
         with translate_errors(location.url, "writing metadata of"):
             if location.is_local:
                 with cache.lock(location.url):
+                    self._settle_locked(location)
                     state = self._existing(location, if_matches)
                     self._write_local_sidecar(location, metadata)
             else:
-                state = self._existing(location, if_matches)
-                location.fs.pipe_file(self._sidecar(location).fs_path, dump_sidecar(metadata))
-            return ObjectState(state.size, state.version_token, state.crc32c, metadata)
+                with cache.lock(location.url):
+                    state = self._existing(location, if_matches)
+                    location.fs.pipe_file(self._sidecar(location).fs_path, dump_sidecar(metadata))
+            details = {"sidecar": _sidecar_version(dump_sidecar(metadata))}
+            return ObjectState(state.size, state.version_token, state.crc32c, metadata, details)
 
     def _existing(self, location: Location, if_matches: ObjectState | None) -> ObjectState:
         current = self._check(location, if_matches, False, kept=None)

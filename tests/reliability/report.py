@@ -1,0 +1,184 @@
+"""Render the docs page ``docs/reliability.md`` from the reliability suite's figures.
+
+The suite writes ``tests/reliability/figures.json`` and this page at the end of a complete,
+passing run (see ``conftest.py``). To render the page again from the JSON alone::
+
+    python -m tests.reliability.report
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).parent
+PAGE = HERE.parent.parent / "docs" / "reliability.md"
+
+INTRO = """\
+# Reliability
+
+A storage library is trusted only if it never silently loses or corrupts data. octstore's
+test suite has a part that tries hard to make it do so, `tests/reliability/`, and this page
+shows what its latest run tried and found. The figures below are written by that run (this
+page is generated from `tests/reliability/figures.json`; do not edit it by hand).
+
+```console
+python3 -m nox -s tests                                 # everything, this part included
+python3 -m nox -s tests -- tests/reliability            # this part only: the fast variants
+python3 -m nox -s tests -- tests/reliability -m slow    # the long soak variants
+```
+
+The soak variants (`@pytest.mark.slow`) run the same checks many times longer, with other
+seeds; the default run leaves them out (`-m "not slow"` in the pytest settings).
+"""
+
+METHOD = """\
+## What is tried, and what must hold
+
+**Faults on the wire.** A loopback proxy in front of the S3 server (moto) and the GCS
+emulator fails a tenth of all requests, drawn from a seeded generator: it drops the
+connection before the server sees the request, cuts the response body in half, answers 500
+or 503, or lets the server act and then loses the response (so a retried write meets its own
+first attempt). Through it, octstore writes, overwrites and appends to files, updates their
+metadata, reads them uncached, downloads and uploads them, and uploads, loads, downloads and
+caches whole datasets. After every operation, checks made straight against the server and
+the disk (not through the proxy, nor through octstore) require that it either succeeded and
+left exactly its new content and metadata, or raised an `OctstoreError` and left the old state
+or the new, content and metadata together; that no cache entry holds bytes its recorded
+CRC32C does not match; and that no temp file is left behind. One variant turns botocore's
+retries off, so that faults become errors that must be clear.
+
+**Crashes.** Real processes are killed with SIGKILL while they write files back, download
+into the cache, upload datasets and download them: after random, seeded delays, and at each
+instrumented step (right after each rename, removal or file write). What octstore then reads,
+and what the storage holds, must be the state before the interrupted operation or after it;
+and the next run must work with no manual cleanup: a write succeeds (no stale lock), reads
+get whole files, `cache.prune()` removes what interrupted downloads left, and no temp file
+shows up as a dataset's file.
+
+**Races.** Processes (threads for `memory://`) read one object and write it at the same
+moment: one wins, each other gets a `ConflictError` keeping its content where it says.
+Metadata updates race on one file: one wins, the others conflict. Processes update the
+sidecars of the files of one directory while a manifest is written there again and again:
+every update arrives. Sixteen readers open one uncached object: all get it whole, from one
+download.
+
+**Hostile input.** Malformed URLs and unknown protocols; labels and tags with look-alike
+letters, control characters, NaN, values JSON cannot hold and values that hold themselves;
+invalid timestamps; metadata beyond a backend's limits; header injection through metadata;
+paths that climb out of a dataset; unknown storage options; truncated and garbage manifests,
+sidecars, object metadata, octue files and cache records. Refused input must raise an
+`OctstoreError` and change nothing; garbage metadata is ignored with a warning and never stops
+a dataset loading.
+
+**Secrets.** With credentials in `storage_options` and in the environment, no credential
+value may appear in a repr, `to_dict`, a manifest, a sidecar, the cache, a warning, the logs,
+the command line's output (tracebacks included) or an exception.
+
+**State machines.** hypothesis drives any sequence of label, tag and timestamp edits (and
+invalid ones), metadata updates, content writes, reloads and dataset loads on each backend;
+after every step the datafile agrees with a plain model.
+"""
+
+LIMITS = """\
+## Known limits
+
+- **S3 metadata races within one second.** A metadata update on S3 copies the object onto
+  itself: the ETag stays, and `LastModified` has whole seconds, so two updates of one object
+  in the same second cannot be told apart, and the later one wins. (GCS versions metadata;
+  sidecars are versioned by their content.) Content writes are never affected.
+- **Sidecar filesystems without conditional writes** (`memory://`, `sftp://`, ...): a file
+  lock keeps the writers of one machine in turn; writers on different machines are not
+  coordinated. A metadata sidecar spilled next to a cloud object is written after the object,
+  so a failure between the two leaves the object with its id and the previous sidecar.
+- **Temp files of interrupted local writes** (`.<name>.<8 characters>.tmp` beside the file)
+  stay on disk until removed by hand; octstore never lists or reads them.
+- **Not yet covered:** the attachment `Store` and its HTTP server (`gc` killed midway,
+  attachment names that climb out, header injection through served file names, symlinks out
+  of a served root) come with the Store.
+"""
+
+
+def _table(title: str, counts: dict[str, int], what: str) -> list[str]:
+    """A table of ``counts``: one column per backend if the kinds are ``backend: what``."""
+    if not counts:
+        return []
+    if all(": " in kind for kind in counts):
+        return _by_backend(title, counts)
+    lines = [f"| {title} | {what} |", "|---|---:|"]
+    lines += [f"| {kind} | {count:,} |" for kind, count in counts.items()]
+    lines.append(f"| **total** | **{sum(counts.values()):,}** |")
+    return [*lines, ""]
+
+
+def _by_backend(title: str, counts: dict[str, int]) -> list[str]:
+    cells = {tuple(kind.split(": ", 1)): count for kind, count in counts.items()}
+    backends = sorted({backend for backend, _ in cells})
+    rows = sorted({row for _, row in cells})
+    lines = [f"| {title} | {' | '.join(backends)} |", "|---|" + "---:|" * len(backends)]
+    for row in rows:
+        numbers = [f"{cells[(b, row)]:,}" if (b, row) in cells else "-" for b in backends]
+        lines.append(f"| {row} | {' | '.join(numbers)} |")
+    totals = [
+        f"**{sum(c for (b, _), c in cells.items() if b == backend):,}**" for backend in backends
+    ]
+    lines.append(f"| **total** | {' | '.join(totals)} |")
+    return [*lines, ""]
+
+
+def render(figures: dict[str, Any]) -> str:
+    """The page for ``figures`` (as ``figures.json`` holds them)."""
+    outcomes = figures["outcomes"]
+    failed = {kind: count for kind, count in outcomes.items() if kind != "succeeded"}
+    summary = [
+        "## Figures of the latest run",
+        "",
+        f"{figures['tests']} tests{' (with the soak variants)' if figures['soak'] else ''}.",
+        "",
+        "| | |",
+        "|---|---:|",
+        f"| operations under faults | {sum(figures['operations'].values()):,} |",
+        f"| requests through the proxy | {figures['requests']:,} |",
+        f"| faults injected | {sum(figures['faults'].values()):,} |",
+        f"| operations that succeeded | {outcomes.get('succeeded', 0):,} |",
+        f"| operations that failed with a clear error | {sum(failed.values()):,} |",
+        f"| processes killed | {sum(figures['crashes'].values()):,} |",
+        f"| races run | {sum(figures['races'].values()):,} |",
+        f"| hostile inputs tried | {sum(figures['hostile_inputs'].values()):,} |",
+        f"| state machine steps | {sum(figures['stateful_steps'].values()):,} |",
+        f"| places checked for secrets | {sum(figures['secrets_checked'].values()):,} |",
+        f"| **data lost** | **{figures['data_lost']}** |",
+        "",
+        "Every check that finds a byte or a metadata update lost or corrupted fails its test, "
+        "so a passing run, the only kind that writes this page, has lost nothing.",
+        "",
+        "### Faults",
+        "",
+        *_table("fault injected", figures["faults"], "requests"),
+        *_table("outcome", outcomes, "operations"),
+        *_table("operation", figures["operations"], "runs"),
+        "### Crashes",
+        "",
+        *_table("killed during", figures["crashes"], "processes"),
+        "### Races",
+        "",
+        *_table("race", figures["races"], "runs"),
+        "### Hostile input",
+        "",
+        *_table("input", figures["hostile_inputs"], "tried"),
+        "### State machines and secrets",
+        "",
+        *_table("backend", figures["stateful_steps"], "steps"),
+        *_table("checked for credentials", figures["secrets_checked"], "checks"),
+    ]
+    return "\n".join([INTRO, METHOD, *summary, LIMITS])
+
+
+def write_page(figures: dict[str, Any]) -> None:
+    """Write ``docs/reliability.md`` for ``figures``."""
+    PAGE.write_text(render(figures))
+
+
+if __name__ == "__main__":
+    write_page(json.loads((HERE / "figures.json").read_text()))
