@@ -121,7 +121,7 @@ GC_CONCURRENCY = 8
 
 _OBJECT_PATH = re.compile(r"(?P<a>[0-9a-f]{2})/(?P<b>[0-9a-f]{2})/(?P<h>[0-9a-f]{64})")
 _CLAIMS = ".claims"
-_CLAIM_NAME = re.compile(r"[0-9a-f]{64}\.[0-9]+\.[0-9a-f]{32}")
+_CLAIM_NAME = re.compile(r"[0-9a-f]{64}\.[0-9]+\.[^/]+")
 #: What temporary files are named after (not the file's own name, which may be as long as
 #: names can be).
 _TEMPORARY_NAME = "octstore-attachment"
