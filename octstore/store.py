@@ -76,6 +76,7 @@ from octstore import cache
 from octstore.backends import MetadataBackend, ObjectState, backend_for
 from octstore.datafile import Datafile
 from octstore.errors import (
+    AccessDeniedError,
     AlreadyExistsError,
     BackendError,
     ConflictError,
@@ -120,6 +121,7 @@ GC_CONCURRENCY = 8
 
 _OBJECT_PATH = re.compile(r"(?P<a>[0-9a-f]{2})/(?P<b>[0-9a-f]{2})/(?P<h>[0-9a-f]{64})")
 _CLAIMS = ".claims"
+_CLAIM_NAME = re.compile(r"[0-9a-f]{64}\.[0-9]+\.[^/]+")
 #: What temporary files are named after (not the file's own name, which may be as long as
 #: names can be).
 _TEMPORARY_NAME = "octstore-attachment"
@@ -413,7 +415,7 @@ class Store:
 
     @property
     def _claims(self) -> Location:
-        return self._root.child(_CLAIMS)
+        return self._inside(self._root.child(_CLAIMS))
 
     def _live_claims(self, digest: str | None = None, *, max_age: timedelta) -> list[str]:
         """The claims (of ``digest``, or all) younger than ``max_age``, by their file name."""
@@ -478,14 +480,34 @@ class Store:
         fs = self._claims.fs
         live = set(self._live_claims(max_age=2 * CLAIM_TIMEOUT))
         for path in self._claim_files():
-            if path not in live:
+            # Only claims: whatever else is there is not gc's to delete.
+            if path not in live and _CLAIM_NAME.fullmatch(path.rstrip("/").rsplit("/", 1)[-1]):
                 with translate_errors(path, "deleting"), contextlib.suppress(FileNotFoundError):
                     fs.rm_file(path)
 
     # --- reading --------------------------------------------------------------------------
 
     def _object(self, digest: str) -> Location:
-        return self._root.child(f"{digest[:2]}/{digest[2:4]}/{digest}")
+        return self._inside(self._root.child(f"{digest[:2]}/{digest[2:4]}/{digest}"))
+
+    def _inside(self, location: Location) -> Location:
+        """``location``, unless it is local and a symbolic link (of it, or of a directory on
+        its way) takes it out of the store's root: the store never reads, writes or deletes
+        outside its root.
+
+        Raises:
+            AccessDeniedError: If it leads out of the root.
+        """
+        if not self._root.is_local:
+            return location
+        real, root = os.path.realpath(location.url), os.path.realpath(self._root.url)
+        if os.path.commonpath([real, root]) != root:
+            raise AccessDeniedError(
+                f"{location.url} leads out of the store {self.url} (to {real}, through a "
+                "symbolic link): octstore does not follow it; remove the link (then add the "
+                "content again)"
+            )
+        return location
 
     def _stat(self, handle: str) -> tuple[Location, ObjectState, str, str]:
         digest, name = split_handle(handle)
@@ -517,7 +539,7 @@ class Store:
             return False
         try:
             self._stat(handle)
-        except (InvalidHandleError, NotFoundError):
+        except (InvalidHandleError, NotFoundError, AccessDeniedError):
             return False
         return True
 
@@ -628,6 +650,10 @@ class Store:
             except ValueError:
                 continue
             if match and match["a"] + match["b"] == match["h"][:4]:
+                try:
+                    self._inside(location)
+                except AccessDeniedError:
+                    continue  # a link out of the root: not the store's
                 objects.append(_stored_object(location, state, match["h"]))
         return sorted(objects, key=lambda item: item.sha256)
 

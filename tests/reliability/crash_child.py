@@ -16,10 +16,11 @@ import json
 import os
 import signal
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from octstore import Datafile, Dataset
+from octstore import Datafile, Dataset, Store
 
 _calls = 0
 _armed = False
@@ -119,11 +120,27 @@ def download_dataset(prefix: str, target: str, options: dict[str, Any]) -> None:
     _say("done 1")
 
 
+def store_gc(url: str, options: dict[str, Any], referenced: list[str]) -> None:
+    """Collect every object of a store that ``referenced`` does not name, once."""
+    Store(url, options or None).gc(set(referenced), grace=timedelta(0))
+    _say("done 1")
+
+
+def store_add(url: str, options: dict[str, Any], size: int) -> None:
+    """Add version after version to a store, each under its own name."""
+    store = Store(url, options or None)
+    for i in range(1, 10**6):
+        store.add(f"v{i}.bin", version(i, size))
+        _say(f"done {i}")
+
+
 JOBS = {
     "write_back": write_back,
     "download": download,
     "upload_dataset": upload_dataset,
     "download_dataset": download_dataset,
+    "store_gc": store_gc,
+    "store_add": store_add,
 }
 
 

@@ -42,7 +42,8 @@ connection before the server sees the request, cuts the response body in half, a
 or 503, or lets the server act and then loses the response (so a retried write meets its own
 first attempt). Through it, octstore writes, overwrites and appends to files, updates their
 metadata, reads them uncached, downloads and uploads them, and uploads, loads, downloads and
-caches whole datasets. After every operation, checks made straight against the server and
+caches whole datasets; it adds attachments to a `Store`, fetches them, serves them over HTTP
+and collects garbage. After every operation, checks made straight against the server and
 the disk (not through the proxy, nor through octstore) require that it either succeeded and
 left exactly its new content and metadata, or raised an `OctstoreError` and left the old state
 or the new, content and metadata together; that no cache entry holds bytes its recorded
@@ -50,7 +51,8 @@ CRC32C does not match; and that no temp file is left behind. One variant turns b
 retries off, so that faults become errors that must be clear.
 
 **Crashes.** Real processes are killed with SIGKILL while they write files back, download
-into the cache, upload datasets and download them: after random, seeded delays, and at each
+into the cache, upload datasets and download them, and while they run `Store.gc` and
+`Store.add`: after random, seeded delays, and at each
 instrumented step (right after each rename, removal or file write). What octstore then reads,
 and what the storage holds, must be the state before the interrupted operation or after it;
 and the next run must work with no manual cleanup: a write succeeds (no stale lock), reads
@@ -74,7 +76,8 @@ a dataset loading.
 
 **Secrets.** With credentials in `storage_options` and in the environment, no credential
 value may appear in a repr, `to_dict`, a manifest, a sidecar, the cache, a warning, the logs,
-the command line's output (tracebacks included) or an exception.
+the command line's output (tracebacks included, `octstore store` too), an exception, a
+`Store`'s or the configuration's repr and `to_dict`.
 
 **State machines.** hypothesis drives any sequence of label, tag and timestamp edits (and
 invalid ones), metadata updates, content writes, reloads and dataset loads on each backend;
@@ -94,9 +97,13 @@ LIMITS = """\
   so a failure between the two leaves the object with its id and the previous sidecar.
 - **Temp files of interrupted local writes** (`.<name>.<8 characters>.tmp` beside the file)
   stay on disk until removed by hand; octstore never lists or reads them.
-- **Not yet covered:** the attachment `Store` and its HTTP server (`gc` killed midway,
-  attachment names that climb out, header injection through served file names, symlinks out
-  of a served root) come with the Store.
+- **Claims of a killed `Store.gc`** stay in `<root>/.claims/`: an add of content that a dead
+  gc had claimed waits until the claim expires (`CLAIM_TIMEOUT`, 5 minutes), and a later gc
+  removes claims older than twice that. A gc killed between deleting an object and its
+  sidecar leaves the sidecar (`.<hash>.octstore.json`), which nothing reads; a killed local
+  add leaves its staged temp file in the root.
+- **A served download cut by a backend failure** after the headers went out is a short body
+  (its `Content-Length` says so), and the server logs the backend's own `OSError`.
 """
 
 

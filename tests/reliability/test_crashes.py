@@ -13,6 +13,7 @@ after the K-th rename, removal or file write). Then, with no manual cleanup:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
@@ -22,13 +23,14 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import fsspec
 import pytest
 
-from octstore import Datafile, Dataset, cache
+from octstore import Datafile, Dataset, NotFoundError, Store, cache
 from tests.conftest import Backend
 from tests.reliability.checks import Stored, cache_temporaries, stored, unsound_cache_entries
 from tests.reliability.crash_child import version
@@ -293,3 +295,135 @@ def test_dataset_download_killed_at_random_leaves_whole_files_and_the_next_run_c
         _downloaded_dataset_survives(
             backend, target, remote_dataset, {"delay": rng.uniform(0.0, 0.5)}
         )
+
+
+# --- the attachment store: gc and add -----------------------------------------------------
+
+STORE_OBJECTS = 12
+
+
+def _store_sound(store: Store, backend: Backend, contents: dict[str, bytes], tmp: Path) -> set[str]:
+    """Check that each content is in ``store`` whole (content, metadata, and every way of
+    reading it agree) or not at all (every way of reading it says so); the digests there."""
+    present = set()
+    for digest, data in contents.items():
+        handle = f"{digest}/{digest[:8]}.bin"
+        url = store._object(digest).url  # where it is, to look behind octstore's back
+        try:  # octstore reads first: it settles a local write a crash interrupted
+            size: int | None = store.info(handle).size
+        except NotFoundError:
+            size = None
+        truth = stored(backend.name, backend.fs, url)
+        if truth is None:
+            assert size is None, f"{url}: info() found it, the storage does not hold it"
+            with pytest.raises(NotFoundError):
+                store.open(handle)
+            with pytest.raises(NotFoundError):
+                store.fetch(handle, tmp)
+            assert handle not in store
+            continue
+        assert truth.content == data, f"{url}: its content is not its hash's"
+        tags = json.loads(truth.tags)
+        assert "added" in tags, f"{url}: its metadata is missing"
+        assert tags["names"], f"{url}: its metadata has no names"
+        assert size == len(data)
+        with store.open(handle) as f:
+            assert f.read() == data
+        fetched = Path(store.fetch(handle, tmp / "fetched", overwrite=True))
+        assert fetched.read_bytes() == data
+        present.add(digest)
+    return present
+
+
+def _claims_left(store: Store) -> list[str]:
+    return store._claim_files()
+
+
+def _gc_survives(backend: Backend, tmp_path: Path, kill: dict[str, Any]) -> None:
+    options = backend.storage_options
+    store = Store(backend.url("attachments"), options)
+    contents = {}
+    for i in range(STORE_OBJECTS):
+        data = f"attachment {i};".encode() * (i + 1)
+        digest = store.add(f"{hashlib.sha256(data).hexdigest()[:8]}.bin", data).split("/")[0]
+        contents[digest] = data
+    referenced = [f"{d}/{d[:8]}.bin" for d in sorted(contents)[::3]]
+    kept = {handle.split("/")[0] for handle in referenced}
+
+    crash("store_gc", url=store.url, options=options, referenced=referenced, **kill)
+    FIGURES.add("crashes", f"{backend.name}: attachment store gc")
+
+    present = _store_sound(store, backend, contents, tmp_path)
+    assert kept <= present, "gc deleted a referenced object"
+    # The next gc completes; stale claims only delay adds of their content until they
+    # expire (CLAIM_TIMEOUT), and a later gc removes them.
+    report = store.gc(set(referenced), grace=timedelta(0))
+    assert report.kept_busy == []
+    assert _store_sound(store, backend, contents, tmp_path) == kept
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("octstore.store.CLAIM_TIMEOUT", timedelta(seconds=0.2))
+        time.sleep(0.5)
+        for digest, data in contents.items():
+            assert store.add(f"{digest[:8]}.bin", data) == f"{digest}/{digest[:8]}.bin"
+        store.gc(set(), grace=timedelta(hours=1))
+    assert _claims_left(store) == []
+    assert _store_sound(store, backend, contents, tmp_path) == set(contents)
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("point", [1, 2, 4, 6])
+@pytest.mark.parametrize("backend", ["local"], indirect=True)
+def test_store_gc_killed_at_each_step_leaves_whole_objects_and_the_next_run_recovers(
+    backend: Backend, tmp_path: Path, point: int
+) -> None:
+    _gc_survives(backend, tmp_path, {"after": point})
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize("backend", ["local", "s3", "gcs"], indirect=True)
+def test_store_gc_killed_at_random_leaves_whole_objects_and_the_next_run_recovers(
+    backend: Backend, tmp_path: Path, rng: random.Random
+) -> None:
+    for _ in range(2):
+        _gc_survives(backend, tmp_path, {"delay": rng.uniform(0.0, 0.5)})
+
+
+def _add_survives(backend: Backend, tmp_path: Path, kill: dict[str, Any], size: int) -> None:
+    options = backend.storage_options
+    store = Store(backend.url("attachments"), options)
+    done = crash("store_add", url=store.url, options=options, size=size, **kill)
+    FIGURES.add("crashes", f"{backend.name}: attachment store add")
+
+    versions = [version(i, size) for i in range(1, done + 2)]
+    contents = {hashlib.sha256(data).hexdigest(): data for data in versions}
+    present = _store_sound(store, backend, contents, tmp_path)
+    assert set(list(contents)[:done]) <= present, "an add that returned lost its content"
+    # A retry of the interrupted add works, and gc is not stopped by what it left.
+    handle = store.add(f"v{done + 1}.bin", version(done + 1, size))
+    with store.open(handle) as f:
+        assert f.read() == version(done + 1, size)
+    assert f"v{done + 1}.bin" in store.info(handle).names
+    report = store.gc({handle}, grace=timedelta(0))
+    assert report.kept_busy == []
+    assert report.kept_unknown == []
+    assert [item.sha256 for item in store.list()] == [handle.split("/")[0]]
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("point", [1, 3, 5])
+@pytest.mark.parametrize("backend", ["local"], indirect=True)
+def test_store_add_killed_at_each_step_leaves_whole_objects_and_a_retry_works(
+    backend: Backend, tmp_path: Path, point: int
+) -> None:
+    _add_survives(backend, tmp_path, {"after": point}, size=50_000)
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize("backend", ["local", "s3", "gcs"], indirect=True)
+def test_store_add_killed_at_random_leaves_whole_objects_and_a_retry_works(
+    backend: Backend, tmp_path: Path, rng: random.Random
+) -> None:
+    for attempt in range(2):
+        sub = tmp_path / f"attempt-{attempt}"
+        sub.mkdir()
+        _add_survives(backend, sub, {"delay": rng.uniform(0.0, 0.8)}, size=500_000)

@@ -18,17 +18,28 @@ The figures (operations, requests, faults by kind, outcomes by kind) go to the d
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import fsspec
 import pytest
 
-from octstore import ConflictError, Datafile, Dataset, NotWrittenError, OctstoreError, cache
+from octstore import (
+    ConflictError,
+    Datafile,
+    Dataset,
+    NotWrittenError,
+    OctstoreError,
+    Store,
+    cache,
+)
 from tests.conftest import Backend
 from tests.proxy import ALL_FAULT_KINDS, Faults
 from tests.reliability.checks import (
@@ -397,3 +408,90 @@ def test_a_metadata_update_whose_response_was_lost_is_retried_without_a_false_co
 
     assert lose_first_update.faulted == 1
     assert stored(backend.name, backend.fs, url) == Stored.of(b"content", ["checked"])
+
+
+# --- the attachment store and its HTTP server -----------------------------------------------
+
+
+def _attempt_store(kind: str, operation: Callable[[], object]) -> bool:
+    FIGURES.add("operations", f"s3: {kind}")
+    failure: OctstoreError | None = None
+    try:
+        operation()
+    except OctstoreError as error:
+        failure = error
+    FIGURES.add("outcomes", type(failure).__name__ if failure else "succeeded")
+    assert failure is None or str(failure).strip()
+    return failure is None
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize(
+    "net", [(0, RATE, {}), (0, RATE, NO_RETRIES)], indirect=True, ids=["retries", "no-retries"]
+)
+@pytest.mark.parametrize("backend", ["s3"], indirect=True)
+def test_store_operations_under_faults_succeed_or_fail_clearly(
+    net: FaultyBackend, tmp_path: Path
+) -> None:
+    """add, fetch, serve and gc through the proxy: each succeeds or raises an OctstoreError,
+    and every object is whole (content, its hash, its metadata) or absent."""
+    from werkzeug.test import Client
+
+    from octstore.http import make_app
+
+    rng = random.Random(0)
+    store = Store(net.url("attachments"), net.storage_options)
+    app = Client(make_app(store))
+    contents: dict[str, bytes] = {}
+    handles: dict[str, str] = {}
+
+    def whole_or_absent(digest: str, *, present: bool | None = None) -> None:
+        truth = stored("s3", net.backend.fs, store._object(digest).url)
+        if truth is not None:
+            assert truth.content == contents[digest], "an object holds other bytes than its hash"
+            assert "added" in json.loads(truth.tags), "an object has lost its metadata"
+        if present is not None:
+            assert (truth is not None) == present
+
+    for i in range(8):
+        data = os.urandom(rng.choice([0, 100, 5_000, 70_000, 300_000]))
+        digest = hashlib.sha256(data).hexdigest()
+        contents[digest] = data
+        if _attempt_store(
+            "add an attachment",
+            lambda d=digest, i=i, data=data: handles.setdefault(d, store.add(f"a{i}.bin", data)),
+        ):
+            whole_or_absent(digest, present=True)
+        else:
+            whole_or_absent(digest)
+        assert temporaries(tmp_path) == []
+
+    for digest, handle in handles.items():
+        target = tmp_path / f"fetched-{digest[:8]}"
+        cache.clear()
+        if _attempt_store("fetch an attachment", lambda h=handle, t=target: store.fetch(h, t)):
+            assert target.read_bytes() == contents[digest]
+        else:
+            assert not target.exists()
+        assert temporaries(tmp_path) == []
+
+        FIGURES.add("operations", "s3: serve an attachment over HTTP")
+        try:
+            response = app.get("/" + handle)
+            body, status = response.get_data(), response.status_code
+        except OSError:  # a read failed after the headers went: the client sees a cut body
+            FIGURES.add("outcomes", "HTTP body cut short")
+            continue
+        assert status in (200, 502)
+        FIGURES.add("outcomes", "succeeded" if status == 200 else "HTTP 502")
+        if status == 200:
+            assert body == contents[digest]
+
+    referenced = set(list(handles.values())[::2])
+    kept = {handle.split("/")[0] for handle in referenced}
+    if _attempt_store("collect garbage", lambda: store.gc(referenced, grace=timedelta(0))):
+        for digest in contents:
+            whole_or_absent(digest, present=digest in kept)
+    else:
+        for digest in contents:
+            whole_or_absent(digest, present=True if digest in kept else None)

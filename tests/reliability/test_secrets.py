@@ -157,10 +157,17 @@ def _cache_text() -> str:
     return "".join(parts)
 
 
+def _octstore_argv() -> list[str]:
+    return [shutil.which("octstore") or str(Path(sys.executable).with_name("octstore"))]
+
+
 def _octstore(*args: str) -> subprocess.CompletedProcess[str]:
-    executable = shutil.which("octstore") or str(Path(sys.executable).with_name("octstore"))
     return subprocess.run(
-        [executable, *args], capture_output=True, text=True, timeout=120, env=os.environ.copy()
+        [*_octstore_argv(), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=os.environ.copy(),
     )
 
 
@@ -182,3 +189,70 @@ def test_no_credential_shows_in_command_line_output(
     assert [run.returncode for run in runs] == [0, 0, 0, 1, 1]
     for run in runs:
         leaks.check("command line output", run.stdout + run.stderr)
+
+
+@pytest.mark.parametrize("backend", ["s3"], indirect=True)
+def test_no_credential_shows_from_the_attachment_store_or_its_configuration(
+    backend: Backend,
+    secret_s3: dict[str, Any],
+    leaks: Leaks,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from octstore import Store, config
+
+    endpoint = backend.storage_options["endpoint_url"]
+    toml = tmp_path / "config.toml"
+    toml.write_text(
+        f'default_store = "files"\n[s3]\nendpoint_url = "{endpoint}"\n'
+        f'[stores.files]\nurl = "{backend.url("attachments")}"\n'
+        f'access_key_id = "{SECRETS["key"]}"\nsecret_access_key = "{SECRETS["secret"]}"\n'
+        f'session_token = "{SECRETS["token"]}"\n'
+        f'storage_options = {{ secret = "{SECRETS["secret"]}" }}\n'
+    )
+    monkeypatch.setenv("OCTSTORE_CONFIG", str(toml))
+    loaded = config.load()
+    store = Store.from_config("files")
+    handle = store.add("memo.txt", b"Feed the cats!")
+    direct = Store(backend.url("attachments"), secret_s3)
+    leaks.check(
+        "store and config reprs",
+        repr(store) + repr(direct) + repr(loaded) + repr(loaded.store("files")) + store.url,
+    )
+    leaks.check(
+        "store and config to_dict",
+        json.dumps(loaded.to_dict())
+        + json.dumps(loaded.store("files").to_dict())
+        + json.dumps(store.info(handle).to_dict())
+        + json.dumps(store.gc({handle}).to_dict()),
+    )
+    errors: list[BaseException] = []
+    for attempt in (
+        lambda: store.info(handle.replace(handle[0], "0" if handle[0] != "0" else "1", 1)),
+        lambda: Store(backend.url("attachments"), {**secret_s3, **_UNREACHABLE}).add("a", b"x"),
+        lambda: config.load(environ={"OCTSTORE_CONFIG": str(toml), "OCTSTORE_STORES__X__BAD": "1"}),
+    ):
+        with pytest.raises(OctstoreError) as raised:
+            attempt()
+        errors.append(raised.value)
+    leaks.check("store exceptions", "".join(_exception_text(error) for error in errors))
+
+    runs = [
+        _octstore("store", "add", "files", str(toml)),
+        _octstore("store", "list", "--json", "files"),
+        _octstore("store", "fetch", "files", handle, str(tmp_path / "fetched")),
+        _octstore("--debug", "store", "fetch", "files", "0" * 64 + "/x"),
+        _octstore(*_UNREACHABLE_OPTIONS, "--debug", "store", "list", "files"),
+    ]
+    gc = subprocess.run(
+        [*_octstore_argv(), "store", "gc", "files", "--referenced", "-", "--dry-run", "--json"],
+        input=handle,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert [run.returncode for run in [*runs, gc]] == [0, 0, 0, 1, 1, 0]
+    for run in [*runs, gc]:
+        leaks.check("command line output of octstore store", run.stdout + run.stderr)
+    leaks.check("logs", caplog.text + "".join(repr(r.args) for r in caplog.records))
