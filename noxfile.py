@@ -62,8 +62,22 @@ def docs(session: nox.Session) -> None:
     )
 
 
+#: octue, the peer the benchmarks compare with on GCS, pins google-cloud-storage<3 while gcsfs
+#: needs >=3.14: sharing one environment would downgrade gcsfs and fsspec, and so benchmark an
+#: octstore that users do not get. It runs in a virtualenv of its own, driven as a subprocess.
+OCTUE_REQUIREMENTS = ["octue>=0.69,<0.70"]
+
+
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Run every benchmark in bench/, writing bench/results/*.json and a summary."""
-    install(session, "test")
-    session.run("python", "bench/run.py", *session.posargs)
+    """Run every benchmark in bench/ against its peers, writing bench/results/*.json, a
+    summary, and the docs' Performance page with its chart."""
+    install(session, "bench")
+    octue = Path(session.virtualenv.location).parent / "bench-octue"
+    python = octue / "bin" / "python"
+    if not python.exists():
+        session.run("python", "-m", "venv", str(octue))
+    session.run(str(python), "-m", "pip", "install", "--quiet", *OCTUE_REQUIREMENTS, external=True)
+    session.run(
+        "python", "bench/run.py", *session.posargs, env={"OCTSTORE_BENCH_OCTUE_PYTHON": str(python)}
+    )

@@ -1,18 +1,20 @@
 """Run every ``bench/bench_*.py``: each writes ``bench/results/<name>.json``.
 
-A summary of all results goes to ``bench/results/SUMMARY.md``, with each target marked met
-or missed and by how much.
+Then ``bench/report.py`` writes a summary of all results to ``bench/results/SUMMARY.md``,
+with each target marked met or missed and by how much, and the docs page
+``docs/performance.md`` with its chart.
 
 Usage: ``python bench/run.py [NAME ...]`` (default: all benchmarks).
 """
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+import report
 
 BENCH = Path(__file__).parent
 RESULTS = BENCH / "results"
@@ -24,34 +26,19 @@ def main(names: list[str]) -> int:
     if names:
         scripts = [script for script in scripts if script.stem.removeprefix("bench_") in names]
     failed = []
+    started_all = time.perf_counter()
     for script in scripts:
         started = time.perf_counter()
         print(f"== {script.stem}", flush=True)
         if subprocess.run([sys.executable, str(script)], check=False).returncode != 0:
             failed.append(script.stem)
         print(f"   {time.perf_counter() - started:.1f} s", flush=True)
-    write_summary()
+    elapsed = time.perf_counter() - started_all
+    print(f"== all: {elapsed:.1f} s", flush=True)
+    report.main(None if names else elapsed)
     if failed:
         print(f"benchmarks that crashed: {', '.join(failed)}", file=sys.stderr)
     return 1 if failed else 0
-
-
-def write_summary() -> None:
-    lines = [
-        "# Benchmark summary",
-        "",
-        "| benchmark | target | measured | met |",
-        "|---|---|---|---|",
-    ]
-    for path in sorted(RESULTS.glob("*.json")):
-        result = json.loads(path.read_text())
-        for target in result.get("targets", []):
-            met = "yes" if target["met"] else f"no ({target['shortfall']})"
-            lines.append(
-                f"| {result['name']} | {target['target']} | {target['measured']} | {met} |"
-            )
-    (RESULTS / "SUMMARY.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -400,3 +400,22 @@ def test_downloading_an_empty_dataset_makes_a_directory_with_its_manifest(
     empty.download(tmp_path / "copy")
 
     assert Dataset(str(tmp_path / "copy")).name == "nothing-yet"
+
+
+def test_waiting_for_many_files_costs_the_caller_little_cpu() -> None:
+    import time
+
+    from octstore.transfer import TransferReport, _run
+
+    def work(i: int) -> tuple[str, Any, int]:
+        time.sleep(0.02)  # a round trip: files finish one by one, not in bunches
+        return str(i), "skipped", 0
+
+    report = TransferReport(None)
+    started = time.thread_time()
+    _run(work, list(range(2000)), report, Callback(), concurrency=32)
+
+    # Waiting on the whole pending set after each completion cost ~0.5 s here (squared in
+    # the number of files); waiting on them all at once, a tenth of that.
+    assert time.thread_time() - started < 0.25
+    assert len(report.skipped) == 2000

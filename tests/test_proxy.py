@@ -11,11 +11,12 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import gcsfs
 import pytest
 import s3fs
 
 from tests.proxy import Faults, Proxy
-from tests.servers import S3_BUCKET, S3Server
+from tests.servers import GCS_BUCKET, S3_BUCKET, S3Server
 
 BODY = bytes(range(256)) * 1000
 
@@ -145,3 +146,19 @@ def test_s3fs_works_through_the_proxy(s3_server: S3Server) -> None:
 def test_urllib_sees_the_upstream_through_the_proxy(upstream: str) -> None:
     with Proxy(upstream) as proxy, urllib.request.urlopen(proxy.endpoint_url + "/x") as got:
         assert got.read() == BODY
+
+
+def test_gcsfs_requests_through_the_proxy_take_the_latency_not_more(gcs_fs: Any) -> None:
+    gcs_fs.pipe(f"{GCS_BUCKET}/x", b"small")
+    with Proxy(gcs_fs._location, latency=0.02) as proxy:
+        fs = gcsfs.GCSFileSystem(
+            endpoint_url=proxy.endpoint_url, token="anon", skip_instance_cache=True
+        )
+        seconds = []
+        for _ in range(10):
+            started = time.perf_counter()
+            fs.cat_file(f"{GCS_BUCKET}/x")
+            seconds.append(time.perf_counter() - started)
+
+    # Not 20 ms plus a delayed ACK's 40 ms: headers and body are separate writes.
+    assert sorted(seconds)[5] < 0.02 + 0.015
