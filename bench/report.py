@@ -134,14 +134,20 @@ def summary(results: list[dict[str, Any]], elapsed: float | None) -> str:
     lines = ["# Benchmark summary", ""]
     if elapsed is not None:
         lines += [f"The last full `bench/run.py` took {elapsed / 60:.1f} minutes.", ""]
-    lines += ["## Targets", "", *targets_table(results), ""]
+    lines += ["## Targets", "", *targets_table(results), "", *scenario_sections(results)]
+    return "\n".join(lines)
+
+
+def scenario_sections(results: list[dict[str, Any]]) -> list[str]:
+    """A section per scenario with peers: its notes, then each system's figures."""
+    lines: list[str] = []
     for result in results:
         if "systems" not in result:
             continue
         lines += [f"## {title(result)}", ""]
         lines += [f"- {note}" for note in result.get("notes", [])]
         lines += ["", *systems_table(result), ""]
-    return "\n".join(lines)
+    return lines
 
 
 INTRODUCTION = """\
@@ -227,13 +233,8 @@ def docs_page(results: list[dict[str, Any]], elapsed: float | None) -> str:
         ),
         *targets_table(results),
         "",
+        *scenario_sections(results),
     ]
-    for result in results:
-        if "systems" not in result:
-            continue
-        lines += [f"## {title(result)}", ""]
-        lines += [f"- {note}" for note in result.get("notes", [])]
-        lines += ["", *systems_table(result), ""]
     lines += [CAVEATS]
     missed = [
         target["target"]
