@@ -24,6 +24,7 @@ from octstore.errors import (
     NotWrittenError,
     OctstoreError,
     TransferError,
+    UnsafePathError,
 )
 from octstore.filters import FilterError, FilterList, FilterSet, NoSingleMatchError
 from octstore.metadata import LabelSet, Metadata, TagDict
@@ -61,5 +62,6 @@ __all__ = [
     "TagDict",
     "TransferError",
     "TransferReport",
+    "UnsafePathError",
     "__version__",
 ]

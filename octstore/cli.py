@@ -34,10 +34,10 @@ from octstore import cache
 from octstore.__about__ import __version__
 from octstore.datafile import Datafile
 from octstore.dataset import Dataset
-from octstore.errors import NotFoundError, OctstoreError
+from octstore.errors import NotFoundError, OctstoreError, UnsafePathError
 from octstore.filters import FilterSet
 from octstore.hashing import crc32c_file
-from octstore.location import Location, translate_errors
+from octstore.location import Location, relative_path, translate_errors
 from octstore.metadata import validate_label, validate_tag_name
 from octstore.store import Store
 from octstore.transfer import TransferReport, copy_one, fetch_all
@@ -440,7 +440,9 @@ def upload(
         _echo_report(report, as_json)
         return
     datafile = settings.existing_datafile(source)
-    target = _file_destination(destination, datafile.name, settings.options_for(destination))
+    target = _file_destination(
+        destination, datafile.path, datafile.name, settings.options_for(destination)
+    )
     with settings.activity(f"uploading {datafile.name} ({_human_size(datafile.size)})"):
         _echo_report(copy_one(datafile, target, overwrite=overwrite), as_json)
 
@@ -466,7 +468,7 @@ def download(
     if not (is_directory or url.endswith("/")):
         datafile = settings.datafile(url)
         if _exists(datafile):
-            target = _file_destination(destination or ".", datafile.name, None)
+            target = _file_destination(destination or ".", datafile.path, datafile.name, None)
             with settings.activity(f"downloading {datafile.name} ({_human_size(datafile.size)})"):
                 report = copy_one(datafile, target, overwrite=overwrite)
             _echo_report(report, as_json)
@@ -477,25 +479,52 @@ def download(
     if not len(dataset):
         raise NotFoundError(f"there is no file or dataset at {url}: check the URL")
     # The URL's own last part, not the dataset's name, which a manifest sets: a path there
-    # could lead anywhere.
-    default = location.name if location.name not in ("", ".", "..") else "."
+    # could lead anywhere. A last part that is no safe folder name ("~", "..") is refused.
+    default = _safe_name(location.name, url, "give a DESTINATION folder") if location.name else "."
     with settings.progress(f"downloading {dataset.name}") as callback:
         report = dataset.download(destination or default, callback=callback)
     _echo_report(report, as_json)
 
 
-def _file_destination(destination: str, name: str, options: dict[str, Any] | None) -> Location:
-    """Where a file called ``name`` copied to ``destination`` goes: into it if it is a
-    directory or prefix (or ends with a slash), else to it."""
+def _file_destination(
+    destination: str, source: str, name: str, options: dict[str, Any] | None
+) -> Location:
+    """Where the file ``source``, called ``name``, copied to ``destination`` goes: into it if
+    it is a directory or prefix (or ends with a slash), else to it.
+
+    Raises:
+        UnsafePathError: If it goes into a directory and ``name`` would leave it (``..``).
+    """
     location = Location(destination, options)
     if destination.endswith(("/", os.sep)):
-        return location.child(name)
+        return location.child(_safe_name(name, source, "give a DESTINATION file name"))
     if location.is_local:
         is_directory = os.path.isdir(location.url)
     else:
         with translate_errors(location.url, "looking at"):
             is_directory = location.fs.isdir(location.fs_path)
-    return location.child(name) if is_directory else location
+    if not is_directory:
+        return location
+    return location.child(_safe_name(name, source, "give a DESTINATION file name"))
+
+
+def _safe_name(name: str, source: str, fix: str) -> str:
+    """``name`` if it is safe as one file or folder name inside a directory.
+
+    Raises:
+        UnsafePathError: If it is not (``~``, ``..``, ``.``, a drive letter, ...).
+    """
+    try:
+        relative_path(name)
+    except ValueError as error:
+        raise UnsafePathError(
+            f"{source} ends in {name!r}, which is not a safe name for a local file or folder "
+            f"({str(error).split(': ', 1)[-1]}); nothing was written: {fix}",
+            key=name,
+        ) from None
+    if "/" in name:  # one name, not a path
+        raise UnsafePathError(f"{name!r} is not one file name: {fix}", key=name)
+    return name
 
 
 def _echo_report(report: TransferReport, as_json: bool) -> None:

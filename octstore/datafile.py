@@ -31,9 +31,10 @@ from octstore.errors import (
     NotFoundError,
     NotWrittenError,
     OctstoreError,
+    UnsafePathError,
 )
 from octstore.hashing import crc32c_file, crc32c_stream
-from octstore.location import Location, translate_errors
+from octstore.location import Location, relative_path, translate_errors
 from octstore.metadata import LabelSet, Metadata, TagDict
 from octstore.ranges import VersionFile
 from octstore.state import local_version_token
@@ -582,12 +583,14 @@ class Datafile:
             AlreadyExistsError: If a file with other content is at ``local_path`` and
                 ``overwrite`` is False.
         """
+        if local_path is not None and os.path.isdir(os.fspath(local_path)):
+            self._name_inside_a_directory()  # before anything is downloaded
         source = self.local_path
         if local_path is None:
             return source
         target = os.path.abspath(os.fspath(local_path))
         if os.path.isdir(target):
-            target = os.path.join(target, self.name)
+            target = os.path.join(target, self._name_inside_a_directory())
         if os.path.isfile(target) and target != source:
             if os.path.getsize(target) == os.path.getsize(source) and (
                 crc32c_file(target) == self.hash_value
@@ -600,6 +603,22 @@ class Datafile:
                 )
         cache.copy_file(source, target)
         return target
+
+    def _name_inside_a_directory(self) -> str:
+        """The file's name, if it names a file inside a directory (not ``..``, ``~``, ...).
+
+        Raises:
+            UnsafePathError: If it does not; nothing was written.
+        """
+        try:
+            return relative_path(self.name)
+        except ValueError as error:
+            raise UnsafePathError(
+                f"{self.path} cannot be downloaded into a directory by its name "
+                f"{self.name!r} ({str(error).split(': ', 1)[-1]}); nothing was written: give "
+                "download() a file path instead",
+                key=self.name,
+            ) from None
 
     def upload(
         self, cloud_path: str | None = None, *, update_metadata: bool = True, **storage_options: Any

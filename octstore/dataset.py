@@ -24,7 +24,7 @@ from fsspec.callbacks import DEFAULT_CALLBACK, Callback
 
 from octstore.backends import backend_for
 from octstore.datafile import Datafile
-from octstore.errors import NotFoundError, OctstoreError
+from octstore.errors import NotFoundError, OctstoreError, TransferError, UnsafePathError
 from octstore.filters import FilterSet
 from octstore.hashing import canonical_json, crc32c_bytes
 from octstore.location import Location, relative_path
@@ -175,7 +175,7 @@ class Dataset:
             )
         entries = [
             ManifestEntry(
-                path=Location(url).relative_to(self._location),
+                path=relative,
                 size=state.size,
                 version_token=state.version_token,
                 listing_version=version,
@@ -184,6 +184,8 @@ class Dataset:
                 details=dict(state.details),
             )
             for url, (version, state) in sorted(self._listed.items())
+            # A key no folder could hold (``a/..``) is listed but not indexed.
+            if _is_safe(relative := Location(url).relative_to(self._location))
         ]
         manifest = Manifest(
             id=self._metadata.id,
@@ -275,10 +277,14 @@ class Dataset:
         root = Location(path, storage_options or self._storage_options)
         if root.is_read_only:
             raise OctstoreError(f"{root.url} is read-only: copy the dataset to a writable place")
-        placed = self._placed(root)
+        placed, refused = self._placed(root)
         if root.is_local:  # made even for no files: it gets the manifest
             os.makedirs(root.url, exist_ok=True)
-        report = copy_all(placed, root, callback=callback, concurrency=concurrency)
+        try:
+            report = copy_all(placed, root, callback=callback, concurrency=concurrency)
+        except TransferError as error:
+            error.failures.update(refused)
+            raise
         copied = Dataset(
             root.url,
             name=self.name,
@@ -288,36 +294,49 @@ class Dataset:
             storage_options=root.storage_options,
         )
         copied.update_metadata()
+        if refused:
+            raise TransferError(
+                f"{len(refused)} of {len(placed) + len(refused)} files were refused ({report}); "
+                f"the first: {next(iter(refused.values()))}",
+                report=report,
+                failures=dict(refused),
+            )
         return report
 
-    def _placed(self, root: Location) -> list[tuple[Datafile, Location]]:
+    def _placed(
+        self, root: Location
+    ) -> tuple[list[tuple[Datafile, Location]], dict[str, UnsafePathError]]:
         """Each file with its destination under ``root``: its path relative to the dataset's
-        root, or its name if it is outside the root (or the dataset has none).
+        root, or its name if it is outside the root (or the dataset has none); and the files
+        refused because that path would leave ``root`` (by their destination's spelling).
 
         Raises:
-            OctstoreError: If a path would leave ``root``, or two files would land on one
-                path; nothing has been transferred.
+            OctstoreError: If two files would land on one path; nothing has been transferred.
         """
         placed: dict[str, tuple[Datafile, Location]] = {}
+        refused: dict[str, UnsafePathError] = {}
         for datafile in self:
             relative = datafile.name
             if self._location is not None:
                 with contextlib.suppress(ValueError):
                     relative = datafile._location.relative_to(self._location)
             try:
-                relative = relative_path(relative)
-            except ValueError:
-                raise OctstoreError(
-                    f"{datafile.path} would be copied to {relative!r}, outside {root.url}: "
-                    "rename it, or remove it from the dataset"
-                ) from None
+                relative_path(relative)
+            except ValueError as error:
+                refused[f"{root.url.rstrip('/')}/{relative}"] = UnsafePathError(
+                    f"{datafile.path} was not copied: its path {relative!r} would place it "
+                    f"outside {root.url} ({str(error).split(': ', 1)[-1]}); nothing was "
+                    "written for it: rename it at the source, or remove it from the dataset",
+                    key=relative,
+                )
+                continue
             if relative in placed:
                 raise OctstoreError(
                     f"{placed[relative][0].path} and {datafile.path} would both be copied to "
                     f"{root.child(relative).url}: rename one, or remove it from the dataset"
                 )
             placed[relative] = (datafile, root.child(relative))
-        return list(placed.values())
+        return list(placed.values()), refused
 
     def get_file_by_label(self, label: str) -> Datafile:
         """The one datafile with ``label``; an error if none or several have it."""
@@ -379,3 +398,11 @@ class Dataset:
 
     def __repr__(self) -> str:
         return f"<Dataset({self.name!r}) id={self.id!r} files={len(self)}>"
+
+
+def _is_safe(relative: str) -> bool:
+    try:
+        relative_path(relative)
+    except ValueError:
+        return False
+    return True

@@ -26,6 +26,7 @@ __all__ = [
     "NotWrittenError",
     "OctstoreError",
     "TransferError",
+    "UnsafePathError",
 ]
 
 
@@ -160,3 +161,24 @@ class TransferError(OctstoreError, OSError):
         super().__init__(message)
         self.report = report
         self.failures = dict(failures or {})
+
+
+class UnsafePathError(OctstoreError, ValueError):
+    """A key, manifest entry or name that would place a file outside its destination folder
+    (``..``, ``~``, an absolute path, a drive letter, a backslash, NUL, ...); nothing was
+    written for it.
+
+    Attributes:
+        key: The offending key or path, as the source spelled it.
+    """
+
+    def __init__(self, message: str, *, key: str = "") -> None:
+        super().__init__(message)
+        self.key = key
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild_unsafe, (str(self), self.key))
+
+
+def _rebuild_unsafe(message: str, key: str) -> UnsafePathError:
+    return UnsafePathError(message, key=key)
