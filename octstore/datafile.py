@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -85,6 +86,13 @@ class _PendingWrite:
     submitted: bool = False  # the write-back was attempted: the copy must then survive
 
 
+def _location_id(location: Location) -> uuid.UUID:
+    """The id of a file whose metadata is not stored yet: a UUID5 of its canonical URL (a
+    local file's real path), so that every read of it agrees until a write stores it."""
+    url = f"file://{os.path.realpath(location.url)}" if location.is_local else location.url
+    return uuid.uuid5(uuid.NAMESPACE_URL, url)
+
+
 def _offline_by_default() -> bool:
     return os.environ.get("OCTSTORE_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
 
@@ -129,7 +137,7 @@ class Datafile:
                     "labels": labels,
                     "tags": tags,
                     "timestamp": timestamp,
-                    "id": id,
+                    "id": id if id is not None else _location_id(self._location),
                 }.items()
                 if value is not None
             }
@@ -167,13 +175,16 @@ class Datafile:
 
     @classmethod
     def _assemble(
-        cls, location: Location, metadata: Metadata, state: ObjectState | None
+        cls, location: Location, metadata: Metadata | None, state: ObjectState | None
     ) -> Datafile:
-        """A datafile from parts already known (a dict, a listing), with no request."""
+        """A datafile from parts already known (a dict, a listing), with no request; with no
+        ``metadata``, it has the id derived from its location and nothing else."""
         datafile = cls.__new__(cls)
         datafile._location = location
         datafile._offline = _offline_by_default()
-        datafile._metadata = metadata
+        datafile._metadata = (
+            metadata if metadata is not None else Metadata(id=_location_id(location))
+        )
         datafile._state = datafile._metadata_basis = state
         datafile._state_is_fresh = state is not None
         datafile._content_hash = None
@@ -691,7 +702,8 @@ class Datafile:
         """
         location = Location(data["path"], {**data.get("storage_options", {}), **storage_options})
         metadata = Metadata.model_validate(
-            {key: data[key] for key in ("id", "timestamp", "labels", "tags") if key in data}
+            {"id": _location_id(location)}
+            | {key: data[key] for key in ("id", "timestamp", "labels", "tags") if key in data}
         )
         return cls._assemble(location, metadata, None)
 

@@ -86,7 +86,7 @@ class Dataset:
             for child, state, version in backend_for(self._location).list(
                 self._location, recursive=recursive, known=known
             ):
-                metadata = state.metadata.model_copy(deep=True) if state.metadata else Metadata()
+                metadata = state.metadata.model_copy(deep=True) if state.metadata else None
                 self._files[child.url] = Datafile._assemble(child, metadata, state)
                 self._listed[child.url] = (version, state)
         for file in files or ():
