@@ -24,14 +24,21 @@ from fsspec.callbacks import DEFAULT_CALLBACK, Callback
 
 from octstore.backends import backend_for
 from octstore.datafile import Datafile
-from octstore.errors import NotFoundError, OctstoreError, TransferError, UnsafePathError
+from octstore.errors import NotFoundError, OctstoreError, UnsafePathError
 from octstore.filters import FilterSet
 from octstore.hashing import canonical_json, crc32c_bytes
 from octstore.location import Location, relative_path
 from octstore.manifest import Manifest, ManifestEntry, read_manifest, write_manifest
 from octstore.metadata import LabelSet, Metadata, TagDict
 from octstore.state import ObjectState
-from octstore.transfer import DEFAULT_CONCURRENCY, TransferReport, copy_all, fetch_all
+from octstore.sync import destination_listing, plan, settled_manifest
+from octstore.transfer import (
+    DEFAULT_CONCURRENCY,
+    TransferReport,
+    execute,
+    fetch_all,
+    raise_failures,
+)
 
 __all__ = ["Dataset"]
 
@@ -73,7 +80,7 @@ class Dataset:
         stored = manifest.model_dump(include={"id", "labels", "tags"}) if manifest else {}
         self._metadata = Metadata.model_validate(
             {key: value if value is not None else stored.get(key) for key, value in given.items()}
-            | ({} if id is not None or manifest else {"id": uuid.uuid4()})
+            | ({} if id is not None or manifest else {"id": _dataset_id(self._location)})
         )
         if name is None and manifest is not None:
             name = manifest.name
@@ -202,20 +209,29 @@ class Dataset:
         self,
         cloud_path: str,
         *,
+        overwrite: bool = False,
         callback: Callback = DEFAULT_CALLBACK,
         concurrency: int = DEFAULT_CONCURRENCY,
         storage_options: dict[str, Any] | None = None,
     ) -> TransferReport:
-        """Copy every file, content and metadata, under the prefix ``cloud_path``, keeping
-        each file's path relative to the dataset's root; then write the manifest there.
+        """Synchronise every file, content and metadata, to the prefix ``cloud_path``,
+        keeping each file's path relative to the dataset's root; then record what was
+        synchronised in the manifest there.
 
-        Files run concurrently, each in one request carrying its metadata. A file whose
-        content is already at its destination is not transferred (its metadata is written
-        if it differs), so running an upload again transfers only what changed. A file
-        changed at the destination meanwhile is not overwritten (``ConflictError``).
+        A three-way sync: each file is compared with what the destination's manifest recorded
+        at the last sync there. Changed only here: copied (only its metadata, if the content
+        is there). Changed only at the destination: left as it is, and reported in
+        ``destination_changed``. Changed on both sides, or never synchronised and different:
+        a conflict, left as it is unless ``overwrite``. Every decision is made from one
+        listing and one manifest read before anything moves, and each write is conditional
+        on the state it was decided on. Unchanged files, and the manifest when nothing
+        changed, are not written at all; an id the destination already has for a file wins,
+        and is written back to the local file's sidecar.
 
         Args:
             cloud_path: The prefix (or directory) to copy to: ``gs://bucket/datasets/x``.
+            overwrite: Resolve conflicts by replacing the destination's version with this
+                dataset's (files changed only at the destination are still left alone).
             callback: An fsspec callback for progress (``fsspec.callbacks.TqdmCallback()``):
                 told the number of files, then each file done.
             concurrency: How many files are in flight at once.
@@ -223,24 +239,34 @@ class Dataset:
                 dataset's).
 
         Returns:
-            What was transferred, what only had its metadata written, what was skipped.
+            What was transferred, what only had its metadata written, what was already
+            there, and what was left because it changed at the destination.
 
         Raises:
-            TransferError: If some files failed. The others were copied; running it again
-                retries the failed ones. The manifest is not written then.
+            TransferError: If some files conflict or failed (its ``failures`` hold a
+                ``ConflictError`` for each conflict; its ``report``, what was done). The
+                others were copied; running it again retries the failed ones.
         """
-        return self._copy_to(cloud_path, storage_options, callback, concurrency)
+        return self._copy_to(cloud_path, storage_options, callback, concurrency, overwrite)
 
     def download(
         self,
         local_dir: str | os.PathLike[str] | None = None,
         *,
+        overwrite: bool = False,
         callback: Callback = DEFAULT_CALLBACK,
         concurrency: int = DEFAULT_CONCURRENCY,
     ) -> TransferReport:
-        """Copy every file, content and metadata (as sidecars), into the directory
-        ``local_dir``, keeping each file's path relative to the dataset's root; then write
-        the manifest there, so ``Dataset(local_dir)`` has this dataset's id, labels and tags.
+        """Synchronise every file, content and metadata (as sidecars), into the directory
+        ``local_dir``, keeping each file's path relative to the dataset's root; then record
+        it in the manifest there, so ``Dataset(local_dir)`` has this dataset's id, labels and
+        tags.
+
+        The same three-way sync as :meth:`upload`, against the manifest in ``local_dir``:
+        local edits made since the last download are never overwritten (reported in
+        ``destination_changed``, or as conflicts if the remote file changed too). A key that
+        would place a file outside ``local_dir`` (``..``, ``~``, an absolute path, ...) is
+        refused with an ``UnsafePathError`` and nothing is written for it.
 
         Without ``local_dir``, the remote files' content is put into the cache instead, so
         that ``local_path`` and ``open`` need no transfer afterwards (and work offline).
@@ -250,12 +276,14 @@ class Dataset:
 
         Args:
             local_dir: The directory to copy into (made if missing).
+            overwrite: Resolve conflicts by replacing the local version with the remote one.
             callback: An fsspec callback for progress: told the number of files, then each
                 file done.
             concurrency: How many files are in flight at once.
 
         Raises:
-            TransferError: If some files failed; the others were copied.
+            TransferError: If some files conflict, were refused or failed; the others were
+                copied.
         """
         if local_dir is None:
             return fetch_all(list(self), callback=callback, concurrency=concurrency)
@@ -265,7 +293,7 @@ class Dataset:
                 f"download() copies into a local directory, and {local.url} is not one: use "
                 "upload() to copy a dataset to a remote location"
             )
-        return self._copy_to(local.url, None, callback, concurrency)
+        return self._copy_to(local.url, None, callback, concurrency, overwrite)
 
     def _copy_to(
         self,
@@ -273,6 +301,7 @@ class Dataset:
         storage_options: dict[str, Any] | None,
         callback: Callback,
         concurrency: int,
+        overwrite: bool,
     ) -> TransferReport:
         root = Location(path, storage_options or self._storage_options)
         if root.is_read_only:
@@ -280,28 +309,24 @@ class Dataset:
         placed, refused = self._placed(root)
         if root.is_local:  # made even for no files: it gets the manifest
             os.makedirs(root.url, exist_ok=True)
-        try:
-            report = copy_all(placed, root, callback=callback, concurrency=concurrency)
-        except TransferError as error:
-            error.failures.update(refused)
-            raise
-        copied = Dataset(
-            root.url,
-            name=self.name,
-            id=self.id,
-            labels=self.labels,
-            tags=self.tags,
-            storage_options=root.storage_options,
-        )
-        copied.update_metadata()
-        if refused:
-            raise TransferError(
-                f"{len(refused)} of {len(placed) + len(refused)} files were refused ({report}); "
-                f"the first: {next(iter(refused.values()))}",
-                report=report,
-                failures=dict(refused),
-            )
+        sync = plan(placed, root, overwrite=overwrite, refused=refused)
+        report, failures = execute(sync, callback=callback, concurrency=concurrency)
+        synced = {*report.transferred, *report.metadata_updated, *report.skipped}
+        # Only a sync that wrote something needs a second listing for the new states.
+        after = destination_listing(root, sync.basis) if sync.writes else sync.listed
+        # The id the destination's dataset already has wins, as files' ids do.
+        own = self._manifest()
+        if sync.basis is not None:
+            own.id = sync.basis.id
+        manifest = settled_manifest(sync, own, synced, after)
+        if sync.basis is None or _substance(manifest) != _substance(sync.basis):
+            write_manifest(root, manifest)
+        raise_failures(report, failures, len(placed) + len(refused))
         return report
+
+    def _manifest(self) -> Manifest:
+        """A manifest with the dataset's own metadata and no files."""
+        return Manifest(id=self._metadata.id, name=self.name, labels=self.labels, tags=self.tags)
 
     def _placed(
         self, root: Location
@@ -398,6 +423,23 @@ class Dataset:
 
     def __repr__(self) -> str:
         return f"<Dataset({self.name!r}) id={self.id!r} files={len(self)}>"
+
+
+def _dataset_id(location: Location | None) -> uuid.UUID:
+    """A new dataset's id: derived from its root, as a file's is, so that two loads of a
+    folder without a manifest agree (a random one for a dataset without a root)."""
+    if location is None:
+        return uuid.uuid4()
+    url = f"file://{os.path.realpath(location.url)}" if location.is_local else location.url
+    return uuid.uuid5(uuid.NAMESPACE_URL, url)
+
+
+def _substance(manifest: Manifest) -> dict[str, Any]:
+    """What a manifest says, without the listing versions: they tell a loader when to read a
+    file again, and a manifest that differs only in them need not be written again."""
+    document = manifest.model_dump(mode="json", exclude={"files": {"__all__": {"listing_version"}}})
+    document["files"] = sorted(document["files"], key=lambda entry: entry["path"])
+    return document
 
 
 def _is_safe(relative: str) -> bool:

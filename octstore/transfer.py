@@ -23,13 +23,28 @@ from fsspec.callbacks import DEFAULT_CALLBACK, Callback
 from octstore import cache
 from octstore.backends import backend_for
 from octstore.datafile import Datafile
-from octstore.errors import AlreadyExistsError, NotFoundError, TransferError
+from octstore.errors import (
+    AlreadyExistsError,
+    ConflictError,
+    NotFoundError,
+    TransferError,
+    UnsafePathError,
+)
 from octstore.hashing import crc32c_file
 from octstore.location import Location
 from octstore.metadata import Metadata
 from octstore.state import ObjectState
+from octstore.sync import FilePlan, SyncPlan, holds, plan, resolved_metadata
 
-__all__ = ["DEFAULT_CONCURRENCY", "TransferReport", "copy_all", "copy_one", "fetch_all"]
+__all__ = [
+    "DEFAULT_CONCURRENCY",
+    "TransferReport",
+    "copy_all",
+    "copy_one",
+    "execute",
+    "fetch_all",
+    "raise_failures",
+]
 
 #: How many files are in flight at once, unless a caller says otherwise.
 DEFAULT_CONCURRENCY = 32
@@ -47,6 +62,10 @@ class TransferReport:
         metadata_updated: Paths whose content was already there; only metadata was written.
         skipped: Paths that already held the same content and metadata.
         bytes_transferred: The bytes of content transferred.
+        destination_changed: Paths changed (or deleted) at the destination since the last
+            sync, and not at the source: left as they are.
+        conflicts: Paths changed at the source and at the destination since the last sync
+            (or never synchronised, and different): left as they are, unless overwriting.
     """
 
     destination: str | None
@@ -54,6 +73,8 @@ class TransferReport:
     metadata_updated: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     bytes_transferred: int = 0
+    destination_changed: list[str] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
 
     def _record(self, path: str, outcome: Outcome, size: int) -> None:
         lists = {
@@ -65,10 +86,15 @@ class TransferReport:
         self.bytes_transferred += size
 
     def __str__(self) -> str:
-        return (
+        text = (
             f"{len(self.transferred)} transferred ({self.bytes_transferred} bytes), "
             f"{len(self.metadata_updated)} metadata only, {len(self.skipped)} already there"
         )
+        if self.destination_changed:
+            text += f", {len(self.destination_changed)} left (changed at the destination)"
+        if self.conflicts:
+            text += f", {len(self.conflicts)} conflicts"
+        return text
 
 
 def copy_all(
@@ -77,29 +103,112 @@ def copy_all(
     *,
     callback: Callback = DEFAULT_CALLBACK,
     concurrency: int = DEFAULT_CONCURRENCY,
+    overwrite: bool = False,
 ) -> TransferReport:
-    """Copy each datafile, content and metadata, to its destination under ``root``.
-
-    Args:
-        pairs: Each datafile with its destination.
-        root: The directory or prefix the destinations are in: listed once, to find what is
-            already there.
-        callback: An fsspec callback, told the number of files and each file done.
-        concurrency: How many files are in flight at once.
+    """Synchronise each datafile, content and metadata, to its destination under ``root``:
+    plan it (:func:`octstore.sync.plan`), then carry the plan out (:func:`execute`).
 
     Raises:
-        TransferError: If some files failed; the others were copied (see its ``report``).
+        TransferError: If some files failed or conflict; the others were copied (see its
+            ``report``).
     """
-    existing = _listed_states(root)
-    report = TransferReport(root.url)
-
-    def copy(pair: tuple[Datafile, Location]) -> tuple[str, Outcome, int]:
-        datafile, destination = pair
-        outcome, size = _copy(datafile, destination, existing.get(destination.url))
-        return destination.url, outcome, size
-
-    _run(copy, pairs, report, callback, concurrency)
+    sync = plan(pairs, root, overwrite=overwrite)
+    report, failures = execute(sync, callback=callback, concurrency=concurrency)
+    raise_failures(report, failures, len(pairs))
     return report
+
+
+def execute(
+    sync: SyncPlan,
+    *,
+    callback: Callback = DEFAULT_CALLBACK,
+    concurrency: int = DEFAULT_CONCURRENCY,
+) -> tuple[TransferReport, dict[str, BaseException]]:
+    """Carry out ``sync``: write what it decided, each write conditional on the state it
+    was planned on, concurrently; then write the destination's id back to each local source
+    whose id differs. Nothing is decided here.
+
+    Returns:
+        What was done, and the error of each file that was not (a ``ConflictError`` for each
+        planned conflict, an ``UnsafePathError`` for each refused path), by destination.
+    """
+    report = TransferReport(sync.root.url)
+    report.destination_changed = sorted(
+        file.destination.url for file in sync.with_action("destination_changed")
+    )
+    report.conflicts = sorted(file.destination.url for file in sync.with_action("conflict"))
+    failures: dict[str, BaseException] = {
+        file.destination.url: ConflictError(
+            f"{file.destination.url} {file.reason} ({file.source.path}); nothing was written "
+            "for it: merge the two, or run again with overwrite=True (--overwrite) to replace "
+            "it with the source's version",
+            path=file.destination.url,
+        )
+        for file in sync.with_action("conflict")
+    }
+    failures.update(sync.refused)
+
+    def carry_out(file: FilePlan) -> tuple[str, Outcome, int]:
+        outcome, size = _carry_out(file)
+        return file.destination.url, outcome, size
+
+    try:
+        _run(carry_out, sync.with_action("copy", "metadata", "same"), report, callback, concurrency)
+    except TransferError as error:
+        failures.update(error.failures)
+    return report, failures
+
+
+def raise_failures(report: TransferReport, failures: dict[str, BaseException], total: int) -> None:
+    """Raise ``TransferError`` for ``failures``, if any, saying what was done.
+
+    Raises:
+        TransferError: If there are failures.
+    """
+    if not failures:
+        return
+    first_path, first = sorted(failures.items())[0]
+    retry = any(
+        not isinstance(error, (ConflictError, UnsafePathError)) for error in failures.values()
+    )
+    raise TransferError(
+        f"{len(failures)} of {total} files failed ({report}); the first, {first_path}: {first}"
+        + (". Run it again to retry: files already there are skipped" if retry else ""),
+        report=report,
+        failures=failures,
+    ) from first
+
+
+def _carry_out(file: FilePlan) -> tuple[Outcome, int]:
+    """Write what ``file``'s plan says, conditional on the state it was planned on."""
+    backend = backend_for(file.destination)
+    outcome: Outcome = "skipped"
+    size = 0
+    if file.action == "metadata":
+        backend.write_metadata(file.destination, file.metadata, if_matches=file.existing)
+        outcome = "metadata"
+    elif file.action == "copy":
+        with _local_content(file.source, file.destination) as (source, crc32c):
+            size = os.path.getsize(source)
+            backend.put(
+                file.destination,
+                source,
+                file.metadata,
+                crc32c=crc32c,
+                if_matches=file.existing,
+                if_absent=file.existing is None,
+            )
+        outcome = "transferred"
+    _write_back_id(file.source, file.metadata)
+    return outcome, size
+
+
+def _write_back_id(datafile: Datafile, metadata: Metadata) -> None:
+    """Give a local source the id its copy has (the destination's, which won)."""
+    if datafile.cloud_path is not None or datafile.id == str(metadata.id):
+        return
+    datafile._metadata.id = metadata.id
+    datafile.update_metadata()
 
 
 def copy_one(
@@ -124,6 +233,8 @@ def copy_one(
         existing = None
     report = TransferReport(destination.url)
     report._record(destination.url, *_copy(datafile, destination, existing, overwrite=overwrite))
+    if destination.url != datafile.path:
+        _write_back_id(datafile, resolved_metadata(datafile, destination, existing))
     return report
 
 
@@ -196,25 +307,11 @@ def _run(
 
 
 def _name(item: Any) -> str:
+    if isinstance(item, FilePlan):
+        return item.destination.url
     if isinstance(item, tuple):
         return str(item[1].url)
     return str(item.path)
-
-
-def _listed_states(root: Location) -> dict[str, ObjectState]:
-    """The state of every file under ``root`` now, by URL (none if ``root`` does not exist).
-
-    A manifest there spares requests for the files it still describes correctly.
-    """
-    from octstore.manifest import read_manifest
-
-    manifest = read_manifest(root)
-    known = manifest.known(root) if manifest else None
-    try:
-        listed = backend_for(root).list(root, recursive=True, known=known)
-    except NotFoundError:
-        return {}
-    return {location.url: state for location, state, _ in listed}
 
 
 def _copy(
@@ -227,8 +324,8 @@ def _copy(
     """Copy one datafile's content and metadata to ``destination`` (whose state is
     ``existing``), writing only what differs."""
     backend = backend_for(destination)
-    metadata = datafile.metadata()
-    if existing is not None and _holds_content(destination, existing, datafile):
+    metadata = resolved_metadata(datafile, destination, existing)
+    if existing is not None and holds(destination, existing, datafile):
         if existing.metadata == metadata:
             return "skipped", 0
         backend.write_metadata(destination, metadata, if_matches=existing)
@@ -249,16 +346,6 @@ def _copy(
             if_absent=existing is None,
         )
     return "transferred", size
-
-
-def _holds_content(location: Location, state: ObjectState, datafile: Datafile) -> bool:
-    """Whether the file at ``location`` (in ``state``) has ``datafile``'s content."""
-    if state.size != datafile.size:
-        return False
-    if location.url == datafile.path:
-        return True
-    there = Datafile._assemble(location, state.metadata or Metadata(), state)
-    return there.hash_value == datafile.hash_value
 
 
 @contextlib.contextmanager

@@ -173,21 +173,20 @@ def test_upload_reports_progress_through_an_fsspec_callback(
     assert callback.value == len(NAMES)
 
 
-def test_upload_never_overwrites_a_file_changed_at_the_destination_meanwhile(
+def test_upload_never_overwrites_a_file_created_at_the_destination_after_planning(
     backend: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ds = local_dataset(tmp_path / "src")
-    backend.write("notes.txt", b"old")
-    from octstore import transfer
+    from octstore import sync
 
-    listed_states = transfer._listed_states
+    destination_listing = sync.destination_listing
 
-    def listed_then_overwritten(root: Location) -> Any:
-        states = listed_states(root)
+    def listed_then_written(*args: Any) -> Any:
+        listed = destination_listing(*args)
         backend.write("notes.txt", b"another writer's")  # after the upload looked
-        return states
+        return listed
 
-    monkeypatch.setattr(transfer, "_listed_states", listed_then_overwritten)
+    monkeypatch.setattr(sync, "destination_listing", listed_then_written)
 
     with pytest.raises(TransferError, match="1 of 4 files failed") as caught:
         ds.upload(backend.root, storage_options=backend.storage_options)
@@ -198,7 +197,9 @@ def test_upload_never_overwrites_a_file_changed_at_the_destination_meanwhile(
     assert isinstance(report, TransferReport)
     assert len(report.transferred) == 3
     assert backend.read("raw/south.csv") == (tmp_path / "src/raw/south.csv").read_bytes()
-    assert not backend.fs.exists(backend.url(".octstore-dataset.json"))
+    # The manifest records what was synchronised, and not the file that was not.
+    manifest = json.loads(backend.read(".octstore-dataset.json"))
+    assert "notes.txt" not in [entry["path"] for entry in manifest["files"]]
 
 
 def test_files_from_several_directories_land_by_name(backend: Backend, tmp_path: Path) -> None:
