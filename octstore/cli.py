@@ -34,7 +34,13 @@ from octstore import cache
 from octstore.__about__ import __version__
 from octstore.datafile import Datafile
 from octstore.dataset import Dataset
-from octstore.errors import NotFoundError, OctstoreError, UnsafePathError
+from octstore.errors import (
+    ConflictError,
+    NotFoundError,
+    OctstoreError,
+    TransferError,
+    UnsafePathError,
+)
 from octstore.filters import FilterSet
 from octstore.hashing import crc32c_file
 from octstore.location import Location, relative_path, translate_errors
@@ -426,16 +432,21 @@ def upload(
     """Copy a file, or a directory as a dataset, to DESTINATION with its metadata.
 
     A file goes into DESTINATION when it is a directory or prefix (or ends with '/'), else
-    to it; other content there is replaced only with --overwrite. A directory's files go
-    under the prefix DESTINATION, keeping their relative paths, with a manifest; files
-    already there with the same content are not sent again, changed ones are replaced.
+    to it; other content there is replaced only with --overwrite. A directory is synchronised
+    under the prefix DESTINATION, keeping relative paths, against the manifest there: files
+    changed here are sent, files changed only there are left (and listed), files changed on
+    both sides are conflicts (listed; exit code 4) that --overwrite replaces. Unchanged files
+    are not written at all.
     """
     source_location = Location(source)
     if source_location.is_local and os.path.isdir(source_location.url):
         dataset = Dataset(source)
-        with settings.progress(f"uploading {dataset.name}") as callback:
+        with settings.progress(f"uploading {dataset.name}") as callback, _synced(as_json):
             report = dataset.upload(
-                destination, callback=callback, storage_options=settings.options_for(destination)
+                destination,
+                overwrite=overwrite,
+                callback=callback,
+                storage_options=settings.options_for(destination),
             )
         _echo_report(report, as_json)
         return
@@ -459,9 +470,11 @@ def download(
     """Copy a file, or every file under a prefix, to local disk with its metadata.
 
     A file goes into DESTINATION when it is a directory (default: the current one), else to
-    it; other content there is replaced only with --overwrite. A prefix's files go into the
-    directory DESTINATION (default: ./<the prefix's last part>), keeping their relative
-    paths; files already there with the same content are not transferred again.
+    it; other content there is replaced only with --overwrite. A prefix's files are
+    synchronised into the directory DESTINATION (default: ./<the prefix's last part>),
+    keeping relative paths: local edits since the last download are never overwritten
+    (listed; if the remote file changed too, a conflict with exit code 4 that --overwrite
+    resolves in the remote's favour). Keys that would land outside DESTINATION are refused.
     """
     location = Location(url)
     is_directory = location.is_local and os.path.isdir(location.url)
@@ -481,8 +494,8 @@ def download(
     # The URL's own last part, not the dataset's name, which a manifest sets: a path there
     # could lead anywhere. A last part that is no safe folder name ("~", "..") is refused.
     default = _safe_name(location.name, url, "give a DESTINATION folder") if location.name else "."
-    with settings.progress(f"downloading {dataset.name}") as callback:
-        report = dataset.download(destination or default, callback=callback)
+    with settings.progress(f"downloading {dataset.name}") as callback, _synced(as_json):
+        report = dataset.download(destination or default, overwrite=overwrite, callback=callback)
     _echo_report(report, as_json)
 
 
@@ -530,8 +543,36 @@ def _safe_name(name: str, source: str, fix: str) -> str:
 def _echo_report(report: TransferReport, as_json: bool) -> None:
     if as_json:
         _echo_json(dataclasses.asdict(report))
-    else:
-        click.echo(f"{report.destination}: {report}")
+        return
+    click.echo(f"{report.destination}: {report}")
+    for path in report.destination_changed:
+        click.echo(f"  left, changed at the destination since the last sync: {path}")
+    for path in report.conflicts:
+        click.echo(f"  conflict, changed on both sides since the last sync: {path}")
+
+
+#: The exit code of a sync that left conflicts (DESIGN.md: 4 conflict).
+_CONFLICT_EXIT = 4
+
+
+@contextlib.contextmanager
+def _synced(as_json: bool) -> Iterator[None]:
+    """Around a dataset sync: when only conflicts kept files from being copied, print the
+    report, say how to resolve them, and exit with 4; other failures propagate."""
+    try:
+        yield
+    except TransferError as error:
+        conflicts = [e for e in error.failures.values() if isinstance(e, ConflictError)]
+        if not isinstance(error.report, TransferReport) or len(conflicts) < len(error.failures):
+            raise
+        _echo_report(error.report, as_json)
+        click.echo(
+            f"octstore: error: {len(conflicts)} files changed on both sides since the last "
+            "sync and were not copied: merge them, or run again with --overwrite to replace "
+            "them with the source's version",
+            err=True,
+        )
+        sys.exit(_CONFLICT_EXIT)
 
 
 @cli.command("hash")
