@@ -35,6 +35,8 @@ from octstore import (
     Metadata,
     OctstoreError,
     TagDict,
+    TransferError,
+    UnsafePathError,
     cache,
 )
 from octstore.location import Location
@@ -396,16 +398,27 @@ CLIMBING_KEYS = ["../escaped.csv", "sub/../../escaped.csv", "..", "sub/../../../
 
 @pytest.mark.parametrize("key", CLIMBING_KEYS)
 @pytest.mark.parametrize("backend", ["s3"], indirect=True)  # the GCS emulator refuses ".."
-def test_a_remote_key_climbing_out_of_a_dataset_is_refused_before_anything_moves(
+def test_a_remote_key_climbing_out_of_a_dataset_is_refused_and_nothing_is_written_for_it(
     backend: Backend, tmp_path: Path, key: str
 ) -> None:
     backend.write("inside.csv", b"1")
     backend.fs.pipe(f"{backend.root}/{key}", b"2")
     ds = Dataset(backend.root, storage_options=backend.storage_options)
     ds.add(Datafile(f"{backend.root}/{key}", storage_options=backend.storage_options))
+    before = snapshot(_LocalRoot(tmp_path))
 
-    with refused("paths climbing out of a dataset", OctstoreError, _LocalRoot(tmp_path)):
+    # The other files still download (issue 16): only the climbing key is refused.
+    with pytest.raises(TransferError) as raised:
         ds.download(str(tmp_path / "copy"))
+
+    assert [type(e) for e in raised.value.failures.values()] == [UnsafePathError]
+    added = sorted(set(snapshot(_LocalRoot(tmp_path))) - set(before))
+    assert [os.path.relpath(p, tmp_path) for p in added if p.startswith(str(tmp_path))] == [
+        "copy/.inside.csv.octstore.json",
+        "copy/.octstore-dataset.json",
+        "copy/inside.csv",
+    ]
+    FIGURES.add("hostile_inputs", "paths climbing out of a dataset")
 
 
 BAD_MANIFEST_PATHS = ["../x.csv", "/etc/passwd", "a/../../x.csv", "a\\..\\..\\x.csv", "..", "."]
