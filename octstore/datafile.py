@@ -23,6 +23,7 @@ from typing import IO, Any
 
 from octstore import cache, hdf5
 from octstore.backends import MetadataBackend, ObjectState, backend_for
+from octstore.changes import MetadataChanges
 from octstore.errors import (
     AccessDeniedError,
     AlreadyExistsError,
@@ -139,10 +140,11 @@ class Datafile:
         self._state_is_fresh = True
         with contextlib.suppress(NotFoundError):
             self._state = self._stat()
-        # The state the in-memory metadata was read from: storing it is conditional on it.
+        # The state the in-memory metadata was read from, where writes start from.
         self._metadata_basis = self._state
         stored = self._state.metadata if self._state else None
         self._metadata = self._merge(stored, given, ignore_stored_metadata, id is not None)
+        self._set_basis(stored)
 
     @staticmethod
     def _merge(
@@ -174,9 +176,41 @@ class Datafile:
         datafile._offline = _offline_by_default()
         datafile._metadata = metadata
         datafile._state = datafile._metadata_basis = state
+        if state is not None:
+            datafile._set_basis(state.metadata)
+        else:  # what is stored is unknown: a write stores this metadata as it is
+            datafile._basis, datafile._basis_known = None, False
         datafile._state_is_fresh = state is not None
         datafile._content_hash = None
         return datafile
+
+    def _set_basis(self, stored: Metadata | None) -> None:
+        """Remember ``stored`` (None: nothing) as the metadata the user's changes are to."""
+        self._basis = stored.model_copy(deep=True) if stored is not None else None
+        self._basis_known = True
+
+    def _changes(self) -> MetadataChanges:
+        """What the user changed since the metadata was read, for a write to apply to what
+        is stored then; the whole metadata when what was read is not known."""
+        if not self._basis_known:
+            return MetadataChanges.replacing(self._metadata)
+        return MetadataChanges.between(self._basis, self._metadata)
+
+    def _adopt(self, state: ObjectState) -> None:
+        """After a write: ``state`` is current, and its metadata (the user's changes applied
+        to what was stored) is the datafile's, updated in place."""
+        self._state = self._metadata_basis = state
+        stored = state.metadata
+        if stored is not None and stored != self._metadata:
+            metadata = self._metadata
+            metadata.id = stored.id
+            metadata.timestamp = stored.timestamp
+            metadata.labels.intersection_update(stored.labels)
+            metadata.labels.update(stored.labels)
+            for name in metadata.tags.keys() - stored.tags.keys():
+                del metadata.tags[name]
+            metadata.tags.update(stored.tags)
+        self._set_basis(stored)
 
     # --- where it is ----------------------------------------------------------------------
 
@@ -369,15 +403,23 @@ class Datafile:
         return self._content_hash[1]
 
     def update_metadata(self) -> None:
-        """Store the current labels, tags and timestamp without transferring content.
+        """Store the changes to labels, tags and timestamp without transferring content.
+
+        What changed since the metadata was read (labels added and removed, tags set and
+        removed, the timestamp) is applied to the metadata stored now, so changes that
+        another process made meanwhile are kept, and appear here afterwards. With nothing
+        changed and metadata already stored, nothing is written.
 
         Raises:
             NotFoundError: If the file does not exist yet (write it first).
-            ConflictError: If a remote file changed since it was read.
+            ConflictError: If another writer kept the file locked for too long.
         """
         self._refuse_offline_write()
-        self._state = self._metadata_basis = self._backend.write_metadata(
-            self._location, self._metadata, if_matches=self._metadata_basis
+        changes = self._changes()
+        if changes.is_empty and self._basis is not None:
+            return
+        self._adopt(
+            self._backend.write_metadata(self._location, changes, if_matches=self._metadata_basis)
         )
 
     # --- content --------------------------------------------------------------------------
@@ -541,7 +583,7 @@ class Datafile:
             state = self._backend.put(
                 self._location,
                 pending.temporary,
-                self._metadata,
+                self._changes(),
                 crc32c=crc32c_file(pending.temporary),
                 if_matches=pending.if_matches,
                 if_absent=pending.if_matches is None,
@@ -555,7 +597,7 @@ class Datafile:
                 path=self.path,
                 kept_at=pending.temporary,
             ) from error
-        self._state = self._metadata_basis = state
+        self._adopt(state)
         self._state_is_fresh = True  # the version just written
         if self._location.is_local or not os.path.exists(pending.temporary):
             return
@@ -648,6 +690,7 @@ class Datafile:
         """
         self._backend.delete(self._location)
         self._state = self._metadata_basis = None
+        self._set_basis(None)
 
     # --- conversions ----------------------------------------------------------------------
 
@@ -682,6 +725,8 @@ class Datafile:
             "metadata": self._metadata,
             "state": self._state,
             "metadata_basis": self._metadata_basis,
+            "basis": self._basis,
+            "basis_known": self._basis_known,
             "offline": self._offline,
         }
 
@@ -690,6 +735,8 @@ class Datafile:
         self._metadata = state["metadata"]
         self._state = state["state"]
         self._metadata_basis = state["metadata_basis"]
+        self._basis = state["basis"]
+        self._basis_known = state["basis_known"]
         self._offline = state["offline"]
         self._state_is_fresh = False
         self._content_hash = None

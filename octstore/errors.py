@@ -25,12 +25,17 @@ __all__ = [
     "NotFoundError",
     "NotWrittenError",
     "OctstoreError",
+    "OctstoreWarning",
     "TransferError",
 ]
 
 
 class OctstoreError(Exception):
     """Base class of every error raised by octstore."""
+
+
+class OctstoreWarning(UserWarning):
+    """Base class of every warning octstore gives: something worked, with a caveat to read."""
 
 
 class InvalidMetadataError(OctstoreError, ValueError):

@@ -642,21 +642,6 @@ def test_missing_credentials_say_how_to_provide_them(
     assert backend.url("data.csv") in str(caught.value)
 
 
-@pytest.mark.parametrize("backend", ["gcs"], indirect=True)
-def test_concurrent_metadata_updates_conflict_instead_of_losing_one(backend: Backend) -> None:
-    # GCS versions metadata (metageneration); S3 and sidecars cannot tell such a race.
-    backend.write("data.csv", b"content")
-    first, second = make(backend), make(backend)
-
-    first.labels.add("from-first")
-    first.update_metadata()
-    second.labels.add("from-second")
-
-    with pytest.raises(ConflictError, match="metadata was not written"):
-        second.update_metadata()
-    assert make(backend).labels == {"from-first"}
-
-
 def test_write_back_after_the_file_was_deleted_conflicts_and_keeps_the_content(
     backend: Backend,
 ) -> None:

@@ -20,6 +20,7 @@ Files written by octue (a per-directory ``.octue`` file) are read when there is 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -30,8 +31,17 @@ from stat import S_ISDIR
 from typing import Any
 
 from octstore import cache
-from octstore.backends import Known, Listed, MetadataBackend, ObjectState, listing, octue
-from octstore.errors import ConflictError, InvalidMetadataError, NotFoundError, OctstoreError
+from octstore.backends import Known, Listed, MetadataBackend, ObjectState, listing, locking, octue
+from octstore.backends.lease import LEASE_SUFFIX
+from octstore.backends.locking import LOCK_SUFFIX, real_location
+from octstore.changes import MetadataUpdate, as_changes
+from octstore.errors import (
+    AccessDeniedError,
+    ConflictError,
+    InvalidMetadataError,
+    NotFoundError,
+    OctstoreError,
+)
 from octstore.hashing import crc32c_bytes
 from octstore.location import Location, translate_errors
 from octstore.metadata import Metadata
@@ -62,10 +72,11 @@ DATASET_MANIFEST = ".octstore-dataset.json"
 
 
 def is_sidecar_name(name: str) -> bool:
-    """Whether ``name`` is a metadata file (an octstore sidecar, a dataset manifest, or
-    octue's ``.octue``) rather than data."""
+    """Whether ``name`` is a metadata file (an octstore sidecar, lock or lease, a dataset
+    manifest, or octue's ``.octue``) rather than data."""
     hidden = name.startswith(".")
-    return (hidden and name.endswith((_SUFFIX, _PENDING_SUFFIX))) or name in (
+    suffixes = (_SUFFIX, _PENDING_SUFFIX, LOCK_SUFFIX, LEASE_SUFFIX)
+    return (hidden and name.endswith(suffixes)) or name in (
         octue.DIRECTORY_FILE,
         DATASET_MANIFEST,
     )
@@ -235,6 +246,7 @@ class SidecarBackend(MetadataBackend):
         return ObjectState(size, token, metadata=metadata, details={"sidecar": sidecar_version})
 
     def stat(self, location: Location) -> ObjectState:
+        location = real_location(location)
         with translate_errors(location.url, "reading"):
             if location.is_local:
                 if os.path.exists(self._pending(location).url):
@@ -260,9 +272,12 @@ class SidecarBackend(MetadataBackend):
         if_matches: ObjectState | None,
         if_absent: bool,
         kept: str | None,
+        *,
+        metadata_too: bool,
     ) -> ObjectState | None:
         """The current state, after checking the preconditions (``kept``: where the new
-        content is, or None for a metadata update)."""
+        content is, or None for a metadata update; ``metadata_too``: the stored metadata
+        must not have changed either)."""
         try:
             current: ObjectState | None = self.stat(location)
         except NotFoundError:
@@ -274,7 +289,8 @@ class SidecarBackend(MetadataBackend):
             or current.version_token != if_matches.version_token
             # a state that knows its sidecar's version: its metadata must not have changed
             or (
-                "sidecar" in if_matches.details
+                metadata_too
+                and "sidecar" in if_matches.details
                 and current.details.get("sidecar") != if_matches.details["sidecar"]
             )
         ):
@@ -290,43 +306,51 @@ class SidecarBackend(MetadataBackend):
         self,
         location: Location,
         source: str,
-        metadata: Metadata,
+        metadata: MetadataUpdate,
         *,
         crc32c: str,
         if_matches: ObjectState | None = None,
         if_absent: bool = False,
     ) -> ObjectState:
-        with translate_errors(location.url, "writing"):
+        """Write content and sidecar under the file's lock (:mod:`octstore.backends.locking`),
+        the metadata changes applied to the sidecar found under it. A local file reached
+        through a symbolic link is written where the link points; the link stays."""
+        changes = as_changes(metadata)
+        location = real_location(location)
+        with translate_errors(location.url, "writing"), locking.held(location):
             if location.is_local:
-                with cache.lock(location.url):
-                    self._settle_locked(location)
-                    if if_matches is not None or if_absent:
-                        self._check(location, if_matches, if_absent, kept=source)
-                    os.makedirs(location.parent, exist_ok=True)
-                    if os.stat(source).st_dev != os.stat(location.parent).st_dev:
-                        # another filesystem: copy beside the target, so the swap is a rename
-                        staged = cache.temporary_path_beside(location.url)
-                        shutil.copyfile(source, staged)
-                        os.remove(source)
-                    else:
-                        staged = source
-                    pending = self._pending(location).url
-                    sidecar = dump_sidecar(metadata).decode("utf-8")
-                    document = {"content": _identity(staged), "sidecar": sidecar}
-                    cache.write_atomically(pending, json.dumps(document).encode("utf-8"))
-                    os.replace(staged, location.url)
-                    self._write_local_sidecar(location, metadata)
-                    os.remove(pending)
-                    state = self.stat(location)
-            else:  # no conditional writes here: the lock keeps this machine's writers in turn
-                with cache.lock(location.url):
-                    if if_matches is not None or if_absent:
-                        self._check(location, if_matches, if_absent, kept=source)
-                    location.fs.put_file(source, location.fs_path)
-                    location.fs.pipe_file(self._sidecar(location).fs_path, dump_sidecar(metadata))
-                    location.fs.invalidate_cache(location.parent)
-                    state = self.stat(location)
-            return ObjectState(state.size, state.version_token, crc32c, metadata, state.details)
+                self._settle_locked(location)
+            current = self._check(
+                location, if_matches, if_absent, kept=source, metadata_too=changes.replaces
+            )
+            new = changes.apply(current.metadata if current is not None else None)
+            if location.is_local:
+                self._put_local(location, source, new)
+            else:  # no conditional writes here: the lock keeps writers in turn
+                location.fs.put_file(source, location.fs_path)
+                location.fs.pipe_file(self._sidecar(location).fs_path, dump_sidecar(new))
+                location.fs.invalidate_cache(location.parent)
+            state = self.stat(location)
+            return ObjectState(state.size, state.version_token, crc32c, new, state.details)
+
+    def _put_local(self, location: Location, source: str, metadata: Metadata) -> None:
+        """Move ``source`` into place with its sidecar, in the crash-safe order of the
+        module's docstring; the lock is held."""
+        os.makedirs(location.parent, exist_ok=True)
+        if os.stat(source).st_dev != os.stat(location.parent).st_dev:
+            # another filesystem: copy beside the target, so the swap is a rename
+            staged = cache.temporary_path_beside(location.url)
+            shutil.copyfile(source, staged)
+            os.remove(source)
+        else:
+            staged = source
+        pending = self._pending(location).url
+        sidecar = dump_sidecar(metadata).decode("utf-8")
+        document = {"content": _identity(staged), "sidecar": sidecar}
+        cache.write_atomically(pending, json.dumps(document).encode("utf-8"))
+        os.replace(staged, location.url)
+        self._write_local_sidecar(location, metadata)
+        os.remove(pending)
 
     def _write_local_sidecar(self, location: Location, metadata: Metadata) -> None:
         cache.write_atomically(self._sidecar(location).url, dump_sidecar(metadata))
@@ -335,8 +359,9 @@ class SidecarBackend(MetadataBackend):
         return location.sibling(f".{location.name}{_PENDING_SUFFIX}")
 
     def _settle(self, location: Location) -> None:
-        """Settle a local write that a crash interrupted (see the module's docstring)."""
-        with cache.lock(location.url):
+        """Settle a local write that a crash interrupted (see the module's docstring); in a
+        folder octstore cannot write, there is nothing it could have left to settle."""
+        with contextlib.suppress(AccessDeniedError), locking.held(location):
             self._settle_locked(location)
 
     def _settle_locked(self, location: Location) -> None:
@@ -359,26 +384,32 @@ class SidecarBackend(MetadataBackend):
         os.remove(pending)
 
     def write_metadata(
-        self, location: Location, metadata: Metadata, *, if_matches: ObjectState | None = None
+        self, location: Location, metadata: MetadataUpdate, *, if_matches: ObjectState | None = None
     ) -> ObjectState:
-        with translate_errors(location.url, "writing metadata of"):
+        """Rewrite the sidecar under the file's lock, the changes applied to the sidecar found
+        under it (whole metadata with ``if_matches``: only if the file did not change)."""
+        changes = as_changes(metadata)
+        location = real_location(location)
+        with translate_errors(location.url, "writing metadata of"), locking.held(location):
             if location.is_local:
-                with cache.lock(location.url):
-                    self._settle_locked(location)
-                    state = self._existing(location, if_matches)
-                    self._write_local_sidecar(location, metadata)
+                self._settle_locked(location)
+            current = self._check(
+                location,
+                if_matches if changes.replaces else None,
+                False,
+                kept=None,
+                metadata_too=True,
+            )
+            if current is None:
+                raise NotFoundError(f"{location.url} does not exist: write it before its metadata")
+            new = changes.apply(current.metadata)
+            document = dump_sidecar(new)
+            if location.is_local:
+                cache.write_atomically(self._sidecar(location).url, document)
             else:
-                with cache.lock(location.url):
-                    state = self._existing(location, if_matches)
-                    location.fs.pipe_file(self._sidecar(location).fs_path, dump_sidecar(metadata))
-            details = {"sidecar": _sidecar_version(dump_sidecar(metadata))}
-            return ObjectState(state.size, state.version_token, state.crc32c, metadata, details)
-
-    def _existing(self, location: Location, if_matches: ObjectState | None) -> ObjectState:
-        current = self._check(location, if_matches, False, kept=None)
-        if current is None:
-            raise NotFoundError(f"{location.url} does not exist: write it before its metadata")
-        return current
+                location.fs.pipe_file(self._sidecar(location).fs_path, document)
+            details = {"sidecar": _sidecar_version(document)}
+            return ObjectState(current.size, current.version_token, current.crc32c, new, details)
 
     def delete(self, location: Location) -> None:
         with translate_errors(location.url, "deleting"):
