@@ -73,7 +73,7 @@ class MetadataChanges:
     labels_removed: frozenset[str] = frozenset()
     tags_set: Mapping[str, JsonValue] = field(default_factory=dict)
     tags_removed: frozenset[str] = frozenset()
-    timestamp: datetime | None | _Unchanged = _UNCHANGED
+    timestamp: datetime | _Unchanged | None = _UNCHANGED
     replaces: bool = False
 
     @classmethod

@@ -566,10 +566,18 @@ class Datafile:
             raise
 
     def _temporary_path(self) -> str:
-        if self._location.is_local:
-            os.makedirs(self._location.parent, exist_ok=True)
-            return cache.temporary_path_beside(self._location.url)
-        return cache.staging_path(self.name)
+        if not self._location.is_local:
+            return cache.staging_path(self.name)
+        real = os.path.realpath(self._location.url)  # a link's target is what is written
+        try:
+            os.makedirs(os.path.dirname(real), exist_ok=True)
+            return cache.temporary_path_beside(real)
+        except OSError as error:
+            raise AccessDeniedError(
+                f"{self.path} cannot be written: octstore could not create a file in "
+                f"{os.path.dirname(real)} ({error.strerror or error}); the folder is read-only "
+                "for octstore: get write permission on it, or write the file elsewhere"
+            ) from error
 
     def _write_back(self, pending: _PendingWrite) -> None:
         """Replace the content with the temporary copy's, with the metadata, in one step.
@@ -588,8 +596,14 @@ class Datafile:
                 if_matches=pending.if_matches,
                 if_absent=pending.if_matches is None,
             )
-        except NotWrittenError:
-            raise
+        except NotWrittenError as error:
+            if error.kept_at is not None or not os.path.exists(pending.temporary):
+                raise
+            raise type(error)(
+                f"{error}; your content is kept at {pending.temporary}",
+                path=self.path,
+                kept_at=pending.temporary,
+            ) from error
         except Exception as error:
             raise NotWrittenError(
                 f"{self.path} was not written ({error}); your content is kept at "

@@ -672,16 +672,20 @@ def test_a_failed_upload_keeps_the_content_and_says_where(backend: Backend) -> N
     assert Path(caught.value.kept_at).read_text() == "precious"
 
 
-def test_update_metadata_after_the_content_changed_conflicts(backend: Backend) -> None:
+def test_update_metadata_after_the_content_changed_applies_to_the_new_content(
+    backend: Backend,
+) -> None:
+    # Metadata describes the file, as a sidecar does whoever rewrites the content: a change
+    # to it is applied to what is stored now, and the other writer's content stays.
     backend.write("data.csv", b"original")
     df = make(backend)
     df.labels.add("reviewed")
 
     backend.write("data.csv", b"replaced by someone else")
+    df.update_metadata()
 
-    with pytest.raises(ConflictError, match="metadata was not written"):
-        df.update_metadata()
-    assert make(backend).labels == set()
+    assert make(backend).labels == {"reviewed"}
+    assert backend.read("data.csv") == b"replaced by someone else"
 
 
 def test_written_files_and_sidecars_get_the_usual_permissions(

@@ -17,7 +17,6 @@ from typing import Any
 from octstore.changes import MetadataUpdate
 from octstore.errors import NotFoundError
 from octstore.location import Location, translate_errors
-from octstore.metadata import Metadata
 from octstore.state import ObjectState
 
 __all__ = [

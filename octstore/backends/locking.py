@@ -5,7 +5,9 @@ the file's real path (symbolic links resolved), so that every process that can w
 — through a linked directory, under another user, with another cache directory — takes the
 same lock. (Device and inode cannot key it: every atomic replace makes a new inode.) Its
 permissions follow the folder's: whoever may write the folder may take it. Reads never need
-it; a folder where it cannot be created is read-only for octstore.
+it; a folder where it cannot be created is read-only for octstore. It is removed, while
+still held, when the write is done, so nothing is left beside the data (a writer that was
+waiting on it sees it was unlinked and takes the new one: filelock checks).
 
 ``memory://`` lives in one process, so a lock in that process serves. Other filesystems
 without preconditions (``sftp://`` ...) lock in the cache directory, which keeps this
@@ -92,4 +94,8 @@ def held(location: Location) -> Iterator[None]:
     try:
         yield
     finally:
+        # Removed while still held, so that no lock file is left beside the data: a writer
+        # waiting on it finds it unlinked once it gets it, and takes the path's new one.
+        with contextlib.suppress(OSError):
+            os.remove(path)
         file_lock.release()
