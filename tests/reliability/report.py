@@ -104,7 +104,7 @@ since it was read is still a `ConflictError`, with the new content kept on disk.
 |---|---|---|
 | local | a lock file beside the data, `.<name>.octstore-lock`, named after the real path | none |
 | `memory://` | a lock in the process | none |
-| GCS | generation and metageneration preconditions, changes re-applied on a mismatch | none (a read per retry) |
+| GCS | generation and metageneration preconditions; changes re-applied on a mismatch | none |
 | S3 | a lease object per key, `.<name>.octstore-lease` (below) | +2 per update, +3 per overwrite |
 
 *The S3 lease.* S3 keeps an object's ETag when only its metadata changes, so no
