@@ -23,6 +23,7 @@ from octstore.errors import (
     NotFoundError,
     NotWrittenError,
     OctstoreError,
+    OctstoreWarning,
     TransferError,
 )
 from octstore.filters import FilterError, FilterList, FilterSet, NoSingleMatchError
@@ -56,6 +57,7 @@ __all__ = [
     "NotFoundError",
     "NotWrittenError",
     "OctstoreError",
+    "OctstoreWarning",
     "Store",
     "StoredObject",
     "TagDict",

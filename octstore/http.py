@@ -21,7 +21,6 @@ application to a WSGI server such as gunicorn (see the "Attachment store" docs p
 from __future__ import annotations
 
 import json
-import logging
 import mimetypes
 import unicodedata
 from typing import TYPE_CHECKING, Any
@@ -48,6 +47,7 @@ except ImportError as error:  # pragma: no cover - depends on the installed extr
 
 from octstore.errors import InvalidHandleError, NotFoundError, OctstoreError
 from octstore.handles import split_handle
+from octstore.redaction import get_logger
 from octstore.store import Store
 
 if TYPE_CHECKING:
@@ -76,7 +76,7 @@ _DOWNLOAD_HEADERS = {
 # Characters RFC 8187's attr-char allows unencoded, beside letters and digits.
 _ATTR_CHARS = "!#$&+-.^_`|~"
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 
 def content_disposition(name: str, disposition: str = "attachment") -> str:

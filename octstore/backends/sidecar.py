@@ -24,14 +24,13 @@ import json
 import os
 import shutil
 import uuid
-import warnings
 from datetime import datetime
 from stat import S_ISDIR
 from typing import Any
 
 from octstore import cache
 from octstore.backends import Known, Listed, MetadataBackend, ObjectState, listing, octue
-from octstore.errors import ConflictError, InvalidMetadataError, NotFoundError, OctstoreError
+from octstore.errors import ConflictError, InvalidMetadataError, NotFoundError, OctstoreError, warn
 from octstore.hashing import crc32c_bytes
 from octstore.location import Location, translate_errors
 from octstore.metadata import Metadata
@@ -90,7 +89,7 @@ def load_sidecar(data: bytes, where: str) -> Metadata | None:
         if not isinstance(version, int) or isinstance(version, bool):
             raise TypeError(f"format version {version!r} is not a number")
     except (ValueError, TypeError, KeyError, RecursionError) as error:
-        warnings.warn(f"ignoring unreadable octstore sidecar {where}: {error!r}", stacklevel=3)
+        warn(f"ignoring unreadable octstore sidecar {where}: {error!r}", stacklevel=3)
         return None
     if version > SIDECAR_VERSION:
         raise OctstoreError(
@@ -100,7 +99,7 @@ def load_sidecar(data: bytes, where: str) -> Metadata | None:
     try:
         return Metadata.model_validate(document)
     except InvalidMetadataError as error:
-        warnings.warn(f"ignoring invalid octstore sidecar {where}: {error}", stacklevel=3)
+        warn(f"ignoring invalid octstore sidecar {where}: {error}", stacklevel=3)
         return None
 
 
