@@ -9,9 +9,11 @@ messages, log records, warnings and the command line's output (text, ``--json``,
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import pickle
+import pkgutil
 import sys
 import traceback
 import warnings
@@ -22,6 +24,7 @@ from typing import Any
 import fsspec
 import pytest
 
+import octstore
 from octstore import Datafile, Dataset, NotFoundError, OctstoreError, Store, cli, config
 from octstore.location import Location
 from octstore.redaction import redact
@@ -184,8 +187,8 @@ def test_no_planted_secret_shows_in_warnings(planted: Datafile, leaks: Leaks) ->
 def test_no_planted_secret_shows_in_log_records(
     planted: Datafile, leaks: Leaks, caplog: pytest.LogCaptureFixture
 ) -> None:
-    import octstore.http  # noqa: F401 - its logger is one of those checked
-
+    for module in pkgutil.walk_packages(octstore.__path__, "octstore."):
+        importlib.import_module(module.name)  # each module's logger is made at import
     caplog.set_level(logging.DEBUG, logger="octstore")
     names = sorted(
         name
