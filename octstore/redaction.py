@@ -69,7 +69,8 @@ _SHORTEST_KNOWN = 8
 _KNOWN_LIMIT = 1024
 
 _NAME = r"[A-Za-z_][\w.-]*"
-_USERINFO = re.compile(r"(?P<scheme>\b[a-zA-Z][\w+.-]*://)(?P<userinfo>[^/?#\s]+)@")
+# Userinfo runs to the last "@" before the host; quotes and "<>" are never in a URL.
+_USERINFO = re.compile(r"(?P<scheme>\b[a-zA-Z][\w+.-]*://)(?P<userinfo>[^/?#\s\"'<>\\]+)@")
 _QUERY = re.compile(rf"(?P<sep>[?&;])(?P<name>{_NAME})=(?P<value>[^&#;\s'\"]*)")
 # ``name: 'value'``, ``"name": "value"``, ``name='value'`` or ``name=value`` (a colon
 # with an unquoted value is prose: "no secret: a key").

@@ -277,6 +277,7 @@ def test_no_planted_secret_shows_in_command_line_output(
             "AccountName=a;AccountKey=***;EndpointSuffix=x",
         ),
         ("s3://bucket/key.csv and memory://dir/x", "s3://bucket/key.csv and memory://dir/x"),
+        ('{"url":"s3://bucket","email":"a@b.c"}', '{"url":"s3://bucket","email":"a@b.c"}'),
         ("no secret: a key of 3 words", "no secret: a key of 3 words"),
     ],
 )
