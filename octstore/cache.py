@@ -43,7 +43,6 @@ import sys
 import tempfile
 import threading
 import time
-import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,7 +52,7 @@ import platformdirs
 from filelock import FileLock, Timeout
 from pydantic import ByteSize, TypeAdapter
 
-from octstore.errors import IntegrityError, NotFoundError, OctstoreError
+from octstore.errors import IntegrityError, NotFoundError, OctstoreError, warn
 from octstore.hashing import crc32c_file
 from octstore.location import Location
 from octstore.state import ObjectState
@@ -704,4 +703,4 @@ def _evict_over_bound(added: int) -> None:
         with _usage_lock:
             _usage.root, _usage.bytes, _usage.scanned_at = root, total, now
     except OSError as error:
-        warnings.warn(f"could not evict from the octstore cache: {error}", stacklevel=3)
+        warn(f"could not evict from the octstore cache: {error}", stacklevel=3)

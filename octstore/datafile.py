@@ -37,6 +37,7 @@ from octstore.hashing import crc32c_file, crc32c_stream
 from octstore.location import Location, translate_errors
 from octstore.metadata import LabelSet, Metadata, TagDict
 from octstore.ranges import VersionFile
+from octstore.redaction import redact
 from octstore.state import local_version_token
 
 __all__ = ["Datafile"]
@@ -44,9 +45,6 @@ __all__ = ["Datafile"]
 _VALID_MODES = (
     "r, rb, w, wb, a, ab, x, xb, r+, r+b, w+, w+b, a+, a+b, x+, x+b (t for text is implied)"
 )
-# Storage option names whose values are secrets; ``to_dict`` never includes them.
-_SECRET_OPTION_WORDS = ("key", "secret", "token", "password", "credential", "session", "auth")
-_PUBLIC_TOKENS = frozenset({"anon", "google_default", "cloud", "cache", "browser"})
 
 
 def _parse_mode(mode: str, url: str) -> tuple[str, bool]:
@@ -62,17 +60,6 @@ def _parse_mode(mode: str, url: str) -> tuple[str, bool]:
     if not valid:
         raise InvalidModeError(f"mode {mode!r} is invalid for {url}: use one of {_VALID_MODES}")
     return kinds[0], kinds[0] != "r" or "+" in mode
-
-
-def _public_options(options: dict[str, Any]) -> dict[str, Any]:
-    """``options`` without anything that could be a credential."""
-
-    def is_public(name: str, value: Any) -> bool:
-        if name.lower() == "token":
-            return isinstance(value, str) and value in _PUBLIC_TOKENS
-        return not any(word in name.lower() for word in _SECRET_OPTION_WORDS)
-
-    return {name: value for name, value in options.items() if is_public(name, value)}
 
 
 @dataclass
@@ -711,12 +698,13 @@ class Datafile:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe description that ``from_dict`` turns back into an equal datafile.
 
-        It never holds credentials: secret storage options are left out.
+        It never holds credentials: secret storage options (at any depth) and a URL's
+        userinfo and signature are left out; give them again to ``from_dict``.
         """
         return {
-            "path": self.path,
+            "path": redact(self.path, mask=None),
             **self._metadata.model_dump(mode="json"),
-            "storage_options": _public_options(self._location.storage_options),
+            "storage_options": redact(self._location.storage_options, mask=None),
         }
 
     @classmethod
@@ -764,4 +752,4 @@ class Datafile:
         return hash(self.path)
 
     def __repr__(self) -> str:
-        return f"<Datafile({self.path!r}) id={self.id!r} labels={sorted(self.labels)!r}>"
+        return redact(f"<Datafile({self.path!r}) id={self.id!r} labels={sorted(self.labels)!r}>")

@@ -26,19 +26,18 @@ outside this guarantee.
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import random
 import time
 import uuid
-import warnings
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from octstore.errors import ConflictError, OctstoreWarning
+from octstore.errors import ConflictError, warn
 from octstore.location import Location
+from octstore.redaction import get_logger
 
 __all__ = ["DEFAULT_TTL", "DEFAULT_WAIT", "LEASE_SUFFIX", "held", "lease_name"]
 
@@ -49,7 +48,7 @@ DEFAULT_TTL = 30.0
 DEFAULT_WAIT = 10.0
 _OWNER = "octstore-lease-owner"
 
-_log = logging.getLogger("octstore.backends.lease")
+_log = get_logger(__name__)
 
 
 def lease_name(name: str) -> str:
@@ -186,4 +185,4 @@ def _release(
                 f"could not release its lease ({error}): other writers wait for it to "
                 "expire (OCTSTORE_LEASE_TTL)"
             )
-        warnings.warn(f"the write of {location.url} {problem}", OctstoreWarning, stacklevel=4)
+        warn(f"the write of {location.url} {problem}", stacklevel=3)

@@ -17,11 +17,11 @@ object ``.<name>.octstore.json`` beside the object, and the object keeps its id 
 from __future__ import annotations
 
 import json
-import warnings
 from collections.abc import Mapping
 from contextlib import suppress
 
 from octstore.backends.sidecar import dump_sidecar, load_sidecar, sidecar_name
+from octstore.errors import warn
 from octstore.location import Location
 from octstore.metadata import Metadata
 from octstore.state import ObjectState
@@ -114,7 +114,7 @@ def decode(keys: Mapping[str, str | None], where: str = "an object") -> Metadata
         )
     except (ValueError, RecursionError) as error:  # InvalidMetadataError is a ValueError
         problem = str(error).splitlines()[0] if str(error) else type(error).__name__
-        warnings.warn(
+        warn(
             f"ignoring invalid octstore metadata of {where} ({problem}): set it again and "
             "update_metadata()",
             stacklevel=4,
@@ -147,7 +147,7 @@ def read_spilled(location: Location, in_object: Metadata) -> Metadata:
     try:
         data = location.fs.cat_file(sidecar.fs_path)
     except FileNotFoundError:
-        warnings.warn(
+        warn(
             f"{location.url} keeps its labels, tags and timestamp in {sidecar.url}, which "
             "does not exist: reading its id only; set them again and update_metadata()",
             stacklevel=4,

@@ -25,7 +25,6 @@ import json
 import os
 import shutil
 import uuid
-import warnings
 from datetime import datetime
 from stat import S_ISDIR
 from typing import Any
@@ -41,6 +40,7 @@ from octstore.errors import (
     InvalidMetadataError,
     NotFoundError,
     OctstoreError,
+    warn,
 )
 from octstore.hashing import crc32c_bytes
 from octstore.location import Location, translate_errors
@@ -101,7 +101,7 @@ def load_sidecar(data: bytes, where: str) -> Metadata | None:
         if not isinstance(version, int) or isinstance(version, bool):
             raise TypeError(f"format version {version!r} is not a number")
     except (ValueError, TypeError, KeyError, RecursionError) as error:
-        warnings.warn(f"ignoring unreadable octstore sidecar {where}: {error!r}", stacklevel=3)
+        warn(f"ignoring unreadable octstore sidecar {where}: {error!r}", stacklevel=3)
         return None
     if version > SIDECAR_VERSION:
         raise OctstoreError(
@@ -111,7 +111,7 @@ def load_sidecar(data: bytes, where: str) -> Metadata | None:
     try:
         return Metadata.model_validate(document)
     except InvalidMetadataError as error:
-        warnings.warn(f"ignoring invalid octstore sidecar {where}: {error}", stacklevel=3)
+        warn(f"ignoring invalid octstore sidecar {where}: {error}", stacklevel=3)
         return None
 
 
