@@ -19,10 +19,12 @@ from octstore.errors import (
     InvalidLabelError,
     InvalidMetadataError,
     InvalidModeError,
+    InvalidPathError,
     InvalidTagError,
     NotFoundError,
     NotWrittenError,
     OctstoreError,
+    OctstoreWarning,
     TransferError,
 )
 from octstore.filters import FilterError, FilterList, FilterSet, NoSingleMatchError
@@ -49,6 +51,7 @@ __all__ = [
     "InvalidLabelError",
     "InvalidMetadataError",
     "InvalidModeError",
+    "InvalidPathError",
     "InvalidTagError",
     "LabelSet",
     "Metadata",
@@ -56,6 +59,7 @@ __all__ = [
     "NotFoundError",
     "NotWrittenError",
     "OctstoreError",
+    "OctstoreWarning",
     "Store",
     "StoredObject",
     "TagDict",

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Any
 
-from octstore import cache, hdf5
+from octstore import cache, hdf5, names
 from octstore.backends import MetadataBackend, ObjectState, backend_for
 from octstore.errors import (
     AccessDeniedError,
@@ -376,6 +376,7 @@ class Datafile:
             ConflictError: If a remote file changed since it was read.
         """
         self._refuse_offline_write()
+        names.check_writable(self._location)
         self._state = self._metadata_basis = self._backend.write_metadata(
             self._location, self._metadata, if_matches=self._metadata_basis
         )
@@ -491,6 +492,7 @@ class Datafile:
         attempted and failed: then the user's content exists nowhere else.
         """
         self._refuse_offline_write()
+        names.check_writable(self._location)
         if self._location.is_read_only:
             raise AccessDeniedError(
                 f"{self.path} is read-only ({self._location.protocol}://): write to a local "
@@ -623,6 +625,7 @@ class Datafile:
                 self.update_metadata()
             return self.path
         destination = Location(cloud_path, storage_options or self._location.storage_options)
+        names.check_writable(destination)
         backend = backend_for(destination)
         metadata = self._metadata
         if not update_metadata:

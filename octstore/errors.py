@@ -21,16 +21,23 @@ __all__ = [
     "InvalidLabelError",
     "InvalidMetadataError",
     "InvalidModeError",
+    "InvalidPathError",
     "InvalidTagError",
     "NotFoundError",
     "NotWrittenError",
     "OctstoreError",
+    "OctstoreWarning",
     "TransferError",
 ]
 
 
 class OctstoreError(Exception):
     """Base class of every error raised by octstore."""
+
+
+class OctstoreWarning(UserWarning):
+    """Something went wrong that did not stop the operation: metadata that was ignored, a
+    cache that could not keep a copy. The message names the path and what to do."""
 
 
 class InvalidMetadataError(OctstoreError, ValueError):
@@ -43,6 +50,11 @@ class InvalidLabelError(InvalidMetadataError):
 
 class InvalidTagError(InvalidMetadataError):
     """A tag whose name is not a valid identifier or whose value is not JSON."""
+
+
+class InvalidPathError(OctstoreError, ValueError):
+    """A path octstore cannot keep a file at: a name it keeps for its own files, or one too
+    long for the metadata files it keeps beside it."""
 
 
 class InvalidModeError(OctstoreError, ValueError):
