@@ -34,7 +34,7 @@ from octstore.errors import (
 )
 from octstore.hashing import crc32c_file, crc32c_stream
 from octstore.location import Location, translate_errors
-from octstore.metadata import LabelSet, Metadata, TagDict
+from octstore.metadata import LabelSet, Metadata, TagDict, check_document_size
 from octstore.ranges import VersionFile
 from octstore.state import local_version_token
 
@@ -377,6 +377,7 @@ class Datafile:
         """
         self._refuse_offline_write()
         names.check_writable(self._location)
+        check_document_size(self._metadata, self.path)
         self._state = self._metadata_basis = self._backend.write_metadata(
             self._location, self._metadata, if_matches=self._metadata_basis
         )
@@ -540,6 +541,7 @@ class Datafile:
         """
         pending.submitted = True
         try:
+            check_document_size(self._metadata, self.path)
             state = self._backend.put(
                 self._location,
                 pending.temporary,

@@ -21,7 +21,13 @@ import warnings
 from collections.abc import Mapping
 from contextlib import suppress
 
-from octstore.backends.sidecar import dump_sidecar, load_sidecar, sidecar_name
+from octstore.backends.sidecar import (
+    dump_sidecar,
+    load_sidecar,
+    read_metadata_file,
+    sidecar_name,
+)
+from octstore.errors import OctstoreWarning
 from octstore.location import Location
 from octstore.metadata import Metadata
 from octstore.state import ObjectState
@@ -117,6 +123,7 @@ def decode(keys: Mapping[str, str | None], where: str = "an object") -> Metadata
         warnings.warn(
             f"ignoring invalid octstore metadata of {where} ({problem}): set it again and "
             "update_metadata()",
+            OctstoreWarning,
             stacklevel=4,
         )
     try:
@@ -144,12 +151,13 @@ def read_spilled(location: Location, in_object: Metadata) -> Metadata:
     and only what the object itself holds is returned.
     """
     sidecar = _sidecar(location)
-    try:
-        data = location.fs.cat_file(sidecar.fs_path)
-    except FileNotFoundError:
+    data = read_metadata_file(sidecar)
+    if data is None:
         warnings.warn(
             f"{location.url} keeps its labels, tags and timestamp in {sidecar.url}, which "
-            "does not exist: reading its id only; set them again and update_metadata()",
+            "does not exist or cannot be read: reading its id only; set them again and "
+            "update_metadata()",
+            OctstoreWarning,
             stacklevel=4,
         )
         return in_object

@@ -43,7 +43,7 @@ from octstore.errors import (
 )
 from octstore.hashing import crc32c_bytes
 from octstore.location import Location, translate_errors
-from octstore.metadata import Metadata
+from octstore.metadata import MAX_DOCUMENT_BYTES, Metadata
 from octstore.state import local_version_token
 
 __all__ = [
@@ -85,7 +85,14 @@ def is_sidecar_name(name: str) -> bool:
 def dump_sidecar(metadata: Metadata) -> bytes:
     """The sidecar document for ``metadata``."""
     document = {"octstore": SIDECAR_VERSION, **metadata.model_dump(mode="json")}
-    return json.dumps(document, ensure_ascii=False, indent=2, allow_nan=False).encode("utf-8")
+    data = json.dumps(document, ensure_ascii=False, indent=2, allow_nan=False).encode("utf-8")
+    if len(data) > MAX_METADATA_BYTES:
+        raise InvalidMetadataError(
+            f"metadata of {len(data)} bytes (as JSON) is more than octstore reads back "
+            f"({MAX_METADATA_BYTES} bytes); nothing was written: keep large data in files, "
+            "not in tags"
+        )
+    return data
 
 
 def load_sidecar(data: bytes, where: str) -> Metadata | None:
@@ -121,9 +128,8 @@ def load_sidecar(data: bytes, where: str) -> Metadata | None:
         return None
 
 
-#: The largest metadata file (a sidecar, an octue file) octstore reads: far beyond any real
-#: one (tags are JSON), small enough that a hostile one cannot exhaust memory.
-MAX_METADATA_BYTES = 2**20
+#: The largest metadata file (a sidecar, an octue file) octstore reads.
+MAX_METADATA_BYTES = MAX_DOCUMENT_BYTES
 
 
 def read_metadata_file(location: Location, info: Mapping[str, Any] | None = None) -> bytes | None:
@@ -136,24 +142,28 @@ def read_metadata_file(location: Location, info: Mapping[str, Any] | None = None
 
     Args:
         location: The metadata file.
-        info: Its fsspec info from a listing, if known (a remote file's size is checked
-            before it is read).
+        info: Its fsspec info from a listing, if known; else a remote file's is asked for,
+            so that its type and size are checked before it is read.
     """
     if location.is_local:
         return _read_local_metadata_file(location.url)
-    if info is not None:
-        if info.get("type", "file") != "file":
-            _warn_unreadable(location.url, f"a {info.get('type')}")
+    if info is None:
+        try:
+            info = location.fs.info(location.fs_path)
+        except FileNotFoundError:
             return None
-        if int(info.get("size") or 0) > MAX_METADATA_BYTES:
-            _warn_unreadable(location.url, f"{info['size']} bytes long")
-            return None
-    try:
+    if info.get("type", "file") != "file":
+        _warn_unreadable(location.url, f"a {info.get('type')}")
+        return None
+    size = int(info.get("size") or 0)
+    if size > MAX_METADATA_BYTES:
+        _warn_unreadable(location.url, f"{size} bytes long")
+        return None
+    if size == 0:  # a range of nothing is not satisfiable
+        return b""
+    try:  # bounded, in case it grew since
         data: bytes = location.fs.cat_file(location.fs_path, start=0, end=MAX_METADATA_BYTES + 1)
     except FileNotFoundError:
-        return None
-    except IsADirectoryError:
-        _warn_unreadable(location.url, "a directory")
         return None
     if len(data) > MAX_METADATA_BYTES:
         _warn_unreadable(location.url, f"more than {MAX_METADATA_BYTES} bytes long")
