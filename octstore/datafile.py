@@ -509,7 +509,10 @@ class Datafile:
             raise AlreadyExistsError(
                 f"{self.path} already exists: open it with 'w' to replace it or 'a' to append"
             )
-        temporary = self._temporary_path()
+        try:
+            temporary = self._temporary_path()
+        except OSError as error:
+            raise self._unwritable(error) from error
         pending = _PendingWrite(temporary, current)
         try:
             if kind in "ra" and current is not None:
@@ -520,11 +523,29 @@ class Datafile:
             if self._location.is_local and current is not None:
                 shutil.copymode(self._location.url, temporary)
             yield pending
-        except BaseException:
+        except BaseException as error:
             if not pending.submitted:
                 with contextlib.suppress(FileNotFoundError):
                     os.remove(temporary)
+                if cache.is_disk_full(error):
+                    raise self._unwritable(error) from error
             raise
+
+    def _unwritable(self, error: BaseException) -> OctstoreError:
+        """The error for a destination that is full or cannot be written: it names the
+        datafile, never a temp file, and the way out."""
+        where = self._location.parent if self._location.is_local else str(cache.cache_root())
+        reason = getattr(error, "strerror", None) or type(error).__name__
+        if cache.is_disk_full(error):
+            return NotWrittenError(
+                f"{self.path} was not written: the disk holding {where} is full ({reason}); "
+                "nothing changed: free space there, or write elsewhere",
+                path=self.path,
+            )
+        return AccessDeniedError(
+            f"{self.path} cannot be written: {where} is read-only or not writable ({reason}); "
+            "nothing changed: write elsewhere, or make it writable"
+        )
 
     def _temporary_path(self) -> str:
         if self._location.is_local:
