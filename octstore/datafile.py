@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Any
 
-from octstore import cache, hdf5
+from octstore import cache, hdf5, names
 from octstore.backends import MetadataBackend, ObjectState, backend_for
 from octstore.changes import MetadataChanges
 from octstore.errors import (
@@ -35,7 +35,7 @@ from octstore.errors import (
 )
 from octstore.hashing import crc32c_file, crc32c_stream
 from octstore.location import Location, translate_errors
-from octstore.metadata import LabelSet, Metadata, TagDict
+from octstore.metadata import LabelSet, Metadata, TagDict, check_document_size
 from octstore.ranges import VersionFile
 from octstore.redaction import redact
 from octstore.state import local_version_token
@@ -402,9 +402,11 @@ class Datafile:
             ConflictError: If another writer kept the file locked for too long.
         """
         self._refuse_offline_write()
+        names.check_writable(self._location)
         changes = self._changes()
         if changes.is_empty and self._basis is not None:
             return
+        check_document_size(self._metadata, self.path)
         self._adopt(
             self._backend.write_metadata(self._location, changes, if_matches=self._metadata_basis)
         )
@@ -520,6 +522,7 @@ class Datafile:
         attempted and failed: then the user's content exists nowhere else.
         """
         self._refuse_offline_write()
+        names.check_writable(self._location)
         if self._location.is_read_only:
             raise AccessDeniedError(
                 f"{self.path} is read-only ({self._location.protocol}://): write to a local "
@@ -535,7 +538,10 @@ class Datafile:
             raise AlreadyExistsError(
                 f"{self.path} already exists: open it with 'w' to replace it or 'a' to append"
             )
-        temporary = self._temporary_path()
+        try:
+            temporary = self._temporary_path()
+        except OSError as error:
+            raise self._unwritable(error) from error
         pending = _PendingWrite(temporary, current)
         try:
             if kind in "ra" and current is not None:
@@ -546,25 +552,36 @@ class Datafile:
             if self._location.is_local and current is not None:
                 shutil.copymode(self._location.url, temporary)
             yield pending
-        except BaseException:
+        except BaseException as error:
             if not pending.submitted:
                 with contextlib.suppress(FileNotFoundError):
                     os.remove(temporary)
+                if cache.is_disk_full(error):
+                    raise self._unwritable(error) from error
             raise
+
+    def _unwritable(self, error: BaseException) -> OctstoreError:
+        """The error for a destination that is full or cannot be written: it names the
+        datafile, never a temp file, and the way out."""
+        where = self._location.parent if self._location.is_local else str(cache.cache_root())
+        reason = getattr(error, "strerror", None) or type(error).__name__
+        if cache.is_disk_full(error):
+            return NotWrittenError(
+                f"{self.path} was not written: the disk holding {where} is full ({reason}); "
+                "nothing changed: free space there, or write elsewhere",
+                path=self.path,
+            )
+        return AccessDeniedError(
+            f"{self.path} cannot be written: {where} is read-only or not writable ({reason}); "
+            "nothing changed: write elsewhere, or make it writable"
+        )
 
     def _temporary_path(self) -> str:
         if not self._location.is_local:
             return cache.staging_path(self.name)
         real = os.path.realpath(self._location.url)  # a link's target is what is written
-        try:
-            os.makedirs(os.path.dirname(real), exist_ok=True)
-            return cache.temporary_path_beside(real)
-        except OSError as error:
-            raise AccessDeniedError(
-                f"{self.path} cannot be written: octstore could not create a file in "
-                f"{os.path.dirname(real)} ({error.strerror or error}); the folder is read-only "
-                "for octstore: get write permission on it, or write the file elsewhere"
-            ) from error
+        os.makedirs(os.path.dirname(real), exist_ok=True)
+        return cache.temporary_path_beside(real)
 
     def _write_back(self, pending: _PendingWrite) -> None:
         """Replace the content with the temporary copy's, with the metadata, in one step.
@@ -575,6 +592,7 @@ class Datafile:
         """
         pending.submitted = True
         try:
+            check_document_size(self._metadata, self.path)
             state = self._backend.put(
                 self._location,
                 pending.temporary,
@@ -666,6 +684,7 @@ class Datafile:
                 self.update_metadata()
             return self.path
         destination = Location(cloud_path, storage_options or self._location.storage_options)
+        names.check_writable(destination)
         backend = backend_for(destination)
         metadata = self._metadata
         if not update_metadata:

@@ -28,6 +28,7 @@ __all__ = [
     "InvalidLabelError",
     "InvalidMetadataError",
     "InvalidModeError",
+    "InvalidPathError",
     "InvalidTagError",
     "NotFoundError",
     "NotWrittenError",
@@ -77,7 +78,8 @@ def warn(message: str, *, stacklevel: int = 1) -> None:
 
 
 class OctstoreWarning(UserWarning):
-    """Base class of every warning octstore gives: something worked, with a caveat to read."""
+    """Something went wrong that did not stop the operation: metadata that was ignored, a
+    cache that could not keep a copy. The message names the path and what to do."""
 
 
 class InvalidMetadataError(OctstoreError, ValueError):
@@ -90,6 +92,11 @@ class InvalidLabelError(InvalidMetadataError):
 
 class InvalidTagError(InvalidMetadataError):
     """A tag whose name is not a valid identifier or whose value is not JSON."""
+
+
+class InvalidPathError(OctstoreError, ValueError):
+    """A path octstore cannot keep a file at: a name it keeps for its own files, or one too
+    long for the metadata files it keeps beside it."""
 
 
 class InvalidModeError(OctstoreError, ValueError):
