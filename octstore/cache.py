@@ -43,7 +43,6 @@ import sys
 import tempfile
 import threading
 import time
-import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,9 +52,9 @@ import platformdirs
 from filelock import FileLock, Timeout
 from pydantic import ByteSize, TypeAdapter
 
-from octstore.errors import IntegrityError, NotFoundError, OctstoreError
+from octstore.errors import IntegrityError, NotFoundError, OctstoreError, warn
 from octstore.hashing import crc32c_file
-from octstore.location import Location
+from octstore.location import Location, translate_errors
 from octstore.state import ObjectState
 
 if sys.platform != "win32":
@@ -124,10 +123,46 @@ def _digest(*parts: str) -> str:
 
 
 def lock(key: str) -> FileLock:
-    """A cross-process lock for ``key`` (a URL, a cache entry), kept in the cache directory."""
+    """A cross-process lock for ``key`` (a URL, a cache entry), kept in the cache directory,
+    or, if that cannot be written, in the system's temp directory."""
     directory = cache_root() / "locks"
-    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        directory = Path(tempfile.gettempdir()) / f"octstore-locks-{_user()}"
+        directory.mkdir(parents=True, exist_ok=True)
     return FileLock(str(directory / f"{_digest(key)[:32]}.lock"))
+
+
+def _user() -> str:
+    return str(os.getuid()) if hasattr(os, "getuid") else "user"
+
+
+class CacheUnavailableError(OctstoreError, OSError):
+    """The cache cannot hold a file: its directory cannot be written, or its disk is full."""
+
+
+#: What a full disk raises: no space, over quota, or over the process's file size limit.
+DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """Whether ``error``, or an error it was raised from, says a disk is full."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno in DISK_FULL:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _unavailable(location: Location, error: OSError) -> CacheUnavailableError:
+    reason = error.strerror or type(error).__name__
+    return CacheUnavailableError(
+        f"{location.url} cannot be kept in the octstore cache {cache_root()} ({reason}): set "
+        "OCTSTORE_CACHE_DIR to a writable directory with free space, or read the file with "
+        "open(), which works without the cache"
+    )
 
 
 def entry_path(location: Location, version_token: str) -> Path:
@@ -198,10 +233,16 @@ def is_temporary_name(name: str) -> bool:
 
 
 def staging_path(name: str) -> str:
-    """A fresh temp file in the cache, for content on its way to a remote file ``name``."""
+    """A fresh temp file in the cache, for content on its way to a remote file ``name``; in
+    the system's temp directory if the cache cannot be written."""
     directory = cache_root() / "writes"
-    directory.mkdir(parents=True, exist_ok=True)
-    return temporary_path_beside(str(directory / name))
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        return temporary_path_beside(str(directory / name))
+    except OSError:
+        handle, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=_TEMP_SUFFIX)
+        os.close(handle)
+        return temporary
 
 
 def write_atomically(path: str, data: bytes) -> None:
@@ -341,13 +382,21 @@ def fetch(
         if _intact(entry, _read_record(_entry_directory(entry))):  # downloaded meanwhile
             _touch(entry)
             return str(entry)
-        entry.parent.mkdir(parents=True, exist_ok=True)  # under the lock: prune cannot race
-        temporary = temporary_path_beside(str(entry))
+        try:
+            entry.parent.mkdir(parents=True, exist_ok=True)  # under the lock: prune cannot race
+            temporary = temporary_path_beside(str(entry))
+        except OSError as error:
+            raise _unavailable(location, error) from error
         try:
             download(location, state, temporary, transfer)
             _verify(location, state, temporary)
             os.replace(temporary, entry)
             _record(entry, location, state)
+        except OSError as error:
+            if not is_disk_full(error):
+                raise
+            _drop(entry)
+            raise _unavailable(location, error) from error
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.remove(temporary)
@@ -400,17 +449,35 @@ def _verify(location: Location, state: ObjectState, path: str) -> None:
         )
 
 
-def keep(location: Location, state: ObjectState, source: str) -> str:
-    """Move the local file ``source``, known to hold ``state``'s content, into the cache."""
+def keep(location: Location, state: ObjectState, source: str) -> str | None:
+    """Move the local file ``source``, known to hold ``state``'s content, into the cache;
+    return the entry, or None if the cache could not keep it.
+
+    It is called after the content was written, so it never fails the caller: if the cache
+    cannot be written or its disk is full, ``source`` is removed, nothing half-made is left,
+    and an :class:`OctstoreWarning` says so (the next read downloads the content).
+    """
     entry = entry_path(location, state.version_token)
-    with lock(str(entry)):
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            os.replace(source, entry)
-        except OSError:  # source on another filesystem
-            copy_file(source, str(entry))
+    try:
+        with lock(str(entry)):
+            entry.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.replace(source, entry)
+            except OSError:  # source on another filesystem
+                copy_file(source, str(entry))
+                os.remove(source)
+            _record(entry, location, state)
+    except OSError as error:
+        _drop(entry)
+        with contextlib.suppress(FileNotFoundError):
             os.remove(source)
-        _record(entry, location, state)
+        warn(
+            f"{location.url} was written, but the octstore cache {cache_root()} could not keep "
+            f"a copy ({error.strerror or type(error).__name__}), so the next read downloads it: "
+            "free space there, or set OCTSTORE_CACHE_DIR to a writable directory",
+            stacklevel=4,
+        )
+        return None
     _evict_over_bound(state.size)
     return str(entry)
 
@@ -458,7 +525,13 @@ def open_entry(
     While the file is open, the entry is held with a shared lock, so eviction passes it by.
     """
     for attempt in (1, 2):
-        path = fetch(location, state, transfer, offline=offline)
+        try:
+            path = fetch(location, state, transfer, offline=offline)
+        except CacheUnavailableError as error:
+            warn(f"reading it uncached: {error}", stacklevel=4)
+            with _uncached(location, state, transfer) as path, open(path, mode, **kwargs) as file:
+                yield file
+            return
         try:
             file = open(path, mode, **kwargs)  # noqa: SIM115
         except FileNotFoundError:  # evicted between fetch and open: fetch again, once
@@ -470,6 +543,22 @@ def open_entry(
                 fcntl.flock(file.fileno(), fcntl.LOCK_SH)
             yield file
         return
+
+
+@contextlib.contextmanager
+def _uncached(location: Location, state: ObjectState, transfer: Transfer) -> Iterator[str]:
+    """``location``'s content at ``state`` in a verified temp file outside the cache (in the
+    system's temp directory, ``TMPDIR``), removed afterwards."""
+    handle, temporary = tempfile.mkstemp(prefix="octstore-", suffix=f"-{location.name}"[:64])
+    os.close(handle)
+    try:
+        with translate_errors(location.url, "downloading"):
+            download(location, state, temporary, transfer)
+        _verify(location, state, temporary)
+        yield temporary
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(temporary)
 
 
 def _in_use(entry: Path) -> bool:
@@ -704,4 +793,4 @@ def _evict_over_bound(added: int) -> None:
         with _usage_lock:
             _usage.root, _usage.bytes, _usage.scanned_at = root, total, now
     except OSError as error:
-        warnings.warn(f"could not evict from the octstore cache: {error}", stacklevel=3)
+        warn(f"could not evict from the octstore cache: {error}", stacklevel=3)

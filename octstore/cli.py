@@ -45,6 +45,7 @@ from octstore.filters import FilterSet
 from octstore.hashing import crc32c_file
 from octstore.location import Location, relative_path, translate_errors
 from octstore.metadata import validate_label, validate_tag_name
+from octstore.redaction import redact
 from octstore.store import Store
 from octstore.transfer import TransferReport, copy_one, fetch_all
 
@@ -210,8 +211,14 @@ def _json_option(function: Any) -> Any:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON.")(function)
 
 
+def _echo(message: str = "", *, err: bool = False, nl: bool = True) -> None:
+    """Print ``message`` (on stderr with ``err``), its credentials redacted: every line the
+    command line prints goes through here."""
+    click.echo(redact(message), err=err, nl=nl)
+
+
 def _echo_json(value: Any) -> None:
-    click.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+    _echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
 
 
 def _human_size(size: int) -> str:
@@ -272,17 +279,17 @@ def info(settings: _Settings, urls: tuple[str, ...], as_json: bool) -> None:
         return
     for number, record in enumerate(described):
         if number:
-            click.echo()
-        click.echo(f"path       {record['path']}")
-        click.echo(f"size       {record['size']} bytes ({_human_size(record['size'])})")
-        click.echo(f"hash       {record['hash_value']} (CRC32C)")
+            _echo()
+        _echo(f"path       {record['path']}")
+        _echo(f"size       {record['size']} bytes ({_human_size(record['size'])})")
+        _echo(f"hash       {record['hash_value']} (CRC32C)")
         stored = record["metadata_location"] is not None
-        click.echo(f"id         {record['id'] if stored else '- (none stored yet)'}")
-        click.echo(f"labels     {', '.join(record['labels']) or '-'}")
+        _echo(f"id         {record['id'] if stored else '- (none stored yet)'}")
+        _echo(f"labels     {', '.join(record['labels']) or '-'}")
         tags = " ".join(f"{key}={_compact(value)}" for key, value in record["tags"].items())
-        click.echo(f"tags       {tags or '-'}")
-        click.echo(f"timestamp  {record['timestamp'] or '-'}")
-        click.echo(f"metadata   {record['metadata_location'] or 'none stored yet'}")
+        _echo(f"tags       {tags or '-'}")
+        _echo(f"timestamp  {record['timestamp'] or '-'}")
+        _echo(f"metadata   {record['metadata_location'] or 'none stored yet'}")
 
 
 def _describe(datafile: Datafile) -> dict[str, Any]:
@@ -351,11 +358,11 @@ def ls_command(
         return
     for datafile in selected:
         if not long_format:
-            click.echo(datafile.path)
+            _echo(datafile.path)
             continue
         labels = ",".join(sorted(datafile.labels)) or "-"
         tags = _compact(dict(datafile.tags)) if datafile.tags else "-"
-        click.echo(f"{datafile.size:>12}  {labels}  {tags}  {datafile.path}")
+        _echo(f"{datafile.size:>12}  {labels}  {tags}  {datafile.path}")
 
 
 def _edit_metadata(settings: _Settings, url: str, edit: Callable[[Datafile], object]) -> None:
@@ -544,11 +551,11 @@ def _echo_report(report: TransferReport, as_json: bool) -> None:
     if as_json:
         _echo_json(dataclasses.asdict(report))
         return
-    click.echo(f"{report.destination}: {report}")
+    _echo(f"{report.destination}: {report}")
     for path in report.destination_changed:
-        click.echo(f"  left, changed at the destination since the last sync: {path}")
+        _echo(f"  left, changed at the destination since the last sync: {path}")
     for path in report.conflicts:
-        click.echo(f"  conflict, changed on both sides since the last sync: {path}")
+        _echo(f"  conflict, changed on both sides since the last sync: {path}")
 
 
 #: The exit code of a sync that left conflicts (DESIGN.md: 4 conflict).
@@ -566,7 +573,7 @@ def _synced(as_json: bool) -> Iterator[None]:
         if not isinstance(error.report, TransferReport) or len(conflicts) < len(error.failures):
             raise
         _echo_report(error.report, as_json)
-        click.echo(
+        _echo(
             f"octstore: error: {len(conflicts)} files changed on both sides since the last "
             "sync and were not copied: merge them, or run again with --overwrite to replace "
             "them with the source's version",
@@ -589,7 +596,7 @@ def hash_command(settings: _Settings, urls: tuple[str, ...], as_json: bool) -> N
         _echo_json(hashes)
         return
     for url, value in hashes.items():
-        click.echo(f"{value}  {url}")
+        _echo(f"{value}  {url}")
 
 
 class _ExecCommand(click.Command):
@@ -696,7 +703,7 @@ def _call(argv: list[str]) -> int:
     try:
         process = subprocess.Popen(argv)
     except (FileNotFoundError, PermissionError) as error:
-        click.echo(f"octstore: error: cannot run {argv[0]!r}: {error.strerror}", err=True)
+        _echo(f"octstore: error: cannot run {argv[0]!r}: {error.strerror}", err=True)
         return 127 if isinstance(error, FileNotFoundError) else 126
     previous = {number: signal.signal(number, signal.SIG_IGN) for number in _PROGRAM_SIGNALS}
     try:
@@ -804,11 +811,11 @@ def _run_writing(datafiles: list[Datafile], program: list[str]) -> int:
         if stop is not None:
             raise stop
     if code:
-        click.echo(f"octstore: {program[0]} exited with {code}: no file was written", err=True)
+        _echo(f"octstore: {program[0]} exited with {code}: no file was written", err=True)
         return code
     if any(outcome.startswith("not written") for _, outcome in outcomes):
         for path, outcome in outcomes:
-            click.echo(f"octstore: {path}: {outcome}", err=True)
+            _echo(f"octstore: {path}: {outcome}", err=True)
         return 1
     return 0
 
@@ -836,7 +843,7 @@ def dataset_index(settings: _Settings, url: str, name: str | None, as_json: bool
     if as_json:
         _echo_json(summary)
     else:
-        click.echo(f"{loaded.path}: indexed {len(loaded)} files")
+        _echo(f"{loaded.path}: indexed {len(loaded)} files")
 
 
 @cli.group("cache")
@@ -852,9 +859,9 @@ def cache_info(as_json: bool) -> None:
     if as_json:
         _echo_json(dataclasses.asdict(found))
         return
-    click.echo(f"root     {found.root}")
-    click.echo(f"entries  {found.entries}")
-    click.echo(f"size     {_human_size(found.bytes)} of {_human_size(found.max_bytes)}")
+    _echo(f"root     {found.root}")
+    _echo(f"entries  {found.entries}")
+    _echo(f"size     {_human_size(found.bytes)} of {_human_size(found.max_bytes)}")
 
 
 @cache_group.command("prune")
@@ -877,9 +884,7 @@ def _echo_prune(report: cache.PruneReport, as_json: bool) -> None:
         _echo_json(dataclasses.asdict(report))
         return
     kept = f", kept {report.kept_in_use} in use" if report.kept_in_use else ""
-    click.echo(
-        f"removed {len(report.removed)} entries, freed {_human_size(report.freed_bytes)}{kept}"
-    )
+    _echo(f"removed {len(report.removed)} entries, freed {_human_size(report.freed_bytes)}{kept}")
 
 
 # --- the attachment store ---------------------------------------------------------------------
@@ -944,7 +949,7 @@ def store_add(
         _echo_json(added)
         return
     for item in added:
-        click.echo(item["handle"])
+        _echo(item["handle"])
 
 
 @store_group.command("fetch")
@@ -964,7 +969,7 @@ def store_fetch(
     if destination.endswith(("/", os.sep)):
         os.makedirs(destination, exist_ok=True)
     with settings.activity(f"fetching {handle}"):
-        click.echo(target.fetch(handle, destination, overwrite=overwrite))
+        _echo(target.fetch(handle, destination, overwrite=overwrite))
 
 
 @store_group.command("list")
@@ -979,7 +984,7 @@ def store_list(settings: _Settings, store: str, as_json: bool) -> None:
         return
     for item in stored:
         created = item.created.isoformat(timespec="seconds") if item.created else "-"
-        click.echo(f"{item.sha256}  {item.size:>12}  {created}  {', '.join(item.names)}")
+        _echo(f"{item.sha256}  {item.size:>12}  {created}  {', '.join(item.names)}")
 
 
 @store_group.command("gc")
@@ -1017,7 +1022,7 @@ def store_gc(
     if as_json:
         _echo_json(report.to_dict())
     else:
-        click.echo(str(report))
+        _echo(str(report))
 
 
 @cli.command()
@@ -1056,7 +1061,7 @@ def serve(
 
 
 def _format_warning(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> str:
-    return f"octstore: warning: {message}\n"
+    return redact(f"octstore: warning: {message}\n")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -1074,10 +1079,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             obj=settings,
         )
     except (click.exceptions.Abort, KeyboardInterrupt):
-        click.echo("octstore: interrupted", err=True)
+        _echo("octstore: interrupted", err=True)
         sys.exit(130)
     except _NO_ARGS_IS_HELP as error:  # a group with no command: its help, as typed
-        click.echo(error.format_message(), err=True)
+        _echo(error.format_message(), err=True)
         sys.exit(2)
     except click.UsageError as error:
         command = error.ctx.command_path if error.ctx else "octstore"
@@ -1099,8 +1104,6 @@ def main(argv: Sequence[str] | None = None) -> None:
 _NO_ARGS_IS_HELP: tuple[type[click.UsageError], ...] = tuple(
     filter(None, [getattr(click.exceptions, "NoArgsIsHelpError", None)])
 )
-#: ``scheme://user:password@``: a URL's credentials, never printed.
-_URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][\w+.-]*://)[^/@\s]+@")
 
 
 def _exit_on_signal(number: int, frame: object) -> None:
@@ -1117,12 +1120,12 @@ def _fail(
 ) -> None:
     """Print ``error`` on one line (and its traceback under ``--debug``), and exit."""
     if settings.debug:
-        traceback.print_exception(error)
+        _echo("".join(traceback.format_exception(error)), err=True, nl=False)
     text = error.format_message() if isinstance(error, click.ClickException) else str(error)
-    message = _URL_CREDENTIALS.sub(r"\g<scheme>***@", " ".join(text.split())) + suffix
+    message = " ".join(text.split()) + suffix
     if unexpected:
         message = f"{type(error).__name__}: {message}"
         if not settings.debug:
             message += " (run with --debug for the traceback)"
-    click.echo(f"octstore: error: {message}", err=True)
+    _echo(f"octstore: error: {message}", err=True)
     sys.exit(exit_code)

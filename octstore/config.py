@@ -37,7 +37,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,7 @@ from fsspec.core import split_protocol
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError
 
 from octstore.errors import ConfigError
+from octstore.redaction import redact
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -93,14 +94,21 @@ class StoreSettings(BaseModel):
     storage_options: dict[str, Any] = Field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        """The fields that are set, JSON-safe; secrets show as ``"**********"`` and storage
-        options that may be credentials are left out."""
-        from octstore.datafile import _public_options
-
-        document = self.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
+        """The fields that are set, JSON-safe; secrets show as ``"**********"``, a URL's
+        credentials as ``***`` and storage options that may be credentials are left out."""
+        document = {
+            name: redact(value)
+            for name, value in self.model_dump(
+                mode="json", exclude_none=True, exclude_defaults=True
+            ).items()
+        }
         if self.storage_options:
-            document["storage_options"] = _public_options(self.storage_options)
+            document["storage_options"] = redact(self.storage_options, mask=None)
         return document
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        for name, value in super().__repr_args__():
+            yield name, redact(value) if isinstance(value, str) else value
 
 
 class StoreConfig(StoreSettings):

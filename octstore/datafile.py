@@ -14,6 +14,7 @@ Examples:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shutil
 import uuid
@@ -22,8 +23,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Any
 
-from octstore import cache, hdf5
+from octstore import cache, hdf5, names
 from octstore.backends import MetadataBackend, ObjectState, backend_for
+from octstore.changes import MetadataChanges
 from octstore.errors import (
     AccessDeniedError,
     AlreadyExistsError,
@@ -36,8 +38,9 @@ from octstore.errors import (
 )
 from octstore.hashing import crc32c_file, crc32c_stream
 from octstore.location import Location, relative_path, translate_errors
-from octstore.metadata import LabelSet, Metadata, TagDict
+from octstore.metadata import LabelSet, Metadata, TagDict, check_document_size
 from octstore.ranges import VersionFile
+from octstore.redaction import redact
 from octstore.state import local_version_token
 
 __all__ = ["Datafile"]
@@ -45,9 +48,6 @@ __all__ = ["Datafile"]
 _VALID_MODES = (
     "r, rb, w, wb, a, ab, x, xb, r+, r+b, w+, w+b, a+, a+b, x+, x+b (t for text is implied)"
 )
-# Storage option names whose values are secrets; ``to_dict`` never includes them.
-_SECRET_OPTION_WORDS = ("key", "secret", "token", "password", "credential", "session", "auth")
-_PUBLIC_TOKENS = frozenset({"anon", "google_default", "cloud", "cache", "browser"})
 
 
 def _parse_mode(mode: str, url: str) -> tuple[str, bool]:
@@ -63,17 +63,6 @@ def _parse_mode(mode: str, url: str) -> tuple[str, bool]:
     if not valid:
         raise InvalidModeError(f"mode {mode!r} is invalid for {url}: use one of {_VALID_MODES}")
     return kinds[0], kinds[0] != "r" or "+" in mode
-
-
-def _public_options(options: dict[str, Any]) -> dict[str, Any]:
-    """``options`` without anything that could be a credential."""
-
-    def is_public(name: str, value: Any) -> bool:
-        if name.lower() == "token":
-            return isinstance(value, str) and value in _PUBLIC_TOKENS
-        return not any(word in name.lower() for word in _SECRET_OPTION_WORDS)
-
-    return {name: value for name, value in options.items() if is_public(name, value)}
 
 
 @dataclass
@@ -148,10 +137,11 @@ class Datafile:
         self._state_is_fresh = True
         with contextlib.suppress(NotFoundError):
             self._state = self._stat()
-        # The state the in-memory metadata was read from: storing it is conditional on it.
+        # The state the in-memory metadata was read from, where writes start from.
         self._metadata_basis = self._state
         stored = self._state.metadata if self._state else None
         self._metadata = self._merge(stored, given, ignore_stored_metadata, id is not None)
+        self._set_basis(stored)
 
     @staticmethod
     def _merge(
@@ -186,9 +176,49 @@ class Datafile:
             metadata if metadata is not None else Metadata(id=_location_id(location))
         )
         datafile._state = datafile._metadata_basis = state
+        if state is not None:
+            datafile._set_basis(state.metadata)
+        else:  # what is stored is unknown: a write stores this metadata as it is
+            datafile._basis, datafile._basis_known = None, False
         datafile._state_is_fresh = state is not None
         datafile._content_hash = None
         return datafile
+
+    def _set_basis(self, stored: Metadata | None) -> None:
+        """Remember ``stored`` (None: nothing) as the metadata the user's changes are to."""
+        self._basis = stored.model_copy(deep=True) if stored is not None else None
+        self._basis_known = True
+
+    def _changes(self) -> MetadataChanges:
+        """What the user changed since the metadata was read, for a write to apply to what
+        is stored then; the whole metadata when what was read is not known."""
+        if not self._basis_known:
+            return MetadataChanges.replacing(self._metadata)
+        return MetadataChanges.between(self._basis, self._metadata)
+
+    def _adopt(self, state: ObjectState) -> None:
+        """After a write: ``state`` is current, and its metadata (the user's changes applied
+        to what was stored) is the datafile's, updated in place."""
+        self._state = self._metadata_basis = state
+        stored = state.metadata
+        if stored is not None and stored != self._metadata:
+            metadata = self._metadata
+            metadata.id = stored.id
+            metadata.timestamp = stored.timestamp
+            metadata.labels.intersection_update(stored.labels)
+            metadata.labels.update(stored.labels)
+            for name in metadata.tags.keys() - stored.tags.keys():
+                del metadata.tags[name]
+            metadata.tags.update(stored.tags)
+        self._set_basis(stored)
+
+    def _store_id(self, id: uuid.UUID) -> None:
+        """Store ``id`` as the file's id, replacing a stored one, with the user's other
+        changes: only for the id its copy at an upload's destination has, which wins."""
+        changes = dataclasses.replace(self._changes(), id=id, sets_id=True)
+        self._adopt(
+            self._backend.write_metadata(self._location, changes, if_matches=self._metadata_basis)
+        )
 
     # --- where it is ----------------------------------------------------------------------
 
@@ -381,15 +411,25 @@ class Datafile:
         return self._content_hash[1]
 
     def update_metadata(self) -> None:
-        """Store the current labels, tags and timestamp without transferring content.
+        """Store the changes to labels, tags and timestamp without transferring content.
+
+        What changed since the metadata was read (labels added and removed, tags set and
+        removed, the timestamp) is applied to the metadata stored now, so changes that
+        another process made meanwhile are kept, and appear here afterwards. With nothing
+        changed and metadata already stored, nothing is written.
 
         Raises:
             NotFoundError: If the file does not exist yet (write it first).
-            ConflictError: If a remote file changed since it was read.
+            ConflictError: If another writer kept the file locked for too long.
         """
         self._refuse_offline_write()
-        self._state = self._metadata_basis = self._backend.write_metadata(
-            self._location, self._metadata, if_matches=self._metadata_basis
+        names.check_writable(self._location)
+        changes = self._changes()
+        if changes.is_empty and self._basis is not None:
+            return
+        check_document_size(self._metadata, self.path)
+        self._adopt(
+            self._backend.write_metadata(self._location, changes, if_matches=self._metadata_basis)
         )
 
     # --- content --------------------------------------------------------------------------
@@ -503,6 +543,7 @@ class Datafile:
         attempted and failed: then the user's content exists nowhere else.
         """
         self._refuse_offline_write()
+        names.check_writable(self._location)
         if self._location.is_read_only:
             raise AccessDeniedError(
                 f"{self.path} is read-only ({self._location.protocol}://): write to a local "
@@ -518,7 +559,10 @@ class Datafile:
             raise AlreadyExistsError(
                 f"{self.path} already exists: open it with 'w' to replace it or 'a' to append"
             )
-        temporary = self._temporary_path()
+        try:
+            temporary = self._temporary_path()
+        except OSError as error:
+            raise self._unwritable(error) from error
         pending = _PendingWrite(temporary, current)
         try:
             if kind in "ra" and current is not None:
@@ -529,17 +573,36 @@ class Datafile:
             if self._location.is_local and current is not None:
                 shutil.copymode(self._location.url, temporary)
             yield pending
-        except BaseException:
+        except BaseException as error:
             if not pending.submitted:
                 with contextlib.suppress(FileNotFoundError):
                     os.remove(temporary)
+                if cache.is_disk_full(error):
+                    raise self._unwritable(error) from error
             raise
 
+    def _unwritable(self, error: BaseException) -> OctstoreError:
+        """The error for a destination that is full or cannot be written: it names the
+        datafile, never a temp file, and the way out."""
+        where = self._location.parent if self._location.is_local else str(cache.cache_root())
+        reason = getattr(error, "strerror", None) or type(error).__name__
+        if cache.is_disk_full(error):
+            return NotWrittenError(
+                f"{self.path} was not written: the disk holding {where} is full ({reason}); "
+                "nothing changed: free space there, or write elsewhere",
+                path=self.path,
+            )
+        return AccessDeniedError(
+            f"{self.path} cannot be written: {where} is read-only or not writable ({reason}); "
+            "nothing changed: write elsewhere, or make it writable"
+        )
+
     def _temporary_path(self) -> str:
-        if self._location.is_local:
-            os.makedirs(self._location.parent, exist_ok=True)
-            return cache.temporary_path_beside(self._location.url)
-        return cache.staging_path(self.name)
+        if not self._location.is_local:
+            return cache.staging_path(self.name)
+        real = os.path.realpath(self._location.url)  # a link's target is what is written
+        os.makedirs(os.path.dirname(real), exist_ok=True)
+        return cache.temporary_path_beside(real)
 
     def _write_back(self, pending: _PendingWrite) -> None:
         """Replace the content with the temporary copy's, with the metadata, in one step.
@@ -550,16 +613,23 @@ class Datafile:
         """
         pending.submitted = True
         try:
+            check_document_size(self._metadata, self.path)
             state = self._backend.put(
                 self._location,
                 pending.temporary,
-                self._metadata,
+                self._changes(),
                 crc32c=crc32c_file(pending.temporary),
                 if_matches=pending.if_matches,
                 if_absent=pending.if_matches is None,
             )
-        except NotWrittenError:
-            raise
+        except NotWrittenError as error:
+            if error.kept_at is not None or not os.path.exists(pending.temporary):
+                raise
+            raise type(error)(
+                f"{error}; your content is kept at {pending.temporary}",
+                path=self.path,
+                kept_at=pending.temporary,
+            ) from error
         except Exception as error:
             raise NotWrittenError(
                 f"{self.path} was not written ({error}); your content is kept at "
@@ -567,7 +637,7 @@ class Datafile:
                 path=self.path,
                 kept_at=pending.temporary,
             ) from error
-        self._state = self._metadata_basis = state
+        self._adopt(state)
         self._state_is_fresh = True  # the version just written
         if self._location.is_local or not os.path.exists(pending.temporary):
             return
@@ -653,6 +723,7 @@ class Datafile:
                 self.update_metadata()
             return self.path
         destination = Location(cloud_path, storage_options or self._location.storage_options)
+        names.check_writable(destination)
         backend = backend_for(destination)
         metadata = self._metadata
         if not update_metadata:
@@ -678,18 +749,20 @@ class Datafile:
         """
         self._backend.delete(self._location)
         self._state = self._metadata_basis = None
+        self._set_basis(None)
 
     # --- conversions ----------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe description that ``from_dict`` turns back into an equal datafile.
 
-        It never holds credentials: secret storage options are left out.
+        It never holds credentials: secret storage options (at any depth) and a URL's
+        userinfo and signature are left out; give them again to ``from_dict``.
         """
         return {
-            "path": self.path,
+            "path": redact(self.path, mask=None),
             **self._metadata.model_dump(mode="json"),
-            "storage_options": _public_options(self._location.storage_options),
+            "storage_options": redact(self._location.storage_options, mask=None),
         }
 
     @classmethod
@@ -713,6 +786,8 @@ class Datafile:
             "metadata": self._metadata,
             "state": self._state,
             "metadata_basis": self._metadata_basis,
+            "basis": self._basis,
+            "basis_known": self._basis_known,
             "offline": self._offline,
         }
 
@@ -721,6 +796,8 @@ class Datafile:
         self._metadata = state["metadata"]
         self._state = state["state"]
         self._metadata_basis = state["metadata_basis"]
+        self._basis = state["basis"]
+        self._basis_known = state["basis_known"]
         self._offline = state["offline"]
         self._state_is_fresh = False
         self._content_hash = None
@@ -734,4 +811,4 @@ class Datafile:
         return hash(self.path)
 
     def __repr__(self) -> str:
-        return f"<Datafile({self.path!r}) id={self.id!r} labels={sorted(self.labels)!r}>"
+        return redact(f"<Datafile({self.path!r}) id={self.id!r} labels={sorted(self.labels)!r}>")

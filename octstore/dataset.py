@@ -30,6 +30,7 @@ from octstore.hashing import canonical_json, crc32c_bytes
 from octstore.location import Location, relative_path
 from octstore.manifest import Manifest, ManifestEntry, read_manifest, write_manifest
 from octstore.metadata import LabelSet, Metadata, TagDict
+from octstore.redaction import redact
 from octstore.state import ObjectState
 from octstore.sync import destination_listing, plan, settled_manifest
 from octstore.transfer import (
@@ -393,8 +394,8 @@ class Dataset:
         metadata = self._metadata.model_dump(mode="json")
         return {
             "id": metadata["id"],
-            "name": self.name,
-            "path": self.path,
+            "name": redact(self.name) if self.name else self.name,
+            "path": redact(self.path, mask=None) if self.path else None,
             "labels": metadata["labels"],
             "tags": metadata["tags"],
             "files": [datafile.to_dict() for datafile in self],
@@ -422,7 +423,7 @@ class Dataset:
         return hash(uuid.UUID(self.id))
 
     def __repr__(self) -> str:
-        return f"<Dataset({self.name!r}) id={self.id!r} files={len(self)}>"
+        return redact(f"<Dataset({self.name!r}) id={self.id!r} files={len(self)}>")
 
 
 def _dataset_id(location: Location | None) -> uuid.UUID:

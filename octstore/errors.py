@@ -3,10 +3,17 @@
 Each error also subclasses the builtin exception a user would already catch
 (``ValueError`` for bad input, ``FileNotFoundError`` for a missing object, ...), so
 ``except FileNotFoundError`` keeps working when a plain path becomes a cloud URL.
-Messages name the path concerned and say what to do about it.
+Messages name the path concerned and say what to do about it, and never carry a credential:
+every message is redacted (:func:`octstore.redaction.redact`) when the error is made.
 """
 
 from __future__ import annotations
+
+import contextlib
+import sys
+import warnings
+
+from octstore.redaction import redact
 
 __all__ = [
     "AccessDeniedError",
@@ -21,17 +28,59 @@ __all__ = [
     "InvalidLabelError",
     "InvalidMetadataError",
     "InvalidModeError",
+    "InvalidPathError",
     "InvalidTagError",
     "NotFoundError",
     "NotWrittenError",
     "OctstoreError",
+    "OctstoreWarning",
     "TransferError",
     "UnsafePathError",
+    "warn",
 ]
 
 
 class OctstoreError(Exception):
-    """Base class of every error raised by octstore."""
+    """Base class of every error raised by octstore.
+
+    Its message never holds a credential: a URL's userinfo, a signed URL's signature or a
+    secret storage option in the arguments is masked here, however the message was built.
+    """
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(redact(arg) if isinstance(arg, str) else arg for arg in args))
+        # The error being handled becomes this one's cause or context, shown in its
+        # traceback: an SDK's message may quote the URL's credentials too.
+        _redact_chain(sys.exc_info()[1])
+
+
+def _redact_chain(error: BaseException | None) -> None:
+    """Redact the messages of ``error`` and the errors it was raised from, in place."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen and not isinstance(error, OctstoreError):
+        seen.add(id(error))
+        with contextlib.suppress(Exception):  # an exception type may refuse new attributes
+            error.args = tuple(redact(arg) if isinstance(arg, str) else arg for arg in error.args)
+            if isinstance(error, OSError):
+                for name in ("strerror", "filename", "filename2"):
+                    if isinstance(getattr(error, name), str):
+                        setattr(error, name, redact(getattr(error, name)))
+        error = error.__cause__ or error.__context__
+
+
+def warn(message: str, *, stacklevel: int = 1) -> None:
+    """Warn with an :class:`OctstoreWarning`, credentials redacted from ``message``.
+
+    Args:
+        message: What happened and what to do.
+        stacklevel: As for :func:`warnings.warn`, counted from the caller of this function.
+    """
+    warnings.warn(redact(message), OctstoreWarning, stacklevel=stacklevel + 1)
+
+
+class OctstoreWarning(UserWarning):
+    """Something went wrong that did not stop the operation: metadata that was ignored, a
+    cache that could not keep a copy. The message names the path and what to do."""
 
 
 class InvalidMetadataError(OctstoreError, ValueError):
@@ -44,6 +93,11 @@ class InvalidLabelError(InvalidMetadataError):
 
 class InvalidTagError(InvalidMetadataError):
     """A tag whose name is not a valid identifier or whose value is not JSON."""
+
+
+class InvalidPathError(OctstoreError, ValueError):
+    """A path octstore cannot keep a file at: a name it keeps for its own files, or one too
+    long for the metadata files it keeps beside it."""
 
 
 class InvalidModeError(OctstoreError, ValueError):

@@ -8,7 +8,8 @@
 Downloads follow werkzeug's ``send_file``: ``Content-Type`` from the handle's file name,
 ``Content-Length``, ``Last-Modified`` (when the content was first stored), ``ETag`` (its
 SHA-256), ``Accept-Ranges: bytes`` and ``206 Partial Content`` for ranges (read from the
-backend by range, not whole), ``304``/``412`` for conditional requests, and
+backend by range, not whole), ``304``/``412`` for conditional requests
+(evaluated in RFC 9110 section 13.2.2's order, ``If-Unmodified-Since`` included), and
 ``Content-Disposition: attachment`` with an ASCII ``filename`` then an RFC 8187
 ``filename*``. Every response carries ``X-Content-Type-Options: nosniff``, and downloads a
 ``Content-Security-Policy`` that forbids running anything, so a stored page or script is
@@ -21,9 +22,9 @@ application to a WSGI server such as gunicorn (see the "Attachment store" docs p
 from __future__ import annotations
 
 import json
-import logging
 import mimetypes
 import unicodedata
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -33,7 +34,7 @@ try:
         MethodNotAllowed,
         RequestedRangeNotSatisfiable,
     )
-    from werkzeug.http import dump_options_header
+    from werkzeug.http import dump_options_header, parse_date
     from werkzeug.serving import BaseWSGIServer
     from werkzeug.serving import make_server as _make_server
     from werkzeug.utils import get_content_type
@@ -48,6 +49,7 @@ except ImportError as error:  # pragma: no cover - depends on the installed extr
 
 from octstore.errors import InvalidHandleError, NotFoundError, OctstoreError
 from octstore.handles import split_handle
+from octstore.redaction import get_logger
 from octstore.store import Store
 
 if TYPE_CHECKING:
@@ -76,7 +78,7 @@ _DOWNLOAD_HEADERS = {
 # Characters RFC 8187's attr-char allows unencoded, beside letters and digits.
 _ATTR_CHARS = "!#$&+-.^_`|~"
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 
 def content_disposition(name: str, disposition: str = "attachment") -> str:
@@ -247,18 +249,26 @@ class _App:
         if stored.created is not None:
             response.last_modified = stored.created
         response.set_etag(digest)
+        failed = _failed_precondition(request, digest, stored.created)
+        if failed is not None:
+            response.close()  # the body is never sent; release the file now
+            if failed == 412:
+                return _text(412, "the attachment does not match If-Match/If-Unmodified-Since")
+            response.status_code = 304
+            return response
         try:
-            response.make_conditional(request, accept_ranges=True, complete_length=stored.size)
+            # The preconditions are settled: werkzeug serves the range (and If-Range).
+            response.make_conditional(
+                _without_preconditions(request.environ),
+                accept_ranges=True,
+                complete_length=stored.size,
+            )
         except RequestedRangeNotSatisfiable as error:
             response.close()
             return self.error(error, request.environ)
         # make_conditional adds Date, which WSGI servers add themselves (werkzeug's then
         # sends two).
         del response.headers["Date"]
-        if response.status_code in (304, 412):
-            response.close()  # the body is never sent; release the file now
-            if response.status_code == 412:
-                return _text(412, "the attachment does not match If-Match/If-Unmodified-Since")
         return response
 
     def upload(self, request: Request) -> Response:
@@ -288,6 +298,52 @@ class _App:
             if name.lower() != "content-type":
                 response.headers[name] = value
         return response
+
+
+#: The precondition headers (RFC 9110 13.1), as WSGI names them; If-Range belongs to Range.
+_PRECONDITIONS = (
+    "HTTP_IF_MATCH",
+    "HTTP_IF_UNMODIFIED_SINCE",
+    "HTTP_IF_NONE_MATCH",
+    "HTTP_IF_MODIFIED_SINCE",
+)
+
+
+def _failed_precondition(
+    request: Request, digest: str, last_modified: datetime | None
+) -> int | None:
+    """The status of a failed precondition of a GET or HEAD of an existing attachment (412
+    or 304), or None, evaluated in the order of RFC 9110 section 13.2.2.
+
+    werkzeug parses the headers (``parse_etags``, ``parse_date``); its
+    ``is_resource_modified`` folds the four into one answer, so the order is kept here.
+    Dates compare to the second, as they are sent.
+    """
+    modified = last_modified.replace(microsecond=0) if last_modified is not None else None
+    if "If-Match" in request.headers:  # 1
+        if not request.if_match.contains(digest):  # strong comparison; "*": it exists
+            return 412
+    elif (since := _date(request, "If-Unmodified-Since")) and modified and modified > since:
+        return 412  # 2, evaluated only when If-Match is absent
+    if "If-None-Match" in request.headers:  # 3
+        if request.if_none_match.contains_weak(digest):
+            return 304
+    elif (since := _date(request, "If-Modified-Since")) and modified and modified <= since:
+        return 304  # 4, evaluated only when If-None-Match is absent
+    return None
+
+
+def _date(request: Request, header: str) -> datetime | None:
+    """The date in ``header``, or None when it is absent, not a valid HTTP-date or a list
+    of dates (which RFC 9110 says to ignore). An HTTP-date holds at most one comma."""
+    value = request.headers.get(header)
+    if value is None or value.count(",") > 1:
+        return None
+    return parse_date(value)
+
+
+def _without_preconditions(environ: WSGIEnvironment) -> WSGIEnvironment:
+    return {name: value for name, value in environ.items() if name not in _PRECONDITIONS}
 
 
 def _text(status: int, message: str) -> Response:

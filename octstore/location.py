@@ -23,6 +23,7 @@ from octstore.errors import (
     NotFoundError,
     OctstoreError,
 )
+from octstore.redaction import redact, remember_secrets
 
 __all__ = ["Location", "relative_path", "translate_errors"]
 
@@ -75,6 +76,8 @@ class Location:
             raise OctstoreError(f"path {raw!r} holds a NUL character, which no file name can")
         protocol, rest = split_protocol(raw)
         self.storage_options = dict(storage_options or {})
+        remember_secrets(self.storage_options)  # hidden from any text that quotes them
+        remember_secrets(raw)
         self._fs: Any = None
         if protocol is None or protocol in _LOCAL_PROTOCOLS:
             self.protocol = "file"
@@ -196,7 +199,7 @@ class Location:
         return hash(self.url)
 
     def __repr__(self) -> str:
-        return f"Location({self.url!r})"
+        return redact(f"Location({self.url!r})")
 
     def __str__(self) -> str:
         return self.url

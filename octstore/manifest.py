@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import uuid
-import warnings
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
@@ -19,6 +18,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 from octstore import cache
 from octstore.backends import Known, backend_for
 from octstore.backends.sidecar import DATASET_MANIFEST
+from octstore.errors import warn
 from octstore.location import Location, relative_path, translate_errors
 from octstore.metadata import LabelSet, Metadata, TagDict
 from octstore.state import ObjectState
@@ -100,7 +100,7 @@ def read_manifest(root: Location) -> Manifest | None:
             problem = f"{'.'.join(str(part) for part in first['loc'])}: {first['msg']}"
         else:
             problem = str(error).splitlines()[0]
-        warnings.warn(
+        warn(
             f"ignoring the unreadable dataset manifest {where.url} ({problem}): the dataset "
             "is loaded from its files; update_metadata() writes a new one",
             stacklevel=3,

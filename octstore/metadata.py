@@ -30,7 +30,7 @@ import unicodedata
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, ClassVar, TypeAlias
 
 from pydantic import (
@@ -48,11 +48,13 @@ from octstore.errors import InvalidLabelError, InvalidMetadataError, InvalidTagE
 from octstore.hashing import canonical_json, crc32c_bytes
 
 __all__ = [
+    "MAX_DOCUMENT_BYTES",
     "MAX_TAG_DEPTH",
     "JsonValue",
     "LabelSet",
     "Metadata",
     "TagDict",
+    "check_document_size",
     "validate_label",
     "validate_tag_name",
     "validate_tag_value",
@@ -336,6 +338,36 @@ def _as_octstore_errors() -> Iterator[None]:
         ) from None
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def _from_posix_seconds(value: Any) -> Any:
+    """``value`` as a UTC datetime if it is a number of POSIX seconds (or a string of one),
+    else ``value`` unchanged.
+
+    Raises:
+        InvalidMetadataError: If the number is not finite or falls outside the years 1-9999.
+    """
+    if isinstance(value, bool) or not isinstance(value, (numbers.Real, str)):
+        return value
+    try:
+        seconds = float(value)
+    except ValueError:  # a string that is not a number: an ISO 8601 date, say
+        return value
+    except OverflowError:  # an int beyond any float
+        seconds = math.inf
+    try:
+        if not math.isfinite(seconds):
+            raise OverflowError
+        return _EPOCH + timedelta(seconds=seconds)
+    except OverflowError:
+        raise InvalidMetadataError(
+            f"timestamp {value!r} is out of range: a number is POSIX seconds, and this one "
+            "falls outside the years 1 to 9999; use seconds since 1970 (not milliseconds) "
+            "or an ISO 8601 string"
+        ) from None
+
+
 class Metadata(BaseModel):
     """The metadata of one datafile.
 
@@ -375,6 +407,13 @@ class Metadata(BaseModel):
         with _as_octstore_errors():
             return super().model_validate_json(json_data, **kwargs)
 
+    @field_validator("timestamp", mode="before")
+    @classmethod
+    def _posix_seconds(cls, value: Any) -> Any:
+        """A number, or a string holding one, is POSIX seconds, whatever its size (pydantic
+        alone would read one above 2e10 as milliseconds)."""
+        return _from_posix_seconds(value)
+
     @field_validator("timestamp", mode="after")
     @classmethod
     def _in_utc(cls, value: datetime | None) -> datetime | None:
@@ -382,7 +421,13 @@ class Metadata(BaseModel):
             return None
         if value.tzinfo is None or value.utcoffset() is None:
             return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
+        try:
+            return value.astimezone(timezone.utc)
+        except OverflowError:
+            raise InvalidMetadataError(
+                f"timestamp {value.isoformat()!r} is out of range: in UTC it falls outside "
+                "the years 1 to 9999; use a timestamp within them"
+            ) from None
 
     @field_serializer("timestamp", when_used="json")
     def _isoformat(self, value: datetime | None) -> str | None:
@@ -397,3 +442,22 @@ class Metadata(BaseModel):
     def metadata_hash_value(self) -> str:
         """The CRC32C (GCS encoding) of the canonical JSON of labels, tags and timestamp."""
         return crc32c_bytes(self.hashed_json().encode("utf-8"))
+
+
+#: The largest metadata document (as JSON) octstore writes, and reads back: far beyond any
+#: real use, small enough that a hostile metadata file cannot exhaust a reader's memory.
+MAX_DOCUMENT_BYTES = 2**20
+
+
+def check_document_size(metadata: Metadata, where: str) -> None:
+    """Refuse metadata too large to be read back, before anything is written.
+
+    Raises:
+        InvalidMetadataError: If its JSON document exceeds :data:`MAX_DOCUMENT_BYTES`.
+    """
+    size = len(metadata.model_dump_json().encode("utf-8"))
+    if size > MAX_DOCUMENT_BYTES - 4096:  # room for the sidecar's indentation
+        raise InvalidMetadataError(
+            f"the metadata of {where} is {size} bytes as JSON, more than octstore reads back "
+            f"({MAX_DOCUMENT_BYTES} bytes): keep large data in files, not in tags"
+        )

@@ -89,6 +89,7 @@ from octstore.handles import sanitize_filename, split_handle
 from octstore.hashing import CHUNK_SIZE, Crc32c
 from octstore.location import Location, translate_errors
 from octstore.metadata import Metadata, TagDict
+from octstore.redaction import redact
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
@@ -164,7 +165,7 @@ class StoredObject:
             "created": self.created.isoformat() if self.created else None,
             "added": self.added.isoformat() if self.added else None,
             "names": list(self.names),
-            "url": self.url,
+            "url": redact(self.url, mask=None),
         }
 
 
@@ -774,7 +775,7 @@ class Store:
         return http.route(self, handle)
 
     def __repr__(self) -> str:
-        return f"Store({self.url!r})"
+        return redact(f"Store({self.url!r})")
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Store) and other._root == self._root

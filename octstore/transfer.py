@@ -207,8 +207,7 @@ def _write_back_id(datafile: Datafile, metadata: Metadata) -> None:
     """Give a local source the id its copy has (the destination's, which won)."""
     if datafile.cloud_path is not None or datafile.id == str(metadata.id):
         return
-    datafile._metadata.id = metadata.id
-    datafile.update_metadata()
+    datafile._store_id(metadata.id)
 
 
 def copy_one(

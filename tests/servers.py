@@ -249,6 +249,9 @@ def _patch_emulator() -> None:
         for regex, handlers in gcs_server.HANDLERS
     )
     gcs_objects.insert = wrap(gcs_objects.insert)  # the router's fallback for bare uploads
+    # urlparse splits ";params" off a path's last segment: an object named "a;b" would be
+    # read as "a". GCS takes ";" as part of the name, as urlsplit does.
+    gcs_server.urlparse = urllib.parse.urlsplit
 
 
 class _ConcurrentServer(ThreadingHTTPServer):

@@ -298,11 +298,16 @@ def test_stat_in_a_missing_bucket_raises_not_found_naming_the_url(
 # --- write_metadata ------------------------------------------------------------------------
 
 
+def same_id(metadata: Metadata, state: Any) -> Metadata:
+    """``metadata`` under the id stored in ``state``: a stored id never changes."""
+    return metadata.model_copy(update={"id": state.metadata.id})
+
+
 def test_write_metadata_keeps_generation_and_content_and_bumps_metageneration(
     at: Callable[[str], Location], source: Source, gcs_server: GcsServer, gcs_fs: Any
 ) -> None:
     before = put(at("x"), source, b"content", Metadata())
-    metadata = rich_metadata()
+    metadata = same_id(rich_metadata(), before)
 
     after = backend.write_metadata(at("x"), metadata, if_matches=before)
 
@@ -390,7 +395,7 @@ def test_spilled_metadata_written_by_write_metadata_reads_back_exactly(
     at: Callable[[str], Location], source: Source, gcs_server: GcsServer
 ) -> None:
     state = put(at("x"), source, b"content", rich_metadata())
-    metadata = big_metadata()
+    metadata = same_id(big_metadata(), state)
 
     backend.write_metadata(at("x"), metadata, if_matches=state)
 
@@ -403,7 +408,7 @@ def test_shrinking_spilled_metadata_removes_the_sidecar_object(
     at: Callable[[str], Location], source: Source, gcs_server: GcsServer, gcs_fs: Any
 ) -> None:
     state = put(at("x"), source, b"content", big_metadata())
-    small = rich_metadata()
+    small = same_id(rich_metadata(), state)
 
     backend.write_metadata(at("x"), small, if_matches=state)
 
@@ -545,3 +550,13 @@ def test_download_of_an_overwritten_state_raises_integrity_error_and_leaves_no_t
     # The current state still downloads, and exactly.
     backend.download(at("x"), backend.stat(at("x")), str(target))
     assert target.read_bytes() == b"the other writer's new content"
+
+
+def test_whole_metadata_never_changes_a_stored_id(
+    at: Callable[[str], Location], source: Source
+) -> None:
+    state = put(at("x"), source, b"content", rich_metadata())
+
+    backend.write_metadata(at("x"), Metadata(labels=["other"]), if_matches=state)
+
+    assert backend.stat(at("x")).metadata == Metadata(id=state.metadata.id, labels=["other"])

@@ -426,7 +426,8 @@ def test_appending_to_a_cached_file_is_one_metadata_request_and_one_upload(
         f.write(b"two\n")
 
     assert backend.read("data.bin") == b"one\ntwo\n"
-    assert len(requests) == 2
+    # S3 adds its lease around the upload, and the read of the metadata under it
+    assert len(requests) == (2 if backend.name == "gcs" else 5)
     assert backend.server.content_gets(requests, key(backend)) == 0
 
 

@@ -642,21 +642,6 @@ def test_missing_credentials_say_how_to_provide_them(
     assert backend.url("data.csv") in str(caught.value)
 
 
-@pytest.mark.parametrize("backend", ["gcs"], indirect=True)
-def test_concurrent_metadata_updates_conflict_instead_of_losing_one(backend: Backend) -> None:
-    # GCS versions metadata (metageneration); S3 and sidecars cannot tell such a race.
-    backend.write("data.csv", b"content")
-    first, second = make(backend), make(backend)
-
-    first.labels.add("from-first")
-    first.update_metadata()
-    second.labels.add("from-second")
-
-    with pytest.raises(ConflictError, match="metadata was not written"):
-        second.update_metadata()
-    assert make(backend).labels == {"from-first"}
-
-
 def test_write_back_after_the_file_was_deleted_conflicts_and_keeps_the_content(
     backend: Backend,
 ) -> None:
@@ -687,16 +672,20 @@ def test_a_failed_upload_keeps_the_content_and_says_where(backend: Backend) -> N
     assert Path(caught.value.kept_at).read_text() == "precious"
 
 
-def test_update_metadata_after_the_content_changed_conflicts(backend: Backend) -> None:
+def test_update_metadata_after_the_content_changed_applies_to_the_new_content(
+    backend: Backend,
+) -> None:
+    # Metadata describes the file, as a sidecar does whoever rewrites the content: a change
+    # to it is applied to what is stored now, and the other writer's content stays.
     backend.write("data.csv", b"original")
     df = make(backend)
     df.labels.add("reviewed")
 
     backend.write("data.csv", b"replaced by someone else")
+    df.update_metadata()
 
-    with pytest.raises(ConflictError, match="metadata was not written"):
-        df.update_metadata()
-    assert make(backend).labels == set()
+    assert make(backend).labels == {"reviewed"}
+    assert backend.read("data.csv") == b"replaced by someone else"
 
 
 def test_written_files_and_sidecars_get_the_usual_permissions(

@@ -14,9 +14,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any
 
+from octstore.changes import MetadataUpdate
 from octstore.errors import NotFoundError
 from octstore.location import Location, translate_errors
-from octstore.metadata import Metadata
 from octstore.state import ObjectState
 
 __all__ = [
@@ -67,13 +67,15 @@ class MetadataBackend(ABC):
         self,
         location: Location,
         source: str,
-        metadata: Metadata,
+        metadata: MetadataUpdate,
         *,
         crc32c: str,
         if_matches: ObjectState | None = None,
         if_absent: bool = False,
     ) -> ObjectState:
-        """Make ``location`` hold the content of the local file ``source``, with ``metadata``.
+        """Make ``location`` hold the content of the local file ``source``, with ``metadata``:
+        changes applied to the metadata stored when the write happens, or whole metadata
+        (which replaces it, keeping only the stored id).
 
         ``source`` may be consumed (moved into place) by backends that can do so atomically;
         callers must not rely on it afterwards.
@@ -81,9 +83,10 @@ class MetadataBackend(ABC):
         Args:
             location: Where to write.
             source: A local file with the new content.
-            metadata: The metadata to store with it.
+            metadata: The metadata changes (or whole metadata) to store with it.
             crc32c: The CRC32C of ``source``, computed by the caller.
-            if_matches: Write only if the stored file is still in this state.
+            if_matches: Write only if the stored content is still in this state (with whole
+                metadata: its metadata too).
             if_absent: Write only if there is no file at ``location``.
 
         Raises:
@@ -97,13 +100,20 @@ class MetadataBackend(ABC):
 
     @abstractmethod
     def write_metadata(
-        self, location: Location, metadata: Metadata, *, if_matches: ObjectState | None = None
+        self, location: Location, metadata: MetadataUpdate, *, if_matches: ObjectState | None = None
     ) -> ObjectState:
         """Store ``metadata`` for the existing file at ``location`` without moving content.
 
+        Changes are applied to the metadata stored at the time of writing, under the
+        backend's lock, lease or precondition, so concurrent changes all land
+        (``if_matches``, the state they were made on, is then only a starting point).
+        Whole metadata replaces what is stored (keeping the stored id), and with
+        ``if_matches`` only if the file did not change since.
+
         Raises:
             NotFoundError: If there is no file at ``location``.
-            ConflictError: If ``if_matches`` is given and the file changed since.
+            ConflictError: If whole metadata was given with ``if_matches`` and the file
+                changed since, or another writer kept the file locked too long.
         """
 
     def read_bytes(self, location: Location) -> bytes:

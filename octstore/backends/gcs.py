@@ -44,6 +44,7 @@ from octstore.backends.object_metadata import (
     read_spilled,
     write_spilled,
 )
+from octstore.changes import MetadataUpdate, as_changes, attempts
 from octstore.errors import ConflictError, IntegrityError, NotFoundError
 from octstore.location import Location, translate_errors
 from octstore.metadata import Metadata
@@ -117,25 +118,68 @@ class GcsBackend(MetadataBackend):
         self,
         location: Location,
         source: str,
-        metadata: Metadata,
+        metadata: MetadataUpdate,
         *,
         crc32c: str,
         if_matches: ObjectState | None = None,
         if_absent: bool = False,
     ) -> ObjectState:
-        """Upload ``source`` with ``metadata`` in one request GCS verifies by ``crc32c``.
+        """Upload ``source`` with its metadata in one request GCS verifies by ``crc32c``.
 
         ``source`` is left in place. Files over :data:`RESUMABLE_THRESHOLD` bytes go up in
-        chunks, so memory stays bounded.
+        chunks, so memory stays bounded. Metadata changes are applied to the metadata of the
+        state read and written under its generation and metageneration; if only the
+        metadata changed meanwhile (another writer's metadata update), they are applied
+        again to the new metadata and the upload retried.
 
         Raises:
             ConflictError: If ``if_absent`` and the object exists, or ``if_matches`` and its
-                generation changed; nothing was written and ``source`` keeps the content.
+                generation changed (with whole metadata: or its metageneration); nothing was
+                written and ``source`` keeps the content.
             IntegrityError: If the content did not match ``crc32c``; nothing was written.
         """
+        changes = as_changes(metadata)
+        merges = not changes.replaces and not if_absent
+        basis = if_matches
+        if merges and basis is None:
+            basis = self._stat_or_none(location)
+        for attempt in attempts():
+            stored = basis.metadata if basis is not None and not if_absent else None
+            create = if_absent or (merges and basis is None)
+            try:
+                return self._put(location, source, changes.apply(stored), crc32c, basis, create)
+            except ConflictError:
+                if not merges or attempt.last:
+                    raise
+            fresh = self._stat_or_none(location)
+            if if_matches is not None and (
+                fresh is None or fresh.version_token != if_matches.version_token
+            ):
+                raise ConflictError.content_changed(location.url, source)
+            basis = fresh
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _stat_or_none(self, location: Location) -> ObjectState | None:
+        try:
+            return self.stat(location)
+        except NotFoundError:
+            return None
+
+    def _put(
+        self,
+        location: Location,
+        source: str,
+        metadata: Metadata,
+        crc32c: str,
+        basis: ObjectState | None,
+        create: bool,
+    ) -> ObjectState:
+        """One upload of ``source`` with ``metadata``: if the object is absent (``create``),
+        else if it is still at ``basis`` (its generation and metageneration), else
+        unconditionally."""
         keys = encode(metadata)
         spills = encoded_size(keys) > METADATA_LIMIT
-        previous = if_matches.details if if_matches is not None else {}
+        previous = basis.details if basis is not None else {}
         content_type = previous.get("contentType") or (
             mimetypes.guess_type(location.name)[0] or _DEFAULT_CONTENT_TYPE
         )
@@ -147,10 +191,10 @@ class GcsBackend(MetadataBackend):
                 "contentType": content_type,
                 "crc32c": crc32c,
             }
-            params = {"name": key, **_preconditions(if_matches, if_absent)}
+            params = {"name": key, **_preconditions(basis, create)}
             size = os.path.getsize(source)
             try:
-                with _upload_errors(location, source, crc32c, if_absent):
+                with _upload_errors(location, source, crc32c, create):
                     if size > RESUMABLE_THRESHOLD:
                         uploaded = _resumable_upload(location.fs, bucket, resource, source, params)
                     else:
@@ -171,23 +215,46 @@ class GcsBackend(MetadataBackend):
                     raise
                 uploaded = written
             location.fs.invalidate_cache(location.fs_path)
-            stale = not spills and not if_absent and _may_have_spilled(if_matches)
+            stale = not spills and not create and _may_have_spilled(basis)
             write_spilled(location, metadata if spills else None, stale=stale)
             return _state(uploaded, metadata)
 
     def write_metadata(
-        self, location: Location, metadata: Metadata, *, if_matches: ObjectState | None = None
+        self, location: Location, metadata: MetadataUpdate, *, if_matches: ObjectState | None = None
     ) -> ObjectState:
-        """Replace the object's octstore keys with one metadata PATCH; content is untouched.
+        """Change the object's octstore keys with one metadata PATCH; content is untouched.
 
-        The generation stays the same and the metageneration goes up by one. Keys of other
+        The changes are applied to the metadata of ``if_matches`` (read afresh if None) and
+        patched under its generation and metageneration; if the object changed meanwhile,
+        they are applied again to what it holds now, and the PATCH retried. Whole metadata
+        with ``if_matches`` is written only if the object did not change since. The
+        generation stays the same and the metageneration goes up by one. Keys of other
         tools (octue's, say) are left alone.
 
         Raises:
             NotFoundError: If the object does not exist.
-            ConflictError: If ``if_matches`` is given and the object's content or metadata
-                changed since (its generation or metageneration differs).
+            ConflictError: If whole metadata was given with ``if_matches`` and the object's
+                content or metadata changed since (its generation or metageneration
+                differs); or, for changes, if it kept changing through every retry.
         """
+        changes = as_changes(metadata)
+        basis = if_matches
+        if basis is None and not changes.replaces:
+            basis = self.stat(location)
+        for attempt in attempts():
+            new = changes.apply(basis.metadata if basis is not None else None)
+            try:
+                return self._patch(location, new, basis)
+            except ConflictError:
+                if changes.replaces or attempt.last:
+                    raise
+            basis = self.stat(location)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _patch(
+        self, location: Location, metadata: Metadata, basis: ObjectState | None
+    ) -> ObjectState:
+        """One metadata PATCH to ``metadata``, if the object is still at ``basis`` (if given)."""
         keys = encode(metadata)
         spills = encoded_size(keys) > METADATA_LIMIT
         if spills:
@@ -195,9 +262,9 @@ class GcsBackend(MetadataBackend):
         patch: dict[str, str | None] = {key: None for key in octstore_keys if key not in keys}
         patch.update(keys)
         params: dict[str, str] = {}
-        if if_matches is not None:
-            params["ifGenerationMatch"] = str(if_matches.details["generation"])
-            params["ifMetagenerationMatch"] = str(if_matches.details["metageneration"])
+        if basis is not None:
+            params["ifGenerationMatch"] = str(basis.details["generation"])
+            params["ifMetagenerationMatch"] = str(basis.details["metageneration"])
         with translate_errors(location.url, "writing metadata of"):
             bucket, key = _bucket_and_key(location)
             try:
@@ -217,8 +284,8 @@ class GcsBackend(MetadataBackend):
                 written = _resource_if(
                     location,
                     lambda found: (
-                        if_matches is not None
-                        and str(found.get("generation")) == str(if_matches.details["generation"])
+                        basis is not None
+                        and str(found.get("generation")) == str(basis.details["generation"])
                         and _holds(found.get("metadata") or {}, patch)
                     ),
                 )
@@ -226,7 +293,7 @@ class GcsBackend(MetadataBackend):
                     raise ConflictError.metadata_changed(location.url) from None
                 patched = written
             location.fs.invalidate_cache(location.fs_path)
-            stale = not spills and _may_have_spilled(if_matches)
+            stale = not spills and _may_have_spilled(basis)
             write_spilled(location, metadata if spills else None, stale=stale)
             return _state(patched, metadata)
 
@@ -330,6 +397,7 @@ def _may_have_spilled(previous: ObjectState | None) -> bool:
 
 
 def _preconditions(if_matches: ObjectState | None, if_absent: bool) -> dict[str, str]:
+    """Create only (``if_absent``), else only if still at ``if_matches`` (if given)."""
     if if_absent:
         return {"ifGenerationMatch": "0"}
     if if_matches is not None:

@@ -17,11 +17,16 @@ object ``.<name>.octstore.json`` beside the object, and the object keeps its id 
 from __future__ import annotations
 
 import json
-import warnings
 from collections.abc import Mapping
 from contextlib import suppress
 
-from octstore.backends.sidecar import dump_sidecar, load_sidecar, sidecar_name
+from octstore.backends.sidecar import (
+    dump_sidecar,
+    load_sidecar,
+    read_metadata_file,
+    sidecar_name,
+)
+from octstore.errors import warn
 from octstore.location import Location
 from octstore.metadata import Metadata
 from octstore.state import ObjectState
@@ -114,7 +119,7 @@ def decode(keys: Mapping[str, str | None], where: str = "an object") -> Metadata
         )
     except (ValueError, RecursionError) as error:  # InvalidMetadataError is a ValueError
         problem = str(error).splitlines()[0] if str(error) else type(error).__name__
-        warnings.warn(
+        warn(
             f"ignoring invalid octstore metadata of {where} ({problem}): set it again and "
             "update_metadata()",
             stacklevel=4,
@@ -144,12 +149,12 @@ def read_spilled(location: Location, in_object: Metadata) -> Metadata:
     and only what the object itself holds is returned.
     """
     sidecar = _sidecar(location)
-    try:
-        data = location.fs.cat_file(sidecar.fs_path)
-    except FileNotFoundError:
-        warnings.warn(
+    data = read_metadata_file(sidecar)
+    if data is None:
+        warn(
             f"{location.url} keeps its labels, tags and timestamp in {sidecar.url}, which "
-            "does not exist: reading its id only; set them again and update_metadata()",
+            "does not exist or cannot be read: reading its id only; set them again and "
+            "update_metadata()",
             stacklevel=4,
         )
         return in_object

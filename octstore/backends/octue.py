@@ -11,11 +11,11 @@ octstore reads these as if it had written them, and writes only its own format.
 from __future__ import annotations
 
 import json
-import warnings
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from octstore.errors import warn
 from octstore.metadata import Metadata
 
 __all__ = ["DIRECTORY_FILE", "from_directory_file", "from_gcs_metadata"]
@@ -63,12 +63,12 @@ def from_directory_file(data: bytes, name: str, where: str) -> Metadata | None:
     except KeyError:
         return None
     except _UNREADABLE as error:
-        warnings.warn(f"ignoring unreadable octue metadata {where}: {error}", stacklevel=3)
+        warn(f"ignoring unreadable octue metadata {where}: {error}", stacklevel=3)
         return None
     try:
         return _metadata(_decode(entry))
     except _UNREADABLE as error:
-        warnings.warn(f"ignoring invalid octue metadata {where}: {error}", stacklevel=3)
+        warn(f"ignoring invalid octue metadata {where}: {error}", stacklevel=3)
         return None
 
 
@@ -85,5 +85,5 @@ def from_gcs_metadata(custom: Mapping[str, str], where: str = "an object") -> Me
         }
         return _metadata(fields) if "id" in fields else None
     except _UNREADABLE as error:
-        warnings.warn(f"ignoring invalid octue metadata of {where}: {error}", stacklevel=3)
+        warn(f"ignoring invalid octue metadata of {where}: {error}", stacklevel=3)
         return None

@@ -7,11 +7,13 @@ download. So:
 
 - ``stat`` is one ``HeadObject`` (two requests when the metadata spilled into the sidecar);
 - ``put`` is one ``PutObject`` carrying content and metadata, conditional on ``If-Match``
-  (the ETag read) or ``If-None-Match: *`` (create only), so no update is ever lost;
+  (the ETag read) or ``If-None-Match: *`` (create only), so no content update is lost;
 - ``write_metadata`` copies the object onto itself with ``MetadataDirective=REPLACE``:
-  S3 rewrites the metadata server-side and no content crosses the wire. A metadata-only
-  change keeps the ETag, so another writer's metadata update is seen by the object's
-  ``LastModified`` (kept in the state's details; one-second resolution);
+  S3 rewrites the metadata server-side and no content crosses the wire;
+- since a metadata-only change keeps the ETag, no precondition on the object can see
+  another writer's metadata update: every metadata update and every overwrite takes the
+  key's short-lived lease (:mod:`octstore.backends.lease`, two more requests), re-reads the
+  object under it and applies its changes to the metadata it finds there;
 - ``download`` is one ``GetObject`` conditional on ``If-Match``, streamed to disk in chunks.
 
 S3 allows 2 KB of user metadata in all. Metadata that does not fit spills into the sidecar
@@ -33,8 +35,9 @@ from typing import Any
 
 from fsspec.asyn import sync
 
-from octstore.backends import Known, Listed, MetadataBackend, ObjectState, listing
+from octstore.backends import Known, Listed, MetadataBackend, ObjectState, lease, listing
 from octstore.backends import object_metadata as keys_codec
+from octstore.changes import MetadataUpdate, as_changes
 from octstore.errors import ConflictError, IntegrityError, InvalidMetadataError, NotFoundError
 from octstore.location import Location, translate_errors
 from octstore.metadata import Metadata
@@ -122,23 +125,59 @@ class S3Backend(MetadataBackend):
         self,
         location: Location,
         source: str,
-        metadata: Metadata,
+        metadata: MetadataUpdate,
         *,
         crc32c: str,
         if_matches: ObjectState | None = None,
         if_absent: bool = False,
     ) -> ObjectState:
-        """Upload ``source`` with ``metadata`` in one ``PutObject``; ``source`` is left in place.
+        """Upload ``source`` with its metadata in one ``PutObject``; ``source`` is left in place.
 
-        The CRC32C goes with the request (``x-amz-checksum-crc32c``), so S3 refuses content
-        that arrives different from what the caller hashed.
+        Creating (``if_absent``) needs no lease: ``If-None-Match: *``. Any other write that
+        is conditional, or that changes the stored metadata rather than replacing it, takes
+        the key's lease (:mod:`octstore.backends.lease`), re-reads the object under it,
+        applies the changes to the metadata found, and writes with ``If-Match`` on the ETag
+        found. The CRC32C goes with the request (``x-amz-checksum-crc32c``), so S3 refuses
+        content that arrives different from what the caller hashed.
 
         Raises:
-            ConflictError: If a precondition does not hold; the object is unchanged and
-                ``source`` still holds the new content.
+            ConflictError: If a precondition does not hold (the content changed since
+                ``if_matches``; with whole metadata, its metadata too); the object is
+                unchanged and ``source`` still holds the new content.
             NotFoundError: If the bucket does not exist.
         """
-        foreign = dict(if_matches.details.get("foreign_metadata", {})) if if_matches else {}
+        changes = as_changes(metadata)
+        if if_absent or (if_matches is None and changes.replaces):
+            with translate_errors(location.url, "writing"):
+                return self._put(location, source, changes.apply(None), crc32c, None, if_absent)
+        with translate_errors(location.url, "writing"), self._lease(location):
+            try:
+                current: ObjectState | None = self._state(
+                    location, self._head(location), read_sidecar=not changes.replaces
+                )
+            except FileNotFoundError:
+                current = None
+            if if_matches is not None and (
+                current is None
+                or current.version_token != if_matches.version_token
+                or (changes.replaces and _changed_since(if_matches, current))
+            ):
+                raise ConflictError.content_changed(location.url, source)
+            stored = current.metadata if current is not None else None
+            return self._put(location, source, changes.apply(stored), crc32c, current, False)
+
+    def _put(
+        self,
+        location: Location,
+        source: str,
+        metadata: Metadata,
+        crc32c: str,
+        current: ObjectState | None,
+        if_absent: bool,
+    ) -> ObjectState:
+        """One ``PutObject`` of ``source`` with ``metadata``, if the object is still at
+        ``current`` (None: if it is absent, when ``if_absent``; else unconditionally)."""
+        foreign = dict(current.details.get("foreign_metadata", {})) if current else {}
         user_metadata, spilled = _user_metadata(location, metadata, crc32c, foreign)
         request: dict[str, Any] = {
             "Bucket": _bucket(location),
@@ -149,38 +188,37 @@ class S3Backend(MetadataBackend):
         }
         if if_absent:
             request["IfNoneMatch"] = "*"
-        if if_matches is not None:
-            request["IfMatch"] = if_matches.version_token
+        if current is not None:
+            request["IfMatch"] = current.version_token
             conflict = ConflictError.content_changed(location.url, source)
         else:
             conflict = ConflictError.created_meanwhile(location.url, source)
-        # S3 answers If-Match on a key deleted meanwhile with 404 NoSuchKey: that too is a
-        # change since the state read, and the content must be kept, not reported missing.
-        deleted_is_conflict = if_matches is not None
         # A sidecar object may be left from before unless the object was absent, or the state
         # read says that its metadata did not spill.
-        if if_matches is not None:
-            had_sidecar = bool(if_matches.details.get("spilled", True))
+        if current is not None:
+            had_sidecar = bool(current.details.get("spilled", True))
         else:
             had_sidecar = not if_absent
         size = os.path.getsize(source)
         fs = location.fs
-        with translate_errors(location.url, "writing"):
-            try:
-                with (
-                    _conflicts_as(conflict, missing_key=deleted_is_conflict),
-                    open(source, "rb") as body,
-                ):
-                    etag: str = fs.call_s3("put_object", Body=body, **request)["ETag"]
-            except ConflictError:
-                # A PUT that botocore retried after its response was lost fails its own
-                # precondition if the first attempt went through: no conflict, if the object
-                # holds exactly what was being written.
-                written = self._etag_if_holding(location, size, user_metadata)
-                if written is None:
-                    raise
-                etag = written
-            keys_codec.write_spilled(location, metadata if spilled else None, stale=had_sidecar)
+        try:
+            # S3 answers If-Match on a key deleted meanwhile with 404 NoSuchKey: that too is
+            # a change since the state read, and the content must be kept, not reported
+            # missing.
+            with (
+                _conflicts_as(conflict, missing_key=current is not None),
+                open(source, "rb") as body,
+            ):
+                etag: str = fs.call_s3("put_object", Body=body, **request)["ETag"]
+        except ConflictError:
+            # A PUT that botocore retried after its response was lost fails its own
+            # precondition if the first attempt went through: no conflict, if the object
+            # holds exactly what was being written.
+            written = self._etag_if_holding(location, size, user_metadata)
+            if written is None:
+                raise
+            etag = written
+        keys_codec.write_spilled(location, metadata if spilled else None, stale=had_sidecar)
         details = {
             "ETag": etag,
             "ContentType": request["ContentType"],
@@ -191,6 +229,12 @@ class S3Backend(MetadataBackend):
             "spilled": spilled,
         }
         return ObjectState(size, etag, crc32c, metadata, details)
+
+    @contextmanager
+    def _lease(self, location: Location) -> Iterator[None]:
+        """Hold the key's lease: see :mod:`octstore.backends.lease`."""
+        with lease.held(location, _bucket(location), _key(location), _is_conflict, _is_missing_key):
+            yield
 
     def _etag_if_holding(
         self, location: Location, size: int, user_metadata: Mapping[str, str]
@@ -209,23 +253,31 @@ class S3Backend(MetadataBackend):
         return etag
 
     def write_metadata(
-        self, location: Location, metadata: Metadata, *, if_matches: ObjectState | None = None
+        self, location: Location, metadata: MetadataUpdate, *, if_matches: ObjectState | None = None
     ) -> ObjectState:
-        """Replace the object's metadata by copying it onto itself; no content is transferred.
+        """Change the object's metadata by copying it onto itself; no content is transferred.
+
+        Under the key's lease (:mod:`octstore.backends.lease`): the object is read afresh,
+        the changes applied to the metadata found, and the copy made. Whole metadata
+        (rather than changes) with ``if_matches`` is written only if the object did not
+        change since that state.
 
         Raises:
             NotFoundError: If the object or its bucket does not exist.
-            ConflictError: If ``if_matches`` is given and the object changed since, or it
-                changed between the ``HeadObject`` and the copy; nothing was written.
+            ConflictError: If whole metadata was given with ``if_matches`` and the object
+                changed since; or another writer held the lease too long; nothing was
+                written.
         """
+        changes = as_changes(metadata)
         fs = location.fs
-        with translate_errors(location.url, "writing metadata of"):
+        with translate_errors(location.url, "writing metadata of"), self._lease(location):
             head = self._head(location)
-            current = self._state(location, head, read_sidecar=False)
-            if if_matches is not None and _changed_since(if_matches, current):
+            current = self._state(location, head, read_sidecar=not changes.replaces)
+            if if_matches is not None and changes.replaces and _changed_since(if_matches, current):
                 raise ConflictError.metadata_changed(location.url)
+            new = changes.apply(current.metadata)
             foreign = current.details["foreign_metadata"]
-            user_metadata, spilled = _user_metadata(location, metadata, current.crc32c, foreign)
+            user_metadata, spilled = _user_metadata(location, new, current.crc32c, foreign)
             kept = {name: head[name] for name in _KEPT_HEADERS if head.get(name)}
             # HeadObject omits StorageClass for STANDARD; a copy without it resets to STANDARD.
             if head.get("StorageClass") and head["StorageClass"] != "STANDARD":
@@ -243,7 +295,7 @@ class S3Backend(MetadataBackend):
                     **kept,
                 )
             keys_codec.write_spilled(
-                location, metadata if spilled else None, stale=current.details["spilled"]
+                location, new if spilled else None, stale=current.details["spilled"]
             )
         result = response["CopyObjectResult"]
         etag: str = result["ETag"]
@@ -253,7 +305,7 @@ class S3Backend(MetadataBackend):
             "LastModified": _last_modified(result.get("LastModified")),
             "spilled": spilled,
         }
-        return ObjectState(current.size, etag, current.crc32c, metadata, details)
+        return ObjectState(current.size, etag, current.crc32c, new, details)
 
     def read_bytes(self, location: Location) -> bytes:
         """One ``GetObject``: s3fs would first send a HEAD to decide on parallel ranges."""

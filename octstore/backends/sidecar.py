@@ -20,30 +20,45 @@ Files written by octue (a per-directory ``.octue`` file) are read when there is 
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import shutil
 import uuid
-import warnings
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from stat import S_ISDIR
+from stat import S_ISDIR, S_ISREG
 from typing import Any
 
 from octstore import cache
-from octstore.backends import Known, Listed, MetadataBackend, ObjectState, listing, octue
-from octstore.errors import ConflictError, InvalidMetadataError, NotFoundError, OctstoreError
+from octstore.backends import Known, Listed, MetadataBackend, ObjectState, listing, locking, octue
+from octstore.backends.lease import LEASE_SUFFIX
+from octstore.backends.locking import LOCK_SUFFIX, real_location
+from octstore.changes import MetadataUpdate, as_changes
+from octstore.errors import (
+    AccessDeniedError,
+    ConflictError,
+    InvalidMetadataError,
+    NotFoundError,
+    OctstoreError,
+    warn,
+)
 from octstore.hashing import crc32c_bytes
 from octstore.location import Location, translate_errors
-from octstore.metadata import Metadata
+from octstore.metadata import MAX_DOCUMENT_BYTES, Metadata
 from octstore.state import local_version_token
 
 __all__ = [
     "DATASET_MANIFEST",
+    "MAX_METADATA_BYTES",
     "SIDECAR_VERSION",
     "SidecarBackend",
     "dump_sidecar",
     "is_sidecar_name",
     "load_sidecar",
+    "read_metadata_file",
     "sidecar_name",
 ]
 
@@ -62,19 +77,28 @@ DATASET_MANIFEST = ".octstore-dataset.json"
 
 
 def is_sidecar_name(name: str) -> bool:
-    """Whether ``name`` is a metadata file (an octstore sidecar, a dataset manifest, or
-    octue's ``.octue``) rather than data."""
-    hidden = name.startswith(".")
-    return (hidden and name.endswith((_SUFFIX, _PENDING_SUFFIX))) or name in (
-        octue.DIRECTORY_FILE,
-        DATASET_MANIFEST,
+    """Whether ``name`` is a metadata file (an octstore sidecar, lock or lease, a dataset
+    manifest, or octue's ``.octue``) rather than data."""
+    if name in (octue.DIRECTORY_FILE, DATASET_MANIFEST):
+        return True
+    # ``.<data name><suffix>``, the data name not empty: ``.octstore.json`` itself is data
+    suffixes = (_SUFFIX, _PENDING_SUFFIX, LOCK_SUFFIX, LEASE_SUFFIX)
+    return name.startswith(".") and any(
+        name.endswith(suffix) and len(name) > len(suffix) + 1 for suffix in suffixes
     )
 
 
 def dump_sidecar(metadata: Metadata) -> bytes:
     """The sidecar document for ``metadata``."""
     document = {"octstore": SIDECAR_VERSION, **metadata.model_dump(mode="json")}
-    return json.dumps(document, ensure_ascii=False, indent=2, allow_nan=False).encode("utf-8")
+    data = json.dumps(document, ensure_ascii=False, indent=2, allow_nan=False).encode("utf-8")
+    if len(data) > MAX_METADATA_BYTES:
+        raise InvalidMetadataError(
+            f"metadata of {len(data)} bytes (as JSON) is more than octstore reads back "
+            f"({MAX_METADATA_BYTES} bytes); nothing was written: keep large data in files, "
+            "not in tags"
+        )
+    return data
 
 
 def load_sidecar(data: bytes, where: str) -> Metadata | None:
@@ -90,7 +114,7 @@ def load_sidecar(data: bytes, where: str) -> Metadata | None:
         if not isinstance(version, int) or isinstance(version, bool):
             raise TypeError(f"format version {version!r} is not a number")
     except (ValueError, TypeError, KeyError, RecursionError) as error:
-        warnings.warn(f"ignoring unreadable octstore sidecar {where}: {error!r}", stacklevel=3)
+        warn(f"ignoring unreadable octstore sidecar {where}: {error!r}", stacklevel=3)
         return None
     if version > SIDECAR_VERSION:
         raise OctstoreError(
@@ -100,8 +124,96 @@ def load_sidecar(data: bytes, where: str) -> Metadata | None:
     try:
         return Metadata.model_validate(document)
     except InvalidMetadataError as error:
-        warnings.warn(f"ignoring invalid octstore sidecar {where}: {error}", stacklevel=3)
+        warn(f"ignoring invalid octstore sidecar {where}: {error}", stacklevel=3)
         return None
+
+
+#: The largest metadata file (a sidecar, an octue file) octstore reads.
+MAX_METADATA_BYTES = MAX_DOCUMENT_BYTES
+
+
+def read_metadata_file(location: Location, info: Mapping[str, Any] | None = None) -> bytes | None:
+    """The bytes of the metadata file at exactly ``location`` (never read as a pattern), or
+    None if there is none.
+
+    Only a regular file of at most :data:`MAX_METADATA_BYTES` is read: anything else (a
+    FIFO, a device such as ``/dev/zero`` behind a symlink, a directory, a huge file) is
+    ignored with a warning naming it, so it can neither hang the reader nor fill its memory.
+
+    Args:
+        location: The metadata file.
+        info: Its fsspec info from a listing, if known; else a remote file's is asked for,
+            so that its type and size are checked before it is read.
+    """
+    if location.is_local:
+        return _read_local_metadata_file(location.url)
+    if info is None:
+        try:
+            info = location.fs.info(location.fs_path)
+        except FileNotFoundError:
+            return None
+    if info.get("type", "file") != "file":
+        _warn_unreadable(location.url, f"a {info.get('type')}")
+        return None
+    size = int(info.get("size") or 0)
+    if size > MAX_METADATA_BYTES:
+        _warn_unreadable(location.url, f"{size} bytes long")
+        return None
+    if size == 0:  # a range of nothing is not satisfiable
+        return b""
+    try:  # bounded, in case it grew since
+        data: bytes = location.fs.cat_file(location.fs_path, start=0, end=MAX_METADATA_BYTES + 1)
+    except FileNotFoundError:
+        return None
+    if len(data) > MAX_METADATA_BYTES:
+        _warn_unreadable(location.url, f"more than {MAX_METADATA_BYTES} bytes long")
+        return None
+    return data
+
+
+def _read_local_metadata_file(path: str) -> bytes | None:
+    try:
+        status = os.stat(path)
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        if error.errno in (errno.ENAMETOOLONG, errno.ENOTDIR):  # no such file can exist
+            return None
+        raise
+    if not S_ISREG(status.st_mode):
+        _warn_unreadable(path, "not a regular file")
+        return None
+    if status.st_size > MAX_METADATA_BYTES:
+        _warn_unreadable(path, f"{status.st_size} bytes long")
+        return None
+    try:  # without blocking, in case it was replaced by a FIFO since the stat
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        return None
+    try:
+        if not S_ISREG(os.fstat(descriptor).st_mode):
+            _warn_unreadable(path, "not a regular file")
+            return None
+        chunks: list[bytes] = []
+        size = 0
+        while size <= MAX_METADATA_BYTES and (chunk := os.read(descriptor, 2**16)):
+            chunks.append(chunk)
+            size += len(chunk)
+    finally:
+        os.close(descriptor)
+    if size > MAX_METADATA_BYTES:
+        _warn_unreadable(path, f"more than {MAX_METADATA_BYTES} bytes long")
+        return None
+    return b"".join(chunks)
+
+
+def _warn_unreadable(where: str, what: str) -> None:
+    warn(
+        f"ignoring the octstore metadata file {where}: it is {what}, and only regular files "
+        f"of at most {MAX_METADATA_BYTES} bytes are read; remove it, then set the metadata "
+        "again and update_metadata()",
+        stacklevel=4,
+    )
 
 
 def _sidecar_version(data: bytes) -> str:
@@ -134,6 +246,27 @@ def _remote_version_token(info: dict[str, Any]) -> str:
     return f"{changed}-{info.get('size')}"
 
 
+def _read_metadata_files(
+    locations: list[Location], infos: dict[str, dict[str, Any]]
+) -> dict[str, bytes]:
+    """The listed metadata files' bytes by path (each read by its exact path, never as a
+    pattern); concurrently on filesystems that serve requests concurrently."""
+
+    def read(location: Location) -> bytes | None:
+        return read_metadata_file(location, infos.get(location.fs_path))
+
+    if len(locations) > 1 and getattr(locations[0].fs, "async_impl", False):
+        with ThreadPoolExecutor(max_workers=min(16, len(locations))) as pool:
+            contents = list(pool.map(read, locations))
+    else:
+        contents = [read(location) for location in locations]
+    return {
+        location.fs_path: data
+        for location, data in zip(locations, contents, strict=True)
+        if data is not None
+    }
+
+
 class SidecarBackend(MetadataBackend):
     """Metadata in ``.<name>.octstore.json`` beside the file, on any fsspec filesystem."""
 
@@ -143,16 +276,12 @@ class SidecarBackend(MetadataBackend):
     def _read_metadata(self, location: Location) -> tuple[Metadata | None, str | None]:
         """The stored metadata, and the version of the sidecar it came from (None: none)."""
         sidecar = self._sidecar(location)
-        fs = location.fs
-        try:
-            data = fs.cat_file(sidecar.fs_path)
+        data = read_metadata_file(sidecar)
+        if data is not None:
             return load_sidecar(data, sidecar.url), _sidecar_version(data)
-        except FileNotFoundError:
-            pass
         octue_file = location.sibling(octue.DIRECTORY_FILE)
-        try:
-            data = fs.cat_file(octue_file.fs_path)
-        except FileNotFoundError:
+        data = read_metadata_file(octue_file)
+        if data is None:
             return None, None
         return octue.from_directory_file(data, location.name, octue_file.url), None
 
@@ -182,12 +311,14 @@ class SidecarBackend(MetadataBackend):
         }
         # One batch read (concurrent where the filesystem is) of the metadata files needed.
         stale = [(child, info) for child, info in files if child.url not in fresh]
-        wanted = {self._sidecar(child).fs_path for child, _ in stale} | {
-            child.sibling(octue.DIRECTORY_FILE).fs_path for child, _ in stale
+        wanted = {
+            metadata_file.fs_path: metadata_file
+            for child, _ in stale
+            for metadata_file in (self._sidecar(child), child.sibling(octue.DIRECTORY_FILE))
         }
-        present = [path for path in wanted if path in infos]
+        present = [wanted[path] for path in sorted(wanted) if path in infos]
         with translate_errors(location.url, "listing"):
-            documents = location.fs.cat(present, on_error="omit") if present else {}
+            documents = _read_metadata_files(present, infos)
         return [
             (
                 child,
@@ -235,6 +366,7 @@ class SidecarBackend(MetadataBackend):
         return ObjectState(size, token, metadata=metadata, details={"sidecar": sidecar_version})
 
     def stat(self, location: Location) -> ObjectState:
+        location = real_location(location)
         with translate_errors(location.url, "reading"):
             if location.is_local:
                 if os.path.exists(self._pending(location).url):
@@ -260,9 +392,12 @@ class SidecarBackend(MetadataBackend):
         if_matches: ObjectState | None,
         if_absent: bool,
         kept: str | None,
+        *,
+        metadata_too: bool,
     ) -> ObjectState | None:
         """The current state, after checking the preconditions (``kept``: where the new
-        content is, or None for a metadata update)."""
+        content is, or None for a metadata update; ``metadata_too``: the stored metadata
+        must not have changed either)."""
         try:
             current: ObjectState | None = self.stat(location)
         except NotFoundError:
@@ -274,7 +409,8 @@ class SidecarBackend(MetadataBackend):
             or current.version_token != if_matches.version_token
             # a state that knows its sidecar's version: its metadata must not have changed
             or (
-                "sidecar" in if_matches.details
+                metadata_too
+                and "sidecar" in if_matches.details
                 and current.details.get("sidecar") != if_matches.details["sidecar"]
             )
         ):
@@ -290,43 +426,51 @@ class SidecarBackend(MetadataBackend):
         self,
         location: Location,
         source: str,
-        metadata: Metadata,
+        metadata: MetadataUpdate,
         *,
         crc32c: str,
         if_matches: ObjectState | None = None,
         if_absent: bool = False,
     ) -> ObjectState:
-        with translate_errors(location.url, "writing"):
+        """Write content and sidecar under the file's lock (:mod:`octstore.backends.locking`),
+        the metadata changes applied to the sidecar found under it. A local file reached
+        through a symbolic link is written where the link points; the link stays."""
+        changes = as_changes(metadata)
+        location = real_location(location)
+        with translate_errors(location.url, "writing"), locking.held(location):
             if location.is_local:
-                with cache.lock(location.url):
-                    self._settle_locked(location)
-                    if if_matches is not None or if_absent:
-                        self._check(location, if_matches, if_absent, kept=source)
-                    os.makedirs(location.parent, exist_ok=True)
-                    if os.stat(source).st_dev != os.stat(location.parent).st_dev:
-                        # another filesystem: copy beside the target, so the swap is a rename
-                        staged = cache.temporary_path_beside(location.url)
-                        shutil.copyfile(source, staged)
-                        os.remove(source)
-                    else:
-                        staged = source
-                    pending = self._pending(location).url
-                    sidecar = dump_sidecar(metadata).decode("utf-8")
-                    document = {"content": _identity(staged), "sidecar": sidecar}
-                    cache.write_atomically(pending, json.dumps(document).encode("utf-8"))
-                    os.replace(staged, location.url)
-                    self._write_local_sidecar(location, metadata)
-                    os.remove(pending)
-                    state = self.stat(location)
-            else:  # no conditional writes here: the lock keeps this machine's writers in turn
-                with cache.lock(location.url):
-                    if if_matches is not None or if_absent:
-                        self._check(location, if_matches, if_absent, kept=source)
-                    location.fs.put_file(source, location.fs_path)
-                    location.fs.pipe_file(self._sidecar(location).fs_path, dump_sidecar(metadata))
-                    location.fs.invalidate_cache(location.parent)
-                    state = self.stat(location)
-            return ObjectState(state.size, state.version_token, crc32c, metadata, state.details)
+                self._settle_locked(location)
+            current = self._check(
+                location, if_matches, if_absent, kept=source, metadata_too=changes.replaces
+            )
+            new = changes.apply(current.metadata if current is not None else None)
+            if location.is_local:
+                self._put_local(location, source, new)
+            else:  # no conditional writes here: the lock keeps writers in turn
+                location.fs.put_file(source, location.fs_path)
+                location.fs.pipe_file(self._sidecar(location).fs_path, dump_sidecar(new))
+                location.fs.invalidate_cache(location.parent)
+            state = self.stat(location)
+            return ObjectState(state.size, state.version_token, crc32c, new, state.details)
+
+    def _put_local(self, location: Location, source: str, metadata: Metadata) -> None:
+        """Move ``source`` into place with its sidecar, in the crash-safe order of the
+        module's docstring; the lock is held."""
+        os.makedirs(location.parent, exist_ok=True)
+        if os.stat(source).st_dev != os.stat(location.parent).st_dev:
+            # another filesystem: copy beside the target, so the swap is a rename
+            staged = cache.temporary_path_beside(location.url)
+            shutil.copyfile(source, staged)
+            os.remove(source)
+        else:
+            staged = source
+        pending = self._pending(location).url
+        sidecar = dump_sidecar(metadata).decode("utf-8")
+        document = {"content": _identity(staged), "sidecar": sidecar}
+        cache.write_atomically(pending, json.dumps(document).encode("utf-8"))
+        os.replace(staged, location.url)
+        self._write_local_sidecar(location, metadata)
+        os.remove(pending)
 
     def _write_local_sidecar(self, location: Location, metadata: Metadata) -> None:
         cache.write_atomically(self._sidecar(location).url, dump_sidecar(metadata))
@@ -335,8 +479,9 @@ class SidecarBackend(MetadataBackend):
         return location.sibling(f".{location.name}{_PENDING_SUFFIX}")
 
     def _settle(self, location: Location) -> None:
-        """Settle a local write that a crash interrupted (see the module's docstring)."""
-        with cache.lock(location.url):
+        """Settle a local write that a crash interrupted (see the module's docstring); in a
+        folder octstore cannot write, there is nothing it could have left to settle."""
+        with contextlib.suppress(AccessDeniedError), locking.held(location):
             self._settle_locked(location)
 
     def _settle_locked(self, location: Location) -> None:
@@ -359,26 +504,32 @@ class SidecarBackend(MetadataBackend):
         os.remove(pending)
 
     def write_metadata(
-        self, location: Location, metadata: Metadata, *, if_matches: ObjectState | None = None
+        self, location: Location, metadata: MetadataUpdate, *, if_matches: ObjectState | None = None
     ) -> ObjectState:
-        with translate_errors(location.url, "writing metadata of"):
+        """Rewrite the sidecar under the file's lock, the changes applied to the sidecar found
+        under it (whole metadata with ``if_matches``: only if the file did not change)."""
+        changes = as_changes(metadata)
+        location = real_location(location)
+        with translate_errors(location.url, "writing metadata of"), locking.held(location):
             if location.is_local:
-                with cache.lock(location.url):
-                    self._settle_locked(location)
-                    state = self._existing(location, if_matches)
-                    self._write_local_sidecar(location, metadata)
+                self._settle_locked(location)
+            current = self._check(
+                location,
+                if_matches if changes.replaces else None,
+                False,
+                kept=None,
+                metadata_too=True,
+            )
+            if current is None:
+                raise NotFoundError(f"{location.url} does not exist: write it before its metadata")
+            new = changes.apply(current.metadata)
+            document = dump_sidecar(new)
+            if location.is_local:
+                cache.write_atomically(self._sidecar(location).url, document)
             else:
-                with cache.lock(location.url):
-                    state = self._existing(location, if_matches)
-                    location.fs.pipe_file(self._sidecar(location).fs_path, dump_sidecar(metadata))
-            details = {"sidecar": _sidecar_version(dump_sidecar(metadata))}
-            return ObjectState(state.size, state.version_token, state.crc32c, metadata, details)
-
-    def _existing(self, location: Location, if_matches: ObjectState | None) -> ObjectState:
-        current = self._check(location, if_matches, False, kept=None)
-        if current is None:
-            raise NotFoundError(f"{location.url} does not exist: write it before its metadata")
-        return current
+                location.fs.pipe_file(self._sidecar(location).fs_path, document)
+            details = {"sidecar": _sidecar_version(document)}
+            return ObjectState(current.size, current.version_token, current.crc32c, new, details)
 
     def delete(self, location: Location) -> None:
         with translate_errors(location.url, "deleting"):

@@ -65,3 +65,18 @@ def label_until_stored(urls: list[str], options: dict[str, Any], writer: int) ->
             except ConflictError:
                 conflicts += 1
     return conflicts
+
+
+def write_or_label(url: str, options: dict[str, Any], writer: int) -> tuple[str, str | None]:
+    """Writer 0 writes new content with a tag of its own; the others add their label."""
+    if writer:
+        return label(url, options, writer)
+    df = Datafile(url, storage_options=options)
+    _race()
+    try:
+        with df.open("wb") as f:
+            df.tags["writer_0"] = True
+            f.write(b"content of writer 0")
+    except ConflictError as error:
+        return "conflict", error.kept_at
+    return "won", None

@@ -61,7 +61,12 @@ shows up as a dataset's file.
 
 **Races.** Processes (threads for `memory://`) read one object and write it at the same
 moment: one wins, each other gets a `ConflictError` keeping its content where it says.
-Metadata updates race on one file: one wins, the others conflict. Processes update the
+Four processes add their own label to one file at the same moment, twenty rounds on each
+backend: every label lands. One process writes new content (with a tag) while three add
+labels, twenty rounds: the content, the tag and every label that was acknowledged land.
+Two processes append to one local file and label it twenty times each, one through a
+symbolically linked directory, each with a cache directory of its own: every append and
+every label is there, once. Processes update the
 sidecars of the files of one directory while a manifest is written there again and again:
 every update arrives. Sixteen readers open one uncached object: all get it whole, from one
 download.
@@ -84,13 +89,63 @@ invalid ones), metadata updates, content writes, reloads and dataset loads on ea
 after every step the datafile agrees with a plain model.
 """
 
+GUARANTEES = """\
+## Guarantees, and how each is tested
+
+**No metadata update is lost.** A metadata update is a set of changes — labels added and
+removed, tags set and removed, the timestamp set — made to the metadata the datafile read.
+When it is written, octstore applies those changes to the metadata stored *at that moment*,
+under a lock, a lease or a precondition, so that two processes adding different labels both
+keep theirs, and a content write-back carries the writer's metadata changes the same way
+instead of the metadata it read when it opened the file. Content changed by someone else
+since it was read is still a `ConflictError`, with the new content kept on disk.
+
+| backend | how writers of one file take turns | extra requests |
+|---|---|---|
+| local | a lock file beside the data, `.<name>.octstore-lock`, named after the real path | none |
+| `memory://` | a lock in the process | none |
+| GCS | generation and metageneration preconditions; changes re-applied on a mismatch | none |
+| S3 | a lease object per key, `.<name>.octstore-lease` (below) | +2 per update, +3 per overwrite |
+
+*The S3 lease.* S3 keeps an object's ETag when only its metadata changes, so no
+precondition on the object can see another writer's metadata update. Every metadata update
+and every overwrite of a key first creates `.<name>.octstore-lease` beside it with
+`If-None-Match: *` (exactly one writer succeeds), re-reads the object under it, applies its
+changes, writes, and deletes the lease with `If-Match` on the lease's own ETag. A held
+lease is waited for, with jittered retries, up to `OCTSTORE_LEASE_WAIT` seconds (default 10),
+then `ConflictError`, nothing written. A lease older than `OCTSTORE_LEASE_TTL` seconds
+(default 30) — judged by the server's clock, its `LastModified` against the response's
+`Date`, never this machine's — belongs to a writer that died, and is taken over with
+`If-Match` on its ETag, so only one writer takes it over. A metadata update costs 4 requests
+(lease, HEAD, copy, release; 2 before), an overwrite 4 (lease, HEAD, PUT, release; 1
+before); creating an object needs no lease (`If-None-Match: *`, 1 request). Tested in
+`tests/test_s3_lease.py` (a held lease waited for then a conflict that writes nothing, a
+released one taken, an expired one taken over, request counts) and by the races above.
+
+**Local files have one lock, whatever the path.** The lock is the hidden file beside the
+data, named after the file's resolved real path (device and inode cannot key it: each
+atomic replace makes a new inode), with the folder's write permissions, so every process
+that can write the file — through a link, as another user, with another
+`OCTSTORE_CACHE_DIR` — takes the same one. Reads never take it. A folder where it cannot be
+created is read-only for octstore: reads work, writes raise `AccessDeniedError` naming the
+folder. An unusable cache directory never breaks local reads or writes. Tested in
+`tests/test_local_lock.py`.
+
+**Writes through a symbolic link change its target.** A local file reached through a link
+is written, and its metadata kept, where the link points; the link stays a link. Tested in
+`tests/test_local_lock.py`.
+
+**Every behaviour above is also in `tests/test_metadata_changes.py`**, deterministic
+interleavings of two writers on local, `memory://`, S3 and GCS.
+"""
+
 LIMITS = """\
 ## Known limits
 
-- **S3 metadata races within one second.** A metadata update on S3 copies the object onto
-  itself: the ETag stays, and `LastModified` has whole seconds, so two updates of one object
-  in the same second cannot be told apart, and the later one wins. (GCS versions metadata;
-  sidecars are versioned by their content.) Content writes are never affected.
+- **Writers that bypass octstore** (boto3, gsutil, a text editor) do not take octstore's
+  locks or leases: their updates are outside these guarantees. Content they change is still
+  detected (ETags, generations, version tokens); a metadata-only change they make on S3
+  while an octstore update is under way can be overwritten by it.
 - **Sidecar filesystems without conditional writes** (`memory://`, `sftp://`, ...): a file
   lock keeps the writers of one machine in turn; writers on different machines are not
   coordinated. A metadata sidecar spilled next to a cloud object is written after the object,
@@ -179,7 +234,7 @@ def render(figures: dict[str, Any]) -> str:
         *_table("backend", figures["stateful_steps"], "steps"),
         *_table("checked for credentials", figures["secrets_checked"], "checks"),
     ]
-    return "\n".join([INTRO, METHOD, *summary, LIMITS])
+    return "\n".join([INTRO, GUARANTEES, METHOD, *summary, LIMITS])
 
 
 def write_page(figures: dict[str, Any]) -> None:

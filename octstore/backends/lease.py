@@ -1,0 +1,188 @@
+"""A short-lived lease per S3 key, so that metadata updates and write-backs of it take turns.
+
+S3 keeps an object's ETag when only its metadata changes, and moto (unlike AWS) ignores
+``IfMatch`` on ``CopyObject``: no precondition on the object itself can tell that another
+writer updated its metadata. So every metadata update and every content write-back of
+``<prefix>/<name>`` first takes the lease object ``<prefix>/.<name>.octstore-lease``:
+
+1. take it with a ``PutObject`` conditional on ``If-None-Match: *`` (create only): exactly
+   one writer succeeds;
+2. if it is held, read its ``LastModified`` and the response's ``Date`` (the server's clock,
+   never this machine's): a lease older than its time to live (``OCTSTORE_LEASE_TTL``,
+   30 s by default) belongs to a writer that died, and is taken over with a ``PutObject``
+   conditional on its ETag (atomic: one writer takes it over); a live lease is waited for,
+   with jittered retries, up to ``OCTSTORE_LEASE_WAIT`` seconds (10 by default), then
+   :class:`~octstore.errors.ConflictError`;
+3. under the lease, re-read the object, apply the writer's changes, write;
+4. release it with a ``DeleteObject`` conditional on the lease's own ETag, so that a lease
+   taken over meanwhile is never deleted by its former holder.
+
+A writer whose response was lost meets its own lease: the lease carries its holder's token in
+its metadata, and a holder recognises its own. Cost: two requests (take, release) per update
+or write-back, plus the re-read. Writers that do not use octstore bypass the lease and are
+outside this guarantee.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from octstore.errors import ConflictError, warn
+from octstore.location import Location
+from octstore.redaction import get_logger
+
+__all__ = ["DEFAULT_TTL", "DEFAULT_WAIT", "LEASE_SUFFIX", "held", "lease_name"]
+
+LEASE_SUFFIX = ".octstore-lease"
+#: Seconds after which a lease whose holder never released it may be taken over.
+DEFAULT_TTL = 30.0
+#: Seconds a writer waits for a held lease before it gives up with a ConflictError.
+DEFAULT_WAIT = 10.0
+_OWNER = "octstore-lease-owner"
+
+_log = get_logger(__name__)
+
+
+def lease_name(name: str) -> str:
+    """The lease object name of the object ``name``."""
+    return f".{name}{LEASE_SUFFIX}"
+
+
+def _seconds(variable: str, default: float) -> float:
+    value = os.environ.get(variable, "").strip()
+    if not value:
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0:
+        from octstore.errors import ConfigError
+
+        raise ConfigError(f"{variable}={value!r} is not a number of seconds: use e.g. 30")
+    return seconds
+
+
+def _server_age(response: dict[str, Any]) -> float | None:
+    """How old the object a ``HeadObject`` response describes is, by the server's clock."""
+    date = (response.get("ResponseMetadata") or {}).get("HTTPHeaders", {}).get("date")
+    modified = response.get("LastModified")
+    if not date or not isinstance(modified, datetime):
+        return None
+    with contextlib.suppress(TypeError, ValueError):
+        return (parsedate_to_datetime(date) - modified).total_seconds()
+    return None
+
+
+@contextlib.contextmanager
+def held(
+    location: Location,
+    bucket: str,
+    key: str,
+    is_conflict: Callable[[BaseException], bool],
+    is_missing: Callable[[BaseException], bool],
+) -> Iterator[None]:
+    """Hold the lease of the object ``bucket``/``key`` at ``location`` (see the module).
+
+    Args:
+        location: The object, for messages.
+        bucket: Its bucket.
+        key: Its key.
+        is_conflict: Whether an error is S3's failed precondition (412, 409).
+        is_missing: Whether an error is S3's 404 for a key.
+
+    Raises:
+        ConflictError: If another writer held the lease longer than the wait allows.
+    """
+    fs = location.fs
+    directory, _, name = key.rpartition("/")
+    lease_key = f"{directory}/{lease_name(name)}" if directory else lease_name(name)
+    token = uuid.uuid4().hex
+    ttl = _seconds("OCTSTORE_LEASE_TTL", DEFAULT_TTL)
+    deadline = time.monotonic() + _seconds("OCTSTORE_LEASE_WAIT", DEFAULT_WAIT)
+
+    def put(**condition: str) -> str | None:
+        """Write the lease under ``condition``: its ETag, or None if the condition failed."""
+        try:
+            response = fs.call_s3(
+                "put_object",
+                Bucket=bucket,
+                Key=lease_key,
+                Body=b"",
+                Metadata={_OWNER: token},
+                **condition,
+            )
+        except OSError as error:
+            if is_conflict(error):
+                return None
+            raise
+        etag: str = response["ETag"]
+        return etag
+
+    delay = 0.02
+    while True:
+        etag = put(IfNoneMatch="*")
+        if etag is not None:
+            break
+        try:
+            head: dict[str, Any] = fs.call_s3("head_object", Bucket=bucket, Key=lease_key)
+        except FileNotFoundError:
+            continue  # released meanwhile: take it
+        holder = {k.lower(): v for k, v in (head.get("Metadata") or {}).items()}.get(_OWNER)
+        if holder == token:  # our own, from a retried request whose response was lost
+            etag = head["ETag"]
+            break
+        age = _server_age(head)
+        if age is not None and age > ttl:
+            _log.debug("taking over the expired lease of %s (%.0f s old)", location.url, age)
+            etag = put(IfMatch=head["ETag"])
+            if etag is not None:
+                break
+            continue
+        if time.monotonic() >= deadline:
+            raise ConflictError(
+                f"{location.url} is being written by another process (it holds the lease "
+                f"s3://{bucket}/{lease_key}); nothing was written: try again, or after "
+                f"{ttl:.0f} s if that writer died",
+                path=location.url,
+            )
+        time.sleep(delay * random.uniform(0.5, 1.5))
+        delay = min(delay * 2, 0.5)
+    try:
+        yield
+    finally:
+        _release(location, bucket, lease_key, etag, is_conflict, is_missing)
+
+
+def _release(
+    location: Location,
+    bucket: str,
+    lease_key: str,
+    etag: str,
+    is_conflict: Callable[[BaseException], bool],
+    is_missing: Callable[[BaseException], bool],
+) -> None:
+    """Delete the lease if it is still ours; a lease taken over meanwhile is left alone."""
+    try:
+        location.fs.call_s3("delete_object", Bucket=bucket, Key=lease_key, IfMatch=etag)
+    except OSError as error:
+        if is_conflict(error) or is_missing(error):
+            problem = (
+                "held its lease longer than its time to live, and another writer took it "
+                "over: that writer may have written meanwhile; check the file, and raise "
+                "OCTSTORE_LEASE_TTL if writes take this long"
+            )
+        else:  # the write itself is done: it must not look failed
+            problem = (
+                f"could not release its lease ({error}): other writers wait for it to "
+                "expire (OCTSTORE_LEASE_TTL)"
+            )
+        warn(f"the write of {location.url} {problem}", stacklevel=3)

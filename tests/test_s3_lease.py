@@ -1,0 +1,182 @@
+"""The S3 lease that metadata updates and write-backs of one key take (issue 16, item 1):
+waited for while held, taken over once expired by the server's clock, never left behind,
+and what it costs in requests."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from octstore import ConflictError, Datafile, Dataset
+from tests.servers import DUMMY_AWS_CREDENTIALS, S3_BUCKET, S3Server
+
+LEASE_KEY = "dir/.data.csv.octstore-lease"
+
+
+@pytest.fixture
+def client(s3_server: S3Server, s3fs_fs: Any) -> Iterator[Any]:
+    """A plain boto3 client: another writer, and how another tool sees the bucket."""
+    import boto3
+
+    client = boto3.client(
+        "s3",
+        endpoint_url=s3_server.endpoint_url,
+        aws_access_key_id=DUMMY_AWS_CREDENTIALS["key"],
+        aws_secret_access_key=DUMMY_AWS_CREDENTIALS["secret"],
+        region_name="us-east-1",
+    )
+    client.put_object(Bucket=S3_BUCKET, Key="dir/data.csv", Body=b"content")
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def datafile(s3_server: S3Server, client: Any) -> Datafile:
+    options = {k: v for k, v in s3_server.storage_options.items() if k != "skip_instance_cache"}
+    return Datafile(f"s3://{S3_BUCKET}/dir/data.csv", storage_options=options)
+
+
+def hold_lease(client: Any, owner: str = "another-process") -> None:
+    client.put_object(
+        Bucket=S3_BUCKET, Key=LEASE_KEY, Body=b"", Metadata={"octstore-lease-owner": owner}
+    )
+
+
+def keys(client: Any) -> list[str]:
+    listing = client.list_objects_v2(Bucket=S3_BUCKET, Prefix="dir/")
+    return sorted(item["Key"] for item in listing.get("Contents", []))
+
+
+def stored_labels(client: Any) -> str:
+    head = client.head_object(Bucket=S3_BUCKET, Key="dir/data.csv")
+    return str(head["Metadata"].get("octstore-labels"))
+
+
+def test_a_metadata_update_leaves_no_lease_behind(datafile: Datafile, client: Any) -> None:
+    datafile.labels.add("raw")
+    datafile.update_metadata()
+
+    assert keys(client) == ["dir/data.csv"]
+    assert stored_labels(client) == '["raw"]'
+
+
+def test_a_held_lease_is_waited_for_then_a_conflict_that_writes_nothing(
+    datafile: Datafile, client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OCTSTORE_LEASE_WAIT", "1")
+    hold_lease(client)
+    datafile.labels.add("raw")
+
+    started = time.monotonic()
+    with pytest.raises(ConflictError, match="being written by another process") as caught:
+        datafile.update_metadata()
+
+    assert time.monotonic() - started >= 1
+    assert LEASE_KEY in str(caught.value)
+    assert stored_labels(client) == "None"
+    assert keys(client) == [LEASE_KEY, "dir/data.csv"]  # theirs, untouched
+
+
+def test_a_lease_released_while_waiting_is_taken(datafile: Datafile, client: Any) -> None:
+    hold_lease(client)
+    release = threading.Timer(
+        0.5, client.delete_object, kwargs={"Bucket": S3_BUCKET, "Key": LEASE_KEY}
+    )
+    release.start()
+    datafile.labels.add("raw")
+
+    datafile.update_metadata()
+
+    release.join()
+    assert stored_labels(client) == '["raw"]'
+    assert keys(client) == ["dir/data.csv"]
+
+
+def test_an_expired_lease_is_taken_over_by_the_servers_clock(
+    datafile: Datafile, client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OCTSTORE_LEASE_TTL", "1")
+    hold_lease(client, owner="a-process-that-died")
+    time.sleep(2.2)  # LastModified and Date have whole seconds
+    datafile.labels.add("raw")
+
+    datafile.update_metadata()
+
+    assert stored_labels(client) == '["raw"]'
+    assert keys(client) == ["dir/data.csv"]
+
+
+def test_a_write_back_waits_for_the_lease_too(
+    datafile: Datafile, client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OCTSTORE_LEASE_WAIT", "0.5")
+    hold_lease(client)
+
+    with pytest.raises(ConflictError) as caught, datafile.open("w") as f:
+        f.write("mine")
+
+    assert client.get_object(Bucket=S3_BUCKET, Key="dir/data.csv")["Body"].read() == b"content"
+    assert caught.value.kept_at is not None
+    with open(caught.value.kept_at) as kept:
+        assert kept.read() == "mine"
+
+
+def test_a_lease_is_never_listed_as_data(
+    datafile: Datafile, client: Any, s3_server: S3Server
+) -> None:
+    hold_lease(client)
+
+    names = [
+        d.name for d in Dataset(f"s3://{S3_BUCKET}/dir", storage_options=datafile.storage_options)
+    ]
+
+    assert names == ["data.csv"]
+
+
+def test_a_metadata_update_costs_two_requests_more_than_a_copy(
+    datafile: Datafile, s3_server: S3Server
+) -> None:
+    datafile.labels.add("raw")
+
+    with s3_server.recording() as requests:
+        datafile.update_metadata()
+
+    calls = [(r["method"], r["path"].rsplit("/", 1)[-1]) for r in requests]
+    assert calls == [
+        ("PUT", ".data.csv.octstore-lease"),
+        ("HEAD", "data.csv"),
+        ("PUT", "data.csv"),  # the copy onto itself
+        ("DELETE", ".data.csv.octstore-lease"),
+    ]
+
+
+def test_an_overwrite_costs_three_requests_more_than_a_put(
+    datafile: Datafile, s3_server: S3Server
+) -> None:
+    with s3_server.recording() as requests, datafile.open("w") as f:
+        f.write("new")
+
+    calls = [(r["method"], r["path"].rsplit("/", 1)[-1]) for r in requests]
+    assert calls == [
+        ("PUT", ".data.csv.octstore-lease"),
+        ("HEAD", "data.csv"),
+        ("PUT", "data.csv"),
+        ("DELETE", ".data.csv.octstore-lease"),
+    ]
+
+
+def test_creating_an_object_takes_no_lease(datafile: Datafile, s3_server: S3Server) -> None:
+    # (the HEAD: the datafile makes sure, when it opens, that the object is still absent)
+    new = Datafile(
+        datafile.path.replace("data.csv", "new.csv"), storage_options=datafile.storage_options
+    )
+
+    with s3_server.recording() as requests, new.open("w") as f:
+        f.write("new")
+
+    calls = [(r["method"], r["path"].rsplit("/", 1)[-1]) for r in requests]
+    assert calls == [("HEAD", "new.csv"), ("PUT", "new.csv")]
