@@ -239,9 +239,11 @@ _FILTER = RedactingFilter()
 def get_logger(name: str) -> logging.Logger:
     """``logging.getLogger(name)`` with credentials redacted from its records: every octstore
     module gets its logger here (``logger = get_logger(__name__)``)."""
-    logger = logging.getLogger(name)
-    if _FILTER not in logger.filters:
-        logger.addFilter(_FILTER)
+    parts = name.split(".")
+    for depth in range(1, len(parts) + 1):  # its parents too: a record made on one is not
+        logger = logging.getLogger(".".join(parts[:depth]))  # filtered by a child's filter
+        if _FILTER not in logger.filters:
+            logger.addFilter(_FILTER)
     return logger
 
 
