@@ -137,6 +137,68 @@ is written, and its metadata kept, where the link points; the link stays a link.
 
 **Every behaviour above is also in `tests/test_metadata_changes.py`**, deterministic
 interleavings of two writers on local, `memory://`, S3 and GCS.
+
+**A re-run upload never overwrites a newer change.** Folder uploads and downloads are
+three-way syncs, decided for every file before anything moves, from one listing and the
+destination's manifest (what the last sync left there): a file changed only at the source is
+copied; one changed only at the destination is left and reported; one changed on both sides,
+or differing with no sync behind it, is a conflict, never overwritten without
+`overwrite=True` / `--overwrite` (the command line exits with 4). Every write is also
+conditional on the state it was planned on, so a change made while the copy runs is a
+conflict too. Tested in `tests/test_sync.py` on every backend: remote content and metadata
+changes, conflicts that stay conflicts, conflicts with no basis, local edits during a
+download, planning before transfer, the command line's report and exit code.
+
+**Ids are stable, and unchanged files are not rewritten.** Until a write stores it, a
+file's id is a UUID5 of its URL (a local file's real path), so every read, listing and
+linked path agrees, and reads store nothing. On upload, the id the destination already has
+wins and is written back to the local sidecar. Re-uploading unchanged files makes no write
+request at all, manifest included: 31 for 30 files on S3 before, 0 now, counted at the
+server (`tests/test_ids.py`).
+
+**Nothing is written outside the destination.** No key, manifest entry or name can place a
+file outside the folder a download writes to: an empty or absolute path, one starting with
+`~`, with an empty, `.` or `..` part, a drive letter, a backslash or NUL is refused with
+`UnsafePathError` naming it, nothing is written for it, and the other files still download.
+Tested with nine hostile keys, forged manifest entries, and the real command line
+(`octstore download s3://bucket/~` writes nothing into `$HOME`): `tests/test_download_escape.py`.
+
+**No credential leaves the process.** One function, `octstore.redaction.redact`, decides
+what a credential is — a URL's userinfo, secret query parameters, storage options or
+headers under secret names at any depth, quoted secrets in messages, values seen as
+credentials or held by secret environment variables — and every way out uses it: exception
+messages (and the errors they were raised from), the records of every `octstore` logger,
+warnings, every line the command line prints (`--json` and `--debug` included), `repr` and
+`to_dict` (which leaves credentials out and still round-trips). Tested by planting 17
+secrets and reading 23 output paths, the command line run as a user runs it:
+`tests/test_redaction.py`, and the secrets checks below.
+
+**Names are names, never patterns.** Every file is reached through fsspec's exact-path
+calls, so `[ab].csv`, `*` or `**` keep their metadata and their folder loads. Names of the
+files octstore keeps beside yours (sidecar, pending marker, lock, lease, manifest, `.octue`,
+temp files) are refused on creation with `InvalidPathError`, as are names whose metadata
+files would not fit the filesystem. Tested on every backend with 23 awkward names and a
+hypothesis property over generated names of up to 200 bytes: `tests/test_names.py`.
+
+**A full or unwritable disk is never mistaken for a failed write.** A remote write whose
+copy could not be kept in a full cache stands, with an `OctstoreWarning`; local files never
+need the cache; remote files are read uncached (verified) when the cache cannot hold them;
+a full or read-only destination is an `OctstoreError` naming the file and the way out, and
+leaves nothing behind. Tested with a 256 KiB tmpfs that fills up, a read-only bind mount
+and a cache path under a regular file: `tests/test_disk_full.py`.
+
+**Hostile metadata stays with its file.** A timestamp outside the years 1-9999, invalid
+JSON, or a metadata file that is not a regular file or is over 1 MiB is ignored for that
+file only, with a warning naming it; a FIFO sidecar does not hang the reader and one linked
+to `/dev/zero` is read in bounded memory; a number is always POSIX seconds. Tested on every
+backend, with a real FIFO and a real `/dev/zero` link read in a child limited to 1 GiB:
+`tests/test_hostile_metadata.py`.
+
+**HTTP preconditions in RFC 9110's order.** The attachment server evaluates `If-Match`
+(else `If-Unmodified-Since`: 412), then `If-None-Match` (else `If-Modified-Since`: 304),
+before any range, so a failed precondition never returns content. Tested with real requests
+to a server on loopback, 16 header combinations, GET and HEAD, local and S3 stores:
+`tests/test_http_preconditions.py`.
 """
 
 LIMITS = """\
