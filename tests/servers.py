@@ -79,6 +79,18 @@ class S3Server:
             "skip_instance_cache": True,
         }
 
+    def boto3_client(self) -> Any:
+        """A plain boto3 client of this server: another tool, or another writer."""
+        import boto3
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint_url,
+            aws_access_key_id=DUMMY_AWS_CREDENTIALS["key"],
+            aws_secret_access_key=DUMMY_AWS_CREDENTIALS["secret"],
+            region_name="us-east-1",
+        )
+
     def _post(self, path: str) -> bytes:
         request = urllib.request.Request(self.endpoint_url + path, method="POST", data=b"")
         with urllib.request.urlopen(request, timeout=30) as response:

@@ -19,7 +19,7 @@ from octstore.errors import ConflictError, IntegrityError, NotFoundError
 from octstore.hashing import crc32c_bytes
 from octstore.location import Location
 from octstore.metadata import Metadata
-from tests.servers import DUMMY_AWS_CREDENTIALS, S3_BUCKET, S3Server
+from tests.servers import S3_BUCKET, S3Server
 
 SIDECAR_KEY = "dir/.data.csv.octstore.json"
 
@@ -42,15 +42,7 @@ def location(options: dict[str, Any], s3fs_fs: Any) -> Location:
 @pytest.fixture
 def client(s3_server: S3Server) -> Iterator[Any]:
     """A plain boto3 client: how another tool sees what octstore wrote."""
-    import boto3
-
-    client = boto3.client(
-        "s3",
-        endpoint_url=s3_server.endpoint_url,
-        aws_access_key_id=DUMMY_AWS_CREDENTIALS["key"],
-        aws_secret_access_key=DUMMY_AWS_CREDENTIALS["secret"],
-        region_name="us-east-1",
-    )
+    client = s3_server.boto3_client()
     yield client
     client.close()
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from octstore import ConflictError, Datafile, Dataset
-from tests.servers import DUMMY_AWS_CREDENTIALS, S3_BUCKET, S3Server
+from tests.servers import S3_BUCKET, S3Server
 
 LEASE_KEY = "dir/.data.csv.octstore-lease"
 
@@ -20,15 +20,7 @@ LEASE_KEY = "dir/.data.csv.octstore-lease"
 @pytest.fixture
 def client(s3_server: S3Server, s3fs_fs: Any) -> Iterator[Any]:
     """A plain boto3 client: another writer, and how another tool sees the bucket."""
-    import boto3
-
-    client = boto3.client(
-        "s3",
-        endpoint_url=s3_server.endpoint_url,
-        aws_access_key_id=DUMMY_AWS_CREDENTIALS["key"],
-        aws_secret_access_key=DUMMY_AWS_CREDENTIALS["secret"],
-        region_name="us-east-1",
-    )
+    client = s3_server.boto3_client()
     client.put_object(Bucket=S3_BUCKET, Key="dir/data.csv", Body=b"content")
     yield client
     client.close()
