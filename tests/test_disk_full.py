@@ -96,11 +96,10 @@ def test_local_reads_and_writes_work_with_an_unwritable_cache(
     assert not unwritable_cache.exists()
 
 
+@pytest.mark.parametrize("backend", ["memory", "s3", "gcs"], indirect=True)
 def test_remote_files_are_read_uncached_and_written_with_an_unwritable_cache(
     backend: Backend, unwritable_cache: Path
 ) -> None:
-    if backend.name == "local":
-        pytest.skip("local files never go through the cache")
     url = backend.write("x.txt", b"remote content")
 
     with (
@@ -116,11 +115,10 @@ def test_remote_files_are_read_uncached_and_written_with_an_unwritable_cache(
     assert not unwritable_cache.exists()
 
 
+@pytest.mark.parametrize("backend", ["memory", "s3", "gcs"], indirect=True)
 def test_a_remote_local_path_with_an_unwritable_cache_says_why_and_what_to_do(
     backend: Backend, unwritable_cache: Path
 ) -> None:
-    if backend.name == "local":
-        pytest.skip("local files never go through the cache")
     url = backend.write("x.txt", b"remote content")
 
     with pytest.raises(OctstoreError) as error:
@@ -136,11 +134,10 @@ def test_a_remote_local_path_with_an_unwritable_cache_says_why_and_what_to_do(
 # --- a full cache -----------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("backend", ["s3", "gcs"], indirect=True)
 def test_a_full_cache_after_a_successful_remote_write_is_a_warning(
     backend: Backend, tiny_disk: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if backend.name not in ("s3", "gcs"):
-        pytest.skip("only versioned writes keep what they wrote in the cache")
     monkeypatch.setenv("OCTSTORE_CACHE_DIR", str(tiny_disk))
     url = backend.url("x.bin")
     for directory in ("writes", "locks"):
@@ -168,11 +165,10 @@ def test_a_full_cache_after_a_successful_remote_write_is_a_warning(
             assert file.read() == content
 
 
+@pytest.mark.parametrize("backend", ["memory", "s3", "gcs"], indirect=True)
 def test_a_full_cache_is_read_through_uncached(
     backend: Backend, tiny_disk: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if backend.name == "local":
-        pytest.skip("local files never go through the cache")
     monkeypatch.setenv("OCTSTORE_CACHE_DIR", str(tiny_disk))
     content = os.urandom(512 * 1024)  # twice the cache's disk
     url = backend.write("big.bin", content)
