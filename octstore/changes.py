@@ -68,6 +68,8 @@ class MetadataChanges:
             these changes applied to nothing (a copy's metadata), rather than changed.
         sets_id: Whether ``id`` replaces a stored id: only for the one case where another id
             wins, the id a file's copy already has at an upload's destination.
+        whole: The writer's whole metadata, stored as it is where nothing is stored (the
+            changes were made to metadata that is not there any more, or never was).
     """
 
     id: uuid.UUID
@@ -78,6 +80,7 @@ class MetadataChanges:
     timestamp: datetime | _Unchanged | None = _UNCHANGED
     replaces: bool = False
     sets_id: bool = False
+    whole: Metadata | None = field(default=None, compare=False)
 
     @classmethod
     def between(cls, before: Metadata | None, after: Metadata) -> MetadataChanges:
@@ -88,6 +91,7 @@ class MetadataChanges:
                 labels_added=frozenset(after.labels),
                 tags_set=dict(after.tags),
                 timestamp=after.timestamp if after.timestamp is not None else _UNCHANGED,
+                whole=after,
             )
         tags_set = {
             name: value
@@ -101,6 +105,7 @@ class MetadataChanges:
             tags_set=tags_set,
             tags_removed=frozenset(before.tags.keys() - after.tags.keys()),
             timestamp=after.timestamp if after.timestamp != before.timestamp else _UNCHANGED,
+            whole=after,
         )
 
     @classmethod
@@ -129,6 +134,8 @@ class MetadataChanges:
 
     def apply(self, stored: Metadata | None) -> Metadata:
         """The metadata to store where ``stored`` is stored now (None: nothing)."""
+        if stored is None and self.whole is not None:
+            return self.whole.model_copy(deep=True, update={"id": self.id})
         base = stored if stored is not None and not self.replaces else None
         labels = set(base.labels) if base is not None else set()
         tags: dict[str, Any] = dict(base.tags) if base is not None else {}

@@ -178,22 +178,22 @@ class Datafile:
         datafile._state = datafile._metadata_basis = state
         if state is not None:
             datafile._set_basis(state.metadata)
-        else:  # what is stored is unknown: a write stores this metadata as it is
-            datafile._basis, datafile._basis_known = None, False
+        else:  # what is stored was not read: the user's changes are to this metadata
+            datafile._basis = metadata.model_copy(deep=True) if metadata is not None else None
+            datafile._basis_read = False
         datafile._state_is_fresh = state is not None
         datafile._content_hash = None
         return datafile
 
     def _set_basis(self, stored: Metadata | None) -> None:
-        """Remember ``stored`` (None: nothing) as the metadata the user's changes are to."""
+        """Remember ``stored`` (None: nothing), just read or written, as the metadata the
+        user's changes are to."""
         self._basis = stored.model_copy(deep=True) if stored is not None else None
-        self._basis_known = True
+        self._basis_read = True
 
     def _changes(self) -> MetadataChanges:
         """What the user changed since the metadata was read, for a write to apply to what
-        is stored then; the whole metadata when what was read is not known."""
-        if not self._basis_known:
-            return MetadataChanges.replacing(self._metadata)
+        is stored then (where nothing is, the datafile's whole metadata is stored)."""
         return MetadataChanges.between(self._basis, self._metadata)
 
     def _adopt(self, state: ObjectState) -> None:
@@ -425,7 +425,7 @@ class Datafile:
         self._refuse_offline_write()
         names.check_writable(self._location)
         changes = self._changes()
-        if changes.is_empty and self._basis is not None:
+        if changes.is_empty and self._basis_read and self._basis is not None:
             return
         check_document_size(self._metadata, self.path)
         self._adopt(
@@ -787,7 +787,7 @@ class Datafile:
             "state": self._state,
             "metadata_basis": self._metadata_basis,
             "basis": self._basis,
-            "basis_known": self._basis_known,
+            "basis_read": self._basis_read,
             "offline": self._offline,
         }
 
@@ -796,8 +796,9 @@ class Datafile:
         self._metadata = state["metadata"]
         self._state = state["state"]
         self._metadata_basis = state["metadata_basis"]
-        self._basis = state["basis"]
-        self._basis_known = state["basis_known"]
+        # (pickles of an octstore before metadata changes: the metadata is the basis)
+        self._basis = state.get("basis", state["metadata"])
+        self._basis_read = state.get("basis_read", False)
         self._offline = state["offline"]
         self._state_is_fresh = False
         self._content_hash = None

@@ -142,3 +142,28 @@ def test_an_unusable_cache_directory_never_breaks_local_reads_and_writes(
         assert f.read() == "1\n2\n"
     assert again.labels == {"raw"}
     assert dict(again.tags) == {"site": "north"}
+
+
+def test_threads_locking_one_file_by_two_spellings_take_turns(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from octstore.backends import locking
+    from octstore.location import Location
+
+    (tmp_path / "real").mkdir()
+    (tmp_path / "linked").symlink_to(tmp_path / "real")
+    counter = tmp_path / "real" / "counter"
+    counter.write_text("0")
+    spellings = [Location(str(counter)), Location(str(tmp_path / "linked" / "counter"))]
+
+    def increment(spelling: Location) -> None:
+        for _ in range(200):
+            with locking.held(spelling):
+                value = int(counter.read_text())
+                counter.write_text(str(value + 1))
+
+    with ThreadPoolExecutor(4) as threads:
+        list(threads.map(increment, spellings * 2))
+
+    assert counter.read_text() == "800"
+    assert not (tmp_path / "real" / ".counter.octstore-lock").exists()

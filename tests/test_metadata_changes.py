@@ -172,3 +172,45 @@ def test_changes_between_metadata_tell_json_values_apart() -> None:
     changes = MetadataChanges.between(before, after)
 
     assert dict(changes.apply(before).tags) == {"flag": True}
+
+
+def test_two_writers_of_spilled_metadata_both_keep_theirs(backend: Backend) -> None:
+    # Beyond S3's 2 KB and GCS's 8 KiB, metadata lives in a sidecar object beside the object.
+    backend.write("data.csv", b"content")
+    make(backend, tags={"notes": "x" * 9000}).update_metadata()
+    first, second = make(backend), make(backend)
+
+    first.labels.add("from-first")
+    first.update_metadata()
+    second.labels.add("from-second")
+    second.update_metadata()
+
+    result = stored(backend)
+    assert result.labels == {"from-first", "from-second"}
+    assert result.tags["notes"] == "x" * 9000
+
+
+def test_a_change_to_a_datafile_from_a_dict_keeps_anothers_change(backend: Backend) -> None:
+    backend.write("data.csv", b"content")
+    original = make(backend, labels=["a", "b"])
+    original.update_metadata()
+    copy = Datafile.from_dict(original.to_dict(), **backend.storage_options)
+    other = make(backend)
+    other.labels.add("c")
+    other.update_metadata()
+
+    copy.labels.discard("b")
+    copy.update_metadata()
+
+    assert stored(backend).labels == {"a", "c"}
+
+
+def test_a_datafile_from_a_dict_stores_its_metadata_where_none_is(backend: Backend) -> None:
+    backend.write("data.csv", b"content")
+    described = {"path": backend.url("data.csv"), "labels": ["raw"], "tags": {"k": 1}}
+
+    Datafile.from_dict(described, **backend.storage_options).update_metadata()
+
+    result = stored(backend)
+    assert result.labels == {"raw"}
+    assert dict(result.tags) == {"k": 1}

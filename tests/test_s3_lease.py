@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from octstore import ConflictError, Datafile, Dataset
+from octstore import ConflictError, Datafile, Dataset, OctstoreWarning
 from tests.servers import S3_BUCKET, S3Server
 
 LEASE_KEY = "dir/.data.csv.octstore-lease"
@@ -172,3 +172,87 @@ def test_creating_an_object_takes_no_lease(datafile: Datafile, s3_server: S3Serv
 
     calls = [(r["method"], r["path"].rsplit("/", 1)[-1]) for r in requests]
     assert calls == [("HEAD", "new.csv"), ("PUT", "new.csv")]
+
+
+def lease_of(datafile: Datafile, **kwargs: Any) -> Any:
+    """The lease of ``datafile``'s key, as the S3 backend takes it (a context manager)."""
+    from octstore.backends import lease
+    from octstore.backends.s3 import _is_conflict, _is_missing_key
+
+    location = datafile._location
+    return lease.held(location, S3_BUCKET, "dir/data.csv", _is_conflict, _is_missing_key, **kwargs)
+
+
+def test_a_holder_past_its_time_never_releases_the_lease_another_took_over(
+    datafile: Datafile, client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OCTSTORE_LEASE_TTL", "1")
+    slow = lease_of(datafile)
+    slow.__enter__()
+    time.sleep(2.2)
+    taker = lease_of(datafile)
+    taker.__enter__()
+    taken = client.head_object(Bucket=S3_BUCKET, Key=LEASE_KEY)
+
+    with pytest.warns(OctstoreWarning, match="took it over"):
+        slow.__exit__(None, None, None)
+
+    still = client.head_object(Bucket=S3_BUCKET, Key=LEASE_KEY)
+    assert still["ETag"] == taken["ETag"]  # the taker's lease is still there
+    taker.__exit__(None, None, None)
+    assert keys(client) == ["dir/data.csv"]
+
+
+def test_two_leases_have_etags_of_their_own(datafile: Datafile, client: Any) -> None:
+    etags = []
+    for _ in range(2):
+        with lease_of(datafile):
+            etags.append(client.head_object(Bucket=S3_BUCKET, Key=LEASE_KEY)["ETag"])
+
+    assert etags[0] != etags[1]
+
+
+def test_a_lease_for_a_long_upload_says_it_lasts_longer_and_is_not_taken_over(
+    datafile: Datafile, client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OCTSTORE_LEASE_TTL", "1")
+    monkeypatch.setenv("OCTSTORE_LEASE_WAIT", "0.5")
+    with lease_of(datafile, longer_by=60):
+        said = client.head_object(Bucket=S3_BUCKET, Key=LEASE_KEY)["Metadata"]
+        time.sleep(2.2)  # past the time to live, not past what the holder said
+        datafile.labels.add("raw")
+        with pytest.raises(ConflictError, match="being written by another process"):
+            datafile.update_metadata()
+
+    assert said["octstore-lease-ttl"] == "61"
+
+
+def test_creating_an_object_with_spilled_metadata_takes_the_lease(
+    datafile: Datafile, s3_server: S3Server
+) -> None:
+    new = Datafile(
+        datafile.path.replace("data.csv", "big.csv"),
+        tags={"notes": "x" * 3000},
+        storage_options=datafile.storage_options,
+    )
+
+    with s3_server.recording() as requests, new.open("w") as f:
+        f.write("new")
+
+    calls = [(r["method"], r["path"].rsplit("/", 1)[-1]) for r in requests]
+    assert ("PUT", ".big.csv.octstore-lease") in calls
+    assert calls[-2:] == [("PUT", ".big.csv.octstore.json"), ("DELETE", ".big.csv.octstore-lease")]
+
+
+def test_an_upload_over_an_existing_object_takes_the_lease(
+    datafile: Datafile, s3_server: S3Server, tmp_path: Any
+) -> None:
+    local = tmp_path / "local.csv"
+    local.write_text("local")
+
+    with s3_server.recording() as requests:
+        Datafile(str(local)).upload(datafile.path, **datafile.storage_options)
+
+    calls = [(r["method"], r["path"].rsplit("/", 1)[-1]) for r in requests]
+    assert calls[0] == ("PUT", ".data.csv.octstore-lease")
+    assert calls[-1] == ("DELETE", ".data.csv.octstore-lease")

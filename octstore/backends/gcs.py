@@ -244,7 +244,7 @@ class GcsBackend(MetadataBackend):
         for attempt in attempts():
             new = changes.apply(basis.metadata if basis is not None else None)
             try:
-                return self._patch(location, new, basis)
+                return self._patch(location, new, basis, maybe_ours=changes.replaces)
             except ConflictError:
                 if changes.replaces or attempt.last:
                     raise
@@ -252,9 +252,20 @@ class GcsBackend(MetadataBackend):
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _patch(
-        self, location: Location, metadata: Metadata, basis: ObjectState | None
+        self,
+        location: Location,
+        metadata: Metadata,
+        basis: ObjectState | None,
+        *,
+        maybe_ours: bool,
     ) -> ObjectState:
-        """One metadata PATCH to ``metadata``, if the object is still at ``basis`` (if given)."""
+        """One metadata PATCH to ``metadata``, if the object is still at ``basis`` (if given).
+
+        With ``maybe_ours``, a failed precondition is first checked for being this PATCH's
+        own first attempt (retried after its response was lost). Changes need no such
+        check: the caller applies them again to what is there, which is the same if so;
+        and spilled metadata could not tell (every writer's object keys are alike).
+        """
         keys = encode(metadata)
         spills = encoded_size(keys) > METADATA_LIMIT
         if spills:
@@ -281,7 +292,7 @@ class GcsBackend(MetadataBackend):
                 # A PATCH that gcsfs retried after its response was lost fails its own
                 # precondition if the first attempt went through: no conflict, if the content
                 # is the one read and the metadata exactly what was being written.
-                written = _resource_if(
+                written = maybe_ours and _resource_if(
                     location,
                     lambda found: (
                         basis is not None
@@ -289,7 +300,7 @@ class GcsBackend(MetadataBackend):
                         and _holds(found.get("metadata") or {}, patch)
                     ),
                 )
-                if written is None:
+                if not written:
                     raise ConflictError.metadata_changed(location.url) from None
                 patched = written
             location.fs.invalidate_cache(location.fs_path)

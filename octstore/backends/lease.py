@@ -18,9 +18,11 @@ writer updated its metadata. So every metadata update and every content write-ba
    taken over meanwhile is never deleted by its former holder.
 
 A writer whose response was lost meets its own lease: the lease carries its holder's token in
-its metadata, and a holder recognises its own. Cost: two requests (take, release) per update
-or write-back, plus the re-read. Writers that do not use octstore bypass the lease and are
-outside this guarantee.
+its metadata (and as its body, so that every lease has an ETag of its own), and a holder
+recognises its own. A holder about to upload a large file says in the lease how long it
+lasts (the time to live, plus a second per MiB), and others judge it by that. Cost: two
+requests (take, release) per update or write-back, plus the re-read. Writers that do not use
+octstore bypass the lease and are outside this guarantee.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ DEFAULT_TTL = 30.0
 #: Seconds a writer waits for a held lease before it gives up with a ConflictError.
 DEFAULT_WAIT = 10.0
 _OWNER = "octstore-lease-owner"
+_HELD_FOR = "octstore-lease-ttl"
 
 _log = get_logger(__name__)
 
@@ -71,6 +74,14 @@ def _seconds(variable: str, default: float) -> float:
     return seconds
 
 
+def _held_for(lease_metadata: dict[str, str]) -> float:
+    """How long a lease's holder said it lasts (0 if it did not say)."""
+    try:
+        return float(lease_metadata.get(_HELD_FOR, 0))
+    except ValueError:
+        return 0.0
+
+
 def _server_age(response: dict[str, Any]) -> float | None:
     """How old the object a ``HeadObject`` response describes is, by the server's clock."""
     date = (response.get("ResponseMetadata") or {}).get("HTTPHeaders", {}).get("date")
@@ -89,6 +100,8 @@ def held(
     key: str,
     is_conflict: Callable[[BaseException], bool],
     is_missing: Callable[[BaseException], bool],
+    *,
+    longer_by: float = 0.0,
 ) -> Iterator[None]:
     """Hold the lease of the object ``bucket``/``key`` at ``location`` (see the module).
 
@@ -98,6 +111,8 @@ def held(
         key: Its key.
         is_conflict: Whether an error is S3's failed precondition (412, 409).
         is_missing: Whether an error is S3's 404 for a key.
+        longer_by: Seconds the holder may need beyond the time to live (a large upload):
+            the lease says how long it lasts, and others judge it by that.
 
     Raises:
         ConflictError: If another writer held the lease longer than the wait allows.
@@ -107,6 +122,7 @@ def held(
     lease_key = f"{directory}/{lease_name(name)}" if directory else lease_name(name)
     token = uuid.uuid4().hex
     ttl = _seconds("OCTSTORE_LEASE_TTL", DEFAULT_TTL)
+    lasts = ttl + max(0.0, longer_by)
     deadline = time.monotonic() + _seconds("OCTSTORE_LEASE_WAIT", DEFAULT_WAIT)
 
     def put(**condition: str) -> str | None:
@@ -116,8 +132,10 @@ def held(
                 "put_object",
                 Bucket=bucket,
                 Key=lease_key,
-                Body=b"",
-                Metadata={_OWNER: token},
+                # The token as the body gives each lease an ETag of its own, so that an
+                # If-Match on one lease (a takeover, a release) never matches another.
+                Body=token.encode("ascii"),
+                Metadata={_OWNER: token, _HELD_FOR: f"{lasts:.0f}"},
                 **condition,
             )
         except OSError as error:
@@ -136,12 +154,12 @@ def held(
             head: dict[str, Any] = fs.call_s3("head_object", Bucket=bucket, Key=lease_key)
         except FileNotFoundError:
             continue  # released meanwhile: take it
-        holder = {k.lower(): v for k, v in (head.get("Metadata") or {}).items()}.get(_OWNER)
-        if holder == token:  # our own, from a retried request whose response was lost
-            etag = head["ETag"]
+        lease_metadata = {k.lower(): v for k, v in (head.get("Metadata") or {}).items()}
+        if lease_metadata.get(_OWNER) == token:  # ours, from a retried request
+            etag = head["ETag"]  # whose response was lost
             break
         age = _server_age(head)
-        if age is not None and age > ttl:
+        if age is not None and age > max(ttl, _held_for(lease_metadata)):
             _log.debug("taking over the expired lease of %s (%.0f s old)", location.url, age)
             etag = put(IfMatch=head["ETag"])
             if etag is not None:
@@ -174,9 +192,12 @@ def _release(
     try:
         location.fs.call_s3("delete_object", Bucket=bucket, Key=lease_key, IfMatch=etag)
     except OSError as error:
-        if is_conflict(error) or is_missing(error):
+        if is_missing(error):  # gone: our own delete retried after its response was lost,
+            _log.debug("the lease of %s was gone at its release", location.url)  # or taken
+            return  # over and released: nothing of ours to clean up either way
+        if is_conflict(error):
             problem = (
-                "held its lease longer than its time to live, and another writer took it "
+                "held its lease longer than it said it would, and another writer took it "
                 "over: that writer may have written meanwhile; check the file, and raise "
                 "OCTSTORE_LEASE_TTL if writes take this long"
             )

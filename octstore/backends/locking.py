@@ -6,8 +6,9 @@ the file's real path (symbolic links resolved), so that every process that can w
 same lock. (Device and inode cannot key it: every atomic replace makes a new inode.) Its
 permissions follow the folder's: whoever may write the folder may take it. Reads never need
 it; a folder where it cannot be created is read-only for octstore. It is removed, while
-still held, when the write is done, so nothing is left beside the data (a writer that was
-waiting on it sees it was unlinked and takes the new one: filelock checks).
+still held, when the write is done, so nothing is left beside the data: a writer that was
+waiting on it finds, once it has it, that it is no longer the file at that path, and locks
+the path's new one.
 
 ``memory://`` lives in one process, so a lock in that process serves. Other filesystems
 without preconditions (``sftp://`` ...) lock in the cache directory, which keeps this
@@ -21,6 +22,11 @@ import os
 import stat
 import threading
 from collections.abc import Iterator
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
 
 from filelock import FileLock
 
@@ -83,8 +89,8 @@ def held(location: Location) -> Iterator[None]:
     path = os.path.join(directory, lock_name(name))
     try:
         os.makedirs(directory, exist_ok=True)
-        file_lock = FileLock(path, mode=_permissions(directory))
-        file_lock.acquire()
+        file_lock = _lock_file(path, _permissions(directory))
+        file_lock.__enter__()
     except OSError as error:
         raise AccessDeniedError(
             f"{location.url} cannot be written: octstore could not create its lock file "
@@ -94,8 +100,46 @@ def held(location: Location) -> Iterator[None]:
     try:
         yield
     finally:
-        # Removed while still held, so that no lock file is left beside the data: a writer
-        # waiting on it finds it unlinked once it gets it, and takes the path's new one.
+        file_lock.__exit__(None, None, None)
+
+
+def _lock_file(path: str, mode: int) -> contextlib.AbstractContextManager[object]:
+    """An exclusive lock on the file at ``path``, created with ``mode`` if needed."""
+    if fcntl is None:  # Windows: filelock's lock, and its file stays (it cannot be removed
+        return FileLock(path, mode=mode)  # while another process has it open)
+    return _flock(path, mode)
+
+
+@contextlib.contextmanager
+def _flock(path: str, mode: int) -> Iterator[None]:
+    """``flock`` on the file at ``path``, removed while still held when done, so that no lock
+    file is left beside the data.
+
+    Whoever waited on the removed file holds a lock on a file no longer at ``path``: after
+    each lock, the descriptor must still be the file at ``path`` (same device and inode),
+    else it is dropped and the path's new file locked. (A link count of zero would not tell
+    on NFS, where a removed open file lives on under another name.)
+    """
+    assert fcntl is not None
+    while True:
+        # never through a link planted at that name: that would chmod what it points to
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, mode)
+        try:
+            with contextlib.suppress(PermissionError):
+                os.fchmod(descriptor, mode)  # creating it, the umask took some bits away
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            try:
+                if os.path.samestat(os.fstat(descriptor), os.stat(path)):
+                    break
+            except FileNotFoundError:
+                pass
+        except BaseException:
+            os.close(descriptor)
+            raise
+        os.close(descriptor)
+    try:
+        yield
+    finally:
         with contextlib.suppress(OSError):
             os.remove(path)
-        file_lock.release()
+        os.close(descriptor)  # closing releases the lock

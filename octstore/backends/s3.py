@@ -61,6 +61,9 @@ _KEPT_HEADERS = (
 _DOWNLOAD_CHUNK = 2**16
 
 _ONE_SECOND = timedelta(seconds=1)
+#: How long a lease holder allows for its upload, beyond the lease's time to live: it
+#: assumes at least 1 MiB/s.
+_SECONDS_PER_BYTE = 1 / 2**20
 #: Error codes of a failed precondition: 412, or 409 while another conditional write to the
 #: same key is in flight.
 _CONFLICT_CODES = frozenset({"PreconditionFailed", "412", "ConditionalRequestConflict"})
@@ -133,12 +136,13 @@ class S3Backend(MetadataBackend):
     ) -> ObjectState:
         """Upload ``source`` with its metadata in one ``PutObject``; ``source`` is left in place.
 
-        Creating (``if_absent``) needs no lease: ``If-None-Match: *``. Any other write that
-        is conditional, or that changes the stored metadata rather than replacing it, takes
-        the key's lease (:mod:`octstore.backends.lease`), re-reads the object under it,
-        applies the changes to the metadata found, and writes with ``If-Match`` on the ETag
-        found. The CRC32C goes with the request (``x-amz-checksum-crc32c``), so S3 refuses
-        content that arrives different from what the caller hashed.
+        Creating (``if_absent``) an object whose metadata fits needs no lease:
+        ``If-None-Match: *``. Every other write takes the key's lease
+        (:mod:`octstore.backends.lease`; longer for a large file), re-reads the object under
+        it, applies the changes to the metadata found, and writes with ``If-Match`` on the
+        ETag found (``If-None-Match: *`` if there was none). The CRC32C goes with the request
+        (``x-amz-checksum-crc32c``), so S3 refuses content that arrives different from what
+        the caller hashed.
 
         Raises:
             ConflictError: If a precondition does not hold (the content changed since
@@ -147,16 +151,21 @@ class S3Backend(MetadataBackend):
             NotFoundError: If the bucket does not exist.
         """
         changes = as_changes(metadata)
-        if if_absent or (if_matches is None and changes.replaces):
+        if if_absent and not _user_metadata(location, changes.apply(None), crc32c, {})[1]:
             with translate_errors(location.url, "writing"):
-                return self._put(location, source, changes.apply(None), crc32c, None, if_absent)
-        with translate_errors(location.url, "writing"), self._lease(location):
+                return self._put(location, source, changes.apply(None), crc32c, None, True)
+        # Spilled metadata is two writes (object, then sidecar object): the lease keeps an
+        # update from landing between them, for a creation too.
+        longer_by = os.path.getsize(source) * _SECONDS_PER_BYTE
+        with translate_errors(location.url, "writing"), self._lease(location, longer_by):
             try:
                 current: ObjectState | None = self._state(
                     location, self._head(location), read_sidecar=not changes.replaces
                 )
             except FileNotFoundError:
                 current = None
+            if if_absent and current is not None:
+                raise ConflictError.created_meanwhile(location.url, source)
             if if_matches is not None and (
                 current is None
                 or current.version_token != if_matches.version_token
@@ -164,7 +173,8 @@ class S3Backend(MetadataBackend):
             ):
                 raise ConflictError.content_changed(location.url, source)
             stored = current.metadata if current is not None else None
-            return self._put(location, source, changes.apply(stored), crc32c, current, False)
+            new = changes.apply(stored)
+            return self._put(location, source, new, crc32c, current, current is None)
 
     def _put(
         self,
@@ -231,9 +241,17 @@ class S3Backend(MetadataBackend):
         return ObjectState(size, etag, crc32c, metadata, details)
 
     @contextmanager
-    def _lease(self, location: Location) -> Iterator[None]:
-        """Hold the key's lease: see :mod:`octstore.backends.lease`."""
-        with lease.held(location, _bucket(location), _key(location), _is_conflict, _is_missing_key):
+    def _lease(self, location: Location, longer_by: float = 0.0) -> Iterator[None]:
+        """Hold the key's lease (see :mod:`octstore.backends.lease`), ``longer_by`` seconds
+        more than its time to live if a large upload needs them."""
+        with lease.held(
+            location,
+            _bucket(location),
+            _key(location),
+            _is_conflict,
+            _is_missing_key,
+            longer_by=longer_by,
+        ):
             yield
 
     def _etag_if_holding(
