@@ -573,7 +573,7 @@ class Store:
             NotFoundError: If its content is not in the store.
         """
         location, state, _, _ = self._stat(handle)
-        return Datafile._assemble(location, state.metadata or Metadata(), state)
+        return Datafile._assemble(location, state.metadata, state)
 
     def fetch(
         self,

@@ -114,11 +114,14 @@ and every overwrite of a key first creates `.<name>.octstore-lease` beside it wi
 changes, writes, and deletes the lease with `If-Match` on the lease's own ETag. A held
 lease is waited for, with jittered retries, up to `OCTSTORE_LEASE_WAIT` seconds (default 10),
 then `ConflictError`, nothing written. A lease older than `OCTSTORE_LEASE_TTL` seconds
-(default 30) — judged by the server's clock, its `LastModified` against the response's
-`Date`, never this machine's — belongs to a writer that died, and is taken over with
-`If-Match` on its ETag, so only one writer takes it over. A metadata update costs 4 requests
+(default 30; a holder about to upload a large file adds a second per MiB, and says so in the
+lease) — judged by the server's clock, its `LastModified` against the response's `Date`,
+never this machine's — belongs to a writer that died, and is taken over with `If-Match` on
+its ETag (each lease holds its holder's token, so each has an ETag of its own): one writer
+takes it over, and its former holder can no longer release it. A metadata update costs 4 requests
 (lease, HEAD, copy, release; 2 before), an overwrite 4 (lease, HEAD, PUT, release; 1
-before); creating an object needs no lease (`If-None-Match: *`, 1 request). Tested in
+before); creating an object needs no lease (`If-None-Match: *`, 1 request) unless its
+metadata spills into a sidecar object (two writes, kept together under the lease). Tested in
 `tests/test_s3_lease.py` (a held lease waited for then a conflict that writes nothing, a
 released one taken, an expired one taken over, request counts) and by the races above.
 
@@ -208,6 +211,13 @@ LIMITS = """\
   locks or leases: their updates are outside these guarantees. Content they change is still
   detected (ETags, generations, version tokens); a metadata-only change they make on S3
   while an octstore update is under way can be overwritten by it.
+- **Spilled metadata racing on GCS.** Metadata beyond GCS's 8 KiB lives in a sidecar object
+  written after the object's metadata PATCH; two updates of one such file at the same moment
+  can leave the sidecar with one writer's changes only. (S3 writes these under its lease;
+  one after the other, both land on either.)
+- **An S3 lease outlived.** A lease lasts its time to live plus a second per MiB of the
+  upload it covers; a holder slower than that may have its lease taken over, and then warns
+  that another writer may have written meanwhile. Leases are not renewed while held.
 - **Sidecar filesystems without conditional writes** (`memory://`, `sftp://`, ...): a file
   lock keeps the writers of one machine in turn; writers on different machines are not
   coordinated. A metadata sidecar spilled next to a cloud object is written after the object,
