@@ -152,6 +152,9 @@ def _write_back_survives(backend: Backend, kill: dict[str, Any], size: int) -> N
     assert stored(backend.name, backend.fs, url) == Stored.of(b"after the crash", ["after"])
     names = [d.name for d in Dataset(backend.root, storage_options=options)]
     assert names == ["data.bin"]
+    backend.fs.invalidate_cache()  # and no lock or lease is left: the next writer's is gone
+    left = [os.path.basename(p) for p in backend.fs.find(backend.root)]
+    assert [name for name in left if name.endswith(("octstore-lock", "octstore-lease"))] == []
     cache.prune()
     assert cache_temporaries() == []
     assert unsound_cache_entries() == []
@@ -167,8 +170,12 @@ def test_write_back_killed_at_each_step_leaves_old_or_new(backend: Backend, poin
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("backend", ["local", "s3", "gcs"], indirect=True)
 def test_write_back_killed_at_random_leaves_old_or_new(
-    backend: Backend, rng: random.Random
+    backend: Backend, rng: random.Random, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # An S3 writer killed under its lease leaves it: the next writer waits for it to expire
+    # (a second here, plus what the writer said its upload needs), then takes it over.
+    monkeypatch.setenv("OCTSTORE_LEASE_TTL", "1")
+    monkeypatch.setenv("OCTSTORE_LEASE_WAIT", "10")
     for _ in range(3):
         _write_back_survives(backend, {"delay": rng.uniform(0.2, 1.0)}, size=2_000_000)
 
