@@ -178,7 +178,7 @@ def _assignments(
         key, equals, text = value.partition("=")
         if not equals or not key:
             raise click.BadParameter(
-                f"{value!r} is not KEY=VALUE: write e.g. site=north or height_m=80", ctx, param
+                f"{value!r} is not NAME=VALUE: write e.g. site=north or height_m=80", ctx, param
             )
         assigned[key] = _json_or_text(text)
     return assigned

@@ -22,9 +22,10 @@ from typing import Any
 
 from fsspec.callbacks import DEFAULT_CALLBACK, Callback
 
+from octstore import names
 from octstore.backends import backend_for
 from octstore.datafile import Datafile
-from octstore.errors import NotFoundError, OctstoreError, UnsafePathError
+from octstore.errors import InvalidPathError, NotFoundError, OctstoreError, UnsafePathError
 from octstore.filters import FilterSet
 from octstore.hashing import canonical_json, crc32c_bytes
 from octstore.location import Location, relative_path
@@ -331,7 +332,7 @@ class Dataset:
 
     def _placed(
         self, root: Location
-    ) -> tuple[list[tuple[Datafile, Location]], dict[str, UnsafePathError]]:
+    ) -> tuple[list[tuple[Datafile, Location]], dict[str, OctstoreError]]:
         """Each file with its destination under ``root``: its path relative to the dataset's
         root, or its name if it is outside the root (or the dataset has none); and the files
         refused because that path would leave ``root`` (by their destination's spelling).
@@ -340,7 +341,7 @@ class Dataset:
             OctstoreError: If two files would land on one path; nothing has been transferred.
         """
         placed: dict[str, tuple[Datafile, Location]] = {}
-        refused: dict[str, UnsafePathError] = {}
+        refused: dict[str, OctstoreError] = {}
         for datafile in self:
             relative = datafile.name
             if self._location is not None:
@@ -356,12 +357,26 @@ class Dataset:
                     key=relative,
                 )
                 continue
+            target = root.child(relative)
+            if root.is_local and not _inside(target.url, root.url):
+                refused[target.url] = UnsafePathError(
+                    f"{datafile.path} was not copied: {target.url} leads through a symbolic "
+                    f"link out of {root.url}; nothing was written for it: remove the link, "
+                    "or copy into another directory",
+                    key=relative,
+                )
+                continue
+            try:  # a name too long for the metadata files beside it, say
+                names.check_writable(target)
+            except InvalidPathError as error:
+                refused[target.url] = error
+                continue
             if relative in placed:
                 raise OctstoreError(
                     f"{placed[relative][0].path} and {datafile.path} would both be copied to "
                     f"{root.child(relative).url}: rename one, or remove it from the dataset"
                 )
-            placed[relative] = (datafile, root.child(relative))
+            placed[relative] = (datafile, target)
         return list(placed.values()), refused
 
     def get_file_by_label(self, label: str) -> Datafile:
@@ -441,6 +456,12 @@ def _substance(manifest: Manifest) -> dict[str, Any]:
     document = manifest.model_dump(mode="json", exclude={"files": {"__all__": {"listing_version"}}})
     document["files"] = sorted(document["files"], key=lambda entry: entry["path"])
     return document
+
+
+def _inside(path: str, root: str) -> bool:
+    """Whether the local ``path``, its links resolved, is inside ``root`` (resolved too)."""
+    real_root = os.path.realpath(root)
+    return os.path.commonpath([os.path.realpath(path), real_root]) == real_root
 
 
 def _is_safe(relative: str) -> bool:

@@ -62,6 +62,8 @@ _SECRET_WORDS = (
 _SECRET_NAMES = frozenset({"sig", "pwd", "pass", "sas"})
 # ``token`` values that name a way to authenticate rather than being a credential (gcsfs).
 _PUBLIC_TOKENS = frozenset({"anon", "google_default", "cloud", "cache", "browser"})
+# The shell's working directories: ``pwd`` is a password's name elsewhere, not here.
+_DIRECTORY_VARIABLES = frozenset({"PWD", "OLDPWD"})
 # Environment variables that name where a credential is, not the credential itself.
 _LOCATION_SUFFIXES = ("_FILE", "_PATH", "_SOCK", "_DIR", "_CREDENTIALS")
 # A value shorter than this is hidden where its name shows it, but not searched for in text.
@@ -171,6 +173,7 @@ def _environment_secrets() -> list[str]:
         for name, value in os.environ.items()
         if len(value) >= _SHORTEST_KNOWN
         and not name.upper().endswith(_LOCATION_SUFFIXES)
+        and name.upper() not in _DIRECTORY_VARIABLES
         and is_secret_name(name, value)
     ]
 

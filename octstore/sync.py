@@ -27,7 +27,7 @@ from typing import Literal
 
 from octstore.backends import backend_for
 from octstore.datafile import Datafile
-from octstore.errors import NotFoundError, UnsafePathError
+from octstore.errors import NotFoundError, OctstoreError
 from octstore.location import Location, relative_path
 from octstore.manifest import Manifest, ManifestEntry, read_manifest
 from octstore.metadata import Metadata
@@ -87,7 +87,7 @@ class SyncPlan:
 
     root: Location
     files: list[FilePlan]
-    refused: dict[str, UnsafePathError] = field(default_factory=dict)
+    refused: dict[str, OctstoreError] = field(default_factory=dict)
     basis: Manifest | None = None
     listed: Listing = field(default_factory=dict)
 
@@ -106,7 +106,7 @@ def plan(
     root: Location,
     *,
     overwrite: bool = False,
-    refused: dict[str, UnsafePathError] | None = None,
+    refused: dict[str, OctstoreError] | None = None,
 ) -> SyncPlan:
     """Decide, for each datafile and its destination under ``root``, what a sync does.
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from octstore import Datafile, Dataset, InvalidPathError
+from octstore import Datafile, Dataset, InvalidPathError, TransferError
 from octstore.names import is_reserved_name
 from tests.conftest import Backend
 
@@ -224,3 +224,25 @@ def test_a_cloud_key_whose_sidecar_key_would_not_fit_is_a_clear_error(
         file.write("data")
 
     assert not backend.fs.exists(backend.url(name))
+
+
+@pytest.mark.parametrize("backend", ["s3", "gcs"], indirect=True)
+def test_a_key_too_long_for_a_local_folder_is_refused_on_download_and_the_others_arrive(
+    backend: Backend, tmp_path: Path
+) -> None:
+    long_name = "n" * 230 + ".csv"  # fits a bucket; not a local folder with its sidecar
+    backend.write(long_name, b"long")
+    backend.write("short.csv", b"short")
+
+    with pytest.raises(TransferError) as caught:
+        Dataset(backend.root, storage_options=backend.storage_options).download(tmp_path / "d")
+
+    assert (tmp_path / "d" / "short.csv").read_bytes() == b"short"
+    [error] = caught.value.failures.values()
+    assert isinstance(error, InvalidPathError)
+    assert "at most 218 bytes" in str(error)
+    assert sorted(p.name for p in (tmp_path / "d").iterdir()) == [
+        ".octstore-dataset.json",
+        ".short.csv.octstore.json",
+        "short.csv",
+    ]

@@ -289,3 +289,23 @@ def test_redact_hides_values_it_has_seen_as_secrets_anywhere() -> None:
     redact({"secret": "remembered-secret-value-1"})
 
     assert redact("InvalidAccessKeyId: remembered-secret-value-1") == "InvalidAccessKeyId: ***"
+
+
+def test_the_working_directory_is_no_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A shell sets PWD: "pwd" names a password elsewhere, not here.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PWD", str(tmp_path))
+    monkeypatch.setenv("OLDPWD", str(tmp_path.parent))
+    path = str(tmp_path / "data.csv")
+
+    assert redact(f"{path} does not exist") == f"{path} does not exist"
+    assert str(tmp_path.parent) in redact(f"in {tmp_path.parent}")
+    assert path in repr(Datafile(path))
+
+
+def test_usage_messages_keep_their_words() -> None:
+    assert redact("'novalue' is not NAME=VALUE: write e.g. site=north") == (
+        "'novalue' is not NAME=VALUE: write e.g. site=north"
+    )

@@ -9,6 +9,7 @@ module and one line to :data:`REGISTRY`; ``datafile.py`` never asks which protoc
 from __future__ import annotations
 
 import importlib
+import os
 import posixpath
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
@@ -221,11 +222,14 @@ def listing(
                 location.fs_path, detail=True, withdirs=False
             )
         else:
-            infos = {
-                info["name"]: info
-                for info in fs.ls(location.fs_path, detail=True)
-                if info["type"] == "file"
-            }
+            infos = {info["name"]: info for info in fs.ls(location.fs_path, detail=True)}
+        # Local symbolic links: one to a file is that file; one to a directory is not
+        # followed (it may lead out of the folder, or round in a circle).
+        infos = {
+            name: info
+            for name, info in infos.items()
+            if info["type"] == "file" or (info.get("islink") and os.path.isfile(name))
+        }
         if location.is_local and not fs.isdir(location.fs_path):
             raise NotFoundError(f"{location.url} is not a directory: check the path")
     root = location.fs_path.rstrip("/")
