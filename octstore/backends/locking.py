@@ -37,6 +37,8 @@ from octstore.location import Location
 __all__ = ["LOCK_SUFFIX", "held", "lock_name", "real_location"]
 
 LOCK_SUFFIX = ".octstore-lock"
+#: Tries at making the folder and its lock file, each time someone removed the folder.
+_ATTEMPTS = 100
 
 _memory_locks: dict[str, threading.RLock] = {}
 _memory_locks_guard = threading.Lock()
@@ -88,9 +90,15 @@ def held(location: Location) -> Iterator[None]:
     directory, name = os.path.split(real)
     path = os.path.join(directory, lock_name(name))
     try:
-        os.makedirs(directory, exist_ok=True)
-        file_lock = _lock_file(path, _permissions(directory))
-        file_lock.__enter__()
+        for attempt in range(_ATTEMPTS):
+            try:
+                os.makedirs(directory, exist_ok=True)
+                file_lock = _lock_file(path, _permissions(directory))
+                file_lock.__enter__()
+                break
+            except FileNotFoundError:  # the empty folder was removed meanwhile (a store's
+                if attempt == _ATTEMPTS - 1:  # garbage collection): make it again
+                    raise
     except OSError as error:
         raise AccessDeniedError(
             f"{location.url} cannot be written: octstore could not create its lock file "
