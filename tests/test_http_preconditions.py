@@ -141,16 +141,16 @@ def _dates(served: Served, headers: dict[str, str]) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("method", ["GET", "HEAD"])
-@pytest.mark.parametrize("case", CASES)
-def test_preconditions_are_evaluated_in_rfc_9110_order(
-    served: Served, case: str, method: str
-) -> None:
-    headers, expected = CASES[case]
+def test_preconditions_are_evaluated_in_rfc_9110_order(served: Served, method: str) -> None:
+    # Every case against one served attachment (a store per case cost a second each).
+    wrong = {}
+    for case, (headers, expected) in CASES.items():
+        status, body = served.request(method, _dates(served, headers))
+        if method == "HEAD" or expected in (304, 412):
+            right_body = CONTENT[:4] not in body
+        else:
+            right_body = body == (CONTENT[:4] if expected == 206 else CONTENT)
+        if status != expected or not right_body:
+            wrong[case] = (status, body[:20], expected)
 
-    status, body = served.request(method, _dates(served, headers))
-
-    assert status == expected
-    if method == "HEAD" or expected in (304, 412):
-        assert CONTENT[:4] not in body
-    else:
-        assert body == (CONTENT[:4] if expected == 206 else CONTENT)
+    assert wrong == {}
