@@ -60,13 +60,21 @@ def gcs_server() -> Iterator[GcsServer]:
     server.stop()
 
 
-@pytest.fixture
-def s3fs_fs(s3_server: S3Server) -> Iterator[Any]:
-    """A fresh s3fs filesystem on an empty moto with the test bucket created."""
+@pytest.fixture(scope="session")
+def _s3_checker(s3_server: S3Server) -> Any:
+    """The s3fs filesystem tests check effects with: one for the session (a client costs
+    a few tenths of a second to make), its listings cache emptied for each test."""
     import s3fs
 
+    return s3fs.S3FileSystem(**s3_server.storage_options)
+
+
+@pytest.fixture
+def s3fs_fs(s3_server: S3Server, _s3_checker: Any) -> Iterator[Any]:
+    """An s3fs filesystem on an empty moto with the test bucket created."""
     s3_server.reset()
-    fs = s3fs.S3FileSystem(**s3_server.storage_options)
+    fs = _s3_checker
+    fs.invalidate_cache()
     fs.mkdir(S3_BUCKET)
     yield fs
     fs.invalidate_cache()
