@@ -75,13 +75,6 @@ class _PendingWrite:
     submitted: bool = False  # the write-back was attempted: the copy must then survive
 
 
-def _location_id(location: Location) -> uuid.UUID:
-    """The id of a file whose metadata is not stored yet: a UUID5 of its canonical URL (a
-    local file's real path), so that every read of it agrees until a write stores it."""
-    url = f"file://{os.path.realpath(location.url)}" if location.is_local else location.url
-    return uuid.uuid5(uuid.NAMESPACE_URL, url)
-
-
 def _offline_by_default() -> bool:
     return os.environ.get("OCTSTORE_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
 
@@ -126,7 +119,7 @@ class Datafile:
                     "labels": labels,
                     "tags": tags,
                     "timestamp": timestamp,
-                    "id": id if id is not None else _location_id(self._location),
+                    "id": id if id is not None else self._location.derived_id(),
                 }.items()
                 if value is not None
             }
@@ -173,7 +166,7 @@ class Datafile:
         datafile._location = location
         datafile._offline = _offline_by_default()
         datafile._metadata = (
-            metadata if metadata is not None else Metadata(id=_location_id(location))
+            metadata if metadata is not None else Metadata(id=location.derived_id())
         )
         datafile._state = datafile._metadata_basis = state
         if state is not None:
@@ -775,7 +768,7 @@ class Datafile:
         """
         location = Location(data["path"], {**data.get("storage_options", {}), **storage_options})
         metadata = Metadata.model_validate(
-            {"id": _location_id(location)}
+            {"id": location.derived_id()}
             | {key: data[key] for key in ("id", "timestamp", "labels", "tags") if key in data}
         )
         return cls._assemble(location, metadata, None)

@@ -82,7 +82,11 @@ class Dataset:
         stored = manifest.model_dump(include={"id", "labels", "tags"}) if manifest else {}
         self._metadata = Metadata.model_validate(
             {key: value if value is not None else stored.get(key) for key, value in given.items()}
-            | ({} if id is not None or manifest else {"id": _dataset_id(self._location)})
+            | (
+                {}
+                if id is not None or manifest
+                else {"id": (self._location.derived_id() if self._location else uuid.uuid4())}
+            )
         )
         if name is None and manifest is not None:
             name = manifest.name
@@ -439,15 +443,6 @@ class Dataset:
 
     def __repr__(self) -> str:
         return redact(f"<Dataset({self.name!r}) id={self.id!r} files={len(self)}>")
-
-
-def _dataset_id(location: Location | None) -> uuid.UUID:
-    """A new dataset's id: derived from its root, as a file's is, so that two loads of a
-    folder without a manifest agree (a random one for a dataset without a root)."""
-    if location is None:
-        return uuid.uuid4()
-    url = f"file://{os.path.realpath(location.url)}" if location.is_local else location.url
-    return uuid.uuid5(uuid.NAMESPACE_URL, url)
 
 
 def _substance(manifest: Manifest) -> dict[str, Any]:

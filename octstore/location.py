@@ -9,6 +9,7 @@ Errors from fsspec and the cloud SDKs are turned into :mod:`octstore.errors` by
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -125,6 +126,13 @@ class Location:
         if self.is_local:
             return Location(os.path.join(self.url, *relative.split("/")), self.storage_options)
         return Location(f"{self.url.rstrip('/')}/{relative}", self.storage_options)
+
+    def derived_id(self) -> uuid.UUID:
+        """The id of a file or dataset here whose id is not stored yet: a UUID5 of the
+        canonical URL (a local path resolved), so that every read of it agrees until a
+        write stores one."""
+        url = f"file://{os.path.realpath(self.url)}" if self.is_local else self.url
+        return uuid.uuid5(uuid.NAMESPACE_URL, url)
 
     def relative_to(self, root: Location) -> str:
         """This location's path inside ``root``, ``/``-separated.

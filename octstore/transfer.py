@@ -295,14 +295,7 @@ def _run(
             raise
     for paths in (report.transferred, report.metadata_updated, report.skipped):
         paths.sort()
-    if failures:
-        first_path, first = sorted(failures.items())[0]
-        raise TransferError(
-            f"{len(failures)} of {len(items)} files failed ({report}); the first, {first_path}: "
-            f"{first}. Run it again to retry: files already there are skipped",
-            report=report,
-            failures=failures,
-        ) from first
+    raise_failures(report, failures, len(items))
 
 
 def _name(item: Any) -> str:

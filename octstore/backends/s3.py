@@ -151,9 +151,11 @@ class S3Backend(MetadataBackend):
             NotFoundError: If the bucket does not exist.
         """
         changes = as_changes(metadata)
-        if if_absent and not _user_metadata(location, changes.apply(None), crc32c, {})[1]:
-            with translate_errors(location.url, "writing"):
-                return self._put(location, source, changes.apply(None), crc32c, None, True)
+        if if_absent:
+            created = changes.apply(None)
+            if not _user_metadata(location, created, crc32c, {})[1]:
+                with translate_errors(location.url, "writing"):
+                    return self._put(location, source, created, crc32c, None, True)
         # Spilled metadata is two writes (object, then sidecar object): the lease keeps an
         # update from landing between them, for a creation too.
         longer_by = os.path.getsize(source) * _SECONDS_PER_BYTE
