@@ -97,7 +97,7 @@ def sweep(url: str, options: dict[str, Any], proxy: Proxy) -> list[dict[str, Any
     """Each read with each cache and block size, as ``Datafile.open`` does it."""
     from octstore.backends import backend_for
     from octstore.location import Location
-    from octstore.ranges import VersionFile
+    from octstore.datafile.ranges import VersionFile
 
     location = Location(url, options)
     backend = backend_for(location)

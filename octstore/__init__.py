@@ -6,6 +6,7 @@ The public API is what this module exports; everything else may change.
 from octstore.__about__ import __version__
 from octstore.datafile import Datafile
 from octstore.dataset import Dataset
+from octstore.dataset.transfer import TransferReport
 from octstore.errors import (
     AccessDeniedError,
     AlreadyExistsError,
@@ -31,7 +32,6 @@ from octstore.errors import (
 from octstore.filters import FilterError, FilterList, FilterSet, NoSingleMatchError
 from octstore.metadata import LabelSet, Metadata, TagDict
 from octstore.store import GcReport, Store, StoredObject
-from octstore.transfer import TransferReport
 
 __all__ = [
     "AccessDeniedError",

@@ -22,6 +22,7 @@ __all__ = [
     "BackendNotInstalledError",
     "ConfigError",
     "ConflictError",
+    "FilterError",
     "FormatError",
     "IntegrityError",
     "InvalidHandleError",
@@ -30,6 +31,7 @@ __all__ = [
     "InvalidModeError",
     "InvalidPathError",
     "InvalidTagError",
+    "NoSingleMatchError",
     "NotFoundError",
     "NotWrittenError",
     "OctstoreError",
@@ -236,3 +238,26 @@ class UnsafePathError(OctstoreError, ValueError):
 
 def _rebuild_unsafe(message: str, key: str) -> UnsafePathError:
     return UnsafePathError(message, key=key)
+
+
+class FilterError(OctstoreError, ValueError):
+    """A lookup that cannot be applied: an unknown action, a malformed name or a bad value."""
+
+
+class NoSingleMatchError(FilterError, LookupError):
+    """``one()`` found no object, or more than one, matching the lookups.
+
+    Attributes:
+        count: How many objects matched.
+    """
+
+    def __init__(self, message: str, *, count: int) -> None:
+        super().__init__(message)
+        self.count = count
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild_no_single_match, (str(self), self.count))
+
+
+def _rebuild_no_single_match(message: str, count: int) -> NoSingleMatchError:
+    return NoSingleMatchError(message, count=count)

@@ -48,9 +48,9 @@ except ImportError as error:  # pragma: no cover - depends on the installed extr
     ) from error
 
 from octstore.errors import InvalidHandleError, NotFoundError, OctstoreError
-from octstore.handles import split_handle
 from octstore.redaction import get_logger
 from octstore.store import Store
+from octstore.store.handles import split_handle
 
 if TYPE_CHECKING:
     from collections.abc import Iterable

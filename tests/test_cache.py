@@ -49,7 +49,7 @@ def cached_files() -> list[Path]:
 @pytest.fixture
 def no_grace(monkeypatch: pytest.MonkeyPatch) -> None:
     """Let eviction take entries used just now (tests run in well under a minute)."""
-    monkeypatch.setattr(cache, "RECENT_SECONDS", 0.0)
+    monkeypatch.setattr(cache.pruning, "RECENT_SECONDS", 0.0)
 
 
 # --- one download for many readers -------------------------------------------------------
@@ -156,7 +156,7 @@ def test_a_download_that_does_not_match_the_crc32c_caches_nothing(
     def corrupting(location: Location, state: ObjectState, target: str, transfer: Any) -> None:
         Path(target).write_bytes(wrong)
 
-    monkeypatch.setattr(cache, "download", corrupting)
+    monkeypatch.setattr(cache.entries, "download", corrupting)
 
     with pytest.raises(IntegrityError, match="nothing was cached"), df.open("rb"):
         pass
@@ -295,7 +295,7 @@ def test_filling_the_cache_scans_it_only_when_the_bound_is_near(
     monkeypatch.setenv("OCTSTORE_CACHE_MAX_BYTES", "40000")
     scans: list[int] = []
     real_info = cache.info
-    monkeypatch.setattr(cache, "info", lambda: scans.append(1) or real_info())
+    monkeypatch.setattr(cache.pruning, "info", lambda: scans.append(1) or real_info())
     for i in range(50):
         backend.write(f"f{i}", bytes(1000))
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from octstore.handles import sanitize_filename
+from octstore.store.handles import sanitize_filename
 from octstore.http import content_disposition
 
 

@@ -45,7 +45,7 @@ def downloads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         transferred.append(location.url)
         real(location, state, target, transfer)
 
-    monkeypatch.setattr(cache_module, "download", counting)
+    monkeypatch.setattr(cache_module.entries, "download", counting)
     return transferred
 
 

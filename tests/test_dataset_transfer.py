@@ -22,7 +22,7 @@ from octstore import (
 from octstore import cache as cache_module
 from octstore.backends import MetadataBackend, backend_for
 from octstore.location import Location
-from octstore.transfer import copy_all
+from octstore.dataset.transfer import copy_all
 from tests.conftest import Backend
 
 NAMES = ("raw/north.csv", "raw/south.csv", "clean/north.csv", "notes.txt")
@@ -177,7 +177,7 @@ def test_upload_never_overwrites_a_file_created_at_the_destination_after_plannin
     backend: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ds = local_dataset(tmp_path / "src")
-    from octstore import sync
+    from octstore.dataset import sync
 
     destination_listing = sync.destination_listing
 
@@ -287,7 +287,7 @@ def test_downloading_again_transfers_nothing(
     ds = remote_dataset(backend)
     ds.download(str(tmp_path / "copy"))
     downloads: list[str] = []
-    monkeypatch.setattr(cache_module, "download", lambda *args: downloads.append(args[0].url))
+    monkeypatch.setattr(cache_module.entries, "download", lambda *args: downloads.append(args[0].url))
 
     report = load(backend).download(str(tmp_path / "copy"))
 
@@ -305,7 +305,7 @@ def test_download_does_not_fill_the_cache_but_uses_it(
     downloads: list[str] = []
     real_download = cache_module.download
     monkeypatch.setattr(
-        cache_module,
+        cache_module.entries,
         "download",
         lambda location, *args: (downloads.append(location.url), real_download(location, *args)),
     )
@@ -408,7 +408,7 @@ def test_downloading_an_empty_dataset_makes_a_directory_with_its_manifest(
 def test_waiting_for_many_files_costs_the_caller_cpu_in_proportion() -> None:
     import time
 
-    from octstore.transfer import TransferReport, _run
+    from octstore.dataset.transfer import TransferReport, _run
 
     def work(i: int) -> tuple[str, Any, int]:
         time.sleep(0.02)  # a round trip: files finish one by one, not in bunches

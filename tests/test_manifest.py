@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from octstore import Datafile, Dataset
-from octstore.manifest import Manifest
+from octstore.dataset.manifest import Manifest
 from tests.conftest import Backend
 
 SCHEMA = Path(__file__).parent.parent / "docs" / "dataset-manifest.schema.json"

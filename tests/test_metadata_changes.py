@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from octstore import ConflictError, Datafile, Metadata
-from octstore.changes import MetadataChanges
+from octstore.metadata.changes import MetadataChanges
 from tests.conftest import Backend
 
 

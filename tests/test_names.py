@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from octstore import Datafile, Dataset, InvalidPathError, TransferError
-from octstore.names import is_reserved_name
+from octstore.datafile.names import is_reserved_name
 from tests.conftest import Backend
 
 # Names that fsspec would take as glob patterns, or that look like relative path parts.

@@ -27,7 +27,7 @@ from octstore import (
     Store,
     StoredObject,
 )
-from octstore.handles import sanitize_filename, split_handle
+from octstore.store.handles import sanitize_filename, split_handle
 from octstore.store import CLAIM_TIMEOUT, READ_AHEAD
 from tests.conftest import Backend
 

@@ -122,7 +122,7 @@ def test_without_a_basis_a_different_file_at_the_destination_is_a_conflict(
 def test_the_plan_is_made_before_any_transfer_starts(
     backend: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from octstore import sync, transfer
+    from octstore.dataset import sync, transfer
 
     source = make_source(tmp_path / "src")
     upload(source, backend)
@@ -141,7 +141,7 @@ def test_the_plan_is_made_before_any_transfer_starts(
         events.append(f"{file.action} {file.destination.name}")
         return real_carry_out(file)
 
-    monkeypatch.setattr("octstore.dataset.plan", planned)
+    monkeypatch.setattr("octstore.dataset.dataset.plan", planned)
     monkeypatch.setattr(transfer, "_carry_out", carried_out)
 
     upload(source, backend)

@@ -15,9 +15,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any
 
-from octstore.changes import MetadataUpdate
 from octstore.errors import NotFoundError
 from octstore.location import Location, translate_errors
+from octstore.metadata.changes import MetadataUpdate
 from octstore.state import ObjectState
 
 __all__ = [

@@ -44,10 +44,10 @@ from octstore.backends.object_metadata import (
     read_spilled,
     write_spilled,
 )
-from octstore.changes import MetadataUpdate, as_changes, attempts
 from octstore.errors import ConflictError, IntegrityError, NotFoundError
 from octstore.location import Location, translate_errors
 from octstore.metadata import Metadata
+from octstore.metadata.changes import MetadataUpdate, as_changes, attempts
 
 __all__ = ["METADATA_LIMIT", "RESUMABLE_THRESHOLD", "GcsBackend"]
 

@@ -37,10 +37,10 @@ from fsspec.asyn import sync
 
 from octstore.backends import Known, Listed, MetadataBackend, ObjectState, lease, listing
 from octstore.backends import object_metadata as keys_codec
-from octstore.changes import MetadataUpdate, as_changes
 from octstore.errors import ConflictError, IntegrityError, InvalidMetadataError, NotFoundError
 from octstore.location import Location, translate_errors
 from octstore.metadata import Metadata
+from octstore.metadata.changes import MetadataUpdate, as_changes
 
 __all__ = ["METADATA_LIMIT", "S3Backend"]
 

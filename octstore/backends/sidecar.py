@@ -36,7 +36,6 @@ from octstore import cache
 from octstore.backends import Known, Listed, MetadataBackend, ObjectState, listing, locking, octue
 from octstore.backends.lease import LEASE_SUFFIX
 from octstore.backends.locking import LOCK_SUFFIX, real_location
-from octstore.changes import MetadataUpdate, as_changes
 from octstore.errors import (
     AccessDeniedError,
     ConflictError,
@@ -48,6 +47,7 @@ from octstore.errors import (
 from octstore.hashing import crc32c_bytes
 from octstore.location import Location, translate_errors
 from octstore.metadata import MAX_DOCUMENT_BYTES, Metadata
+from octstore.metadata.changes import MetadataUpdate, as_changes
 from octstore.state import local_version_token
 
 __all__ = [

@@ -27,7 +27,7 @@ import pytest
 from werkzeug.http import parse_options_header
 
 from octstore import AccessDeniedError, InvalidHandleError, Store
-from octstore.handles import split_handle
+from octstore.store.handles import split_handle
 from octstore.http import make_server
 from tests.conftest import Backend
 from tests.reliability.figures import FIGURES

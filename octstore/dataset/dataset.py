@@ -22,32 +22,32 @@ from typing import Any
 
 from fsspec.callbacks import DEFAULT_CALLBACK, Callback
 
-from octstore import names
 from octstore.backends import backend_for
-from octstore.datafile import Datafile
-from octstore.errors import InvalidPathError, NotFoundError, OctstoreError, UnsafePathError
-from octstore.filters import FilterSet
-from octstore.hashing import canonical_json, crc32c_bytes
-from octstore.location import Location, relative_path
-from octstore.manifest import Manifest, ManifestEntry, read_manifest, write_manifest
-from octstore.metadata import LabelSet, Metadata, TagDict
-from octstore.redaction import redact
-from octstore.state import ObjectState
-from octstore.sync import destination_listing, plan, settled_manifest
-from octstore.transfer import (
+from octstore.datafile import Datafile, interface, names
+from octstore.dataset.manifest import Manifest, ManifestEntry, read_manifest, write_manifest
+from octstore.dataset.sync import destination_listing, plan, settled_manifest
+from octstore.dataset.transfer import (
     DEFAULT_CONCURRENCY,
     TransferReport,
     execute,
     fetch_all,
     raise_failures,
 )
+from octstore.errors import InvalidPathError, NotFoundError, OctstoreError, UnsafePathError
+from octstore.filters import FilterSet
+from octstore.hashing import canonical_json, crc32c_bytes
+from octstore.location import Location, relative_path
+from octstore.metadata import Metadata
+from octstore.metadata.holder import MetadataHolder
+from octstore.redaction import redact
+from octstore.state import ObjectState
 
 __all__ = ["Dataset"]
 
 DatafileLike = Datafile | str | os.PathLike[str] | Mapping[str, Any]
 
 
-class Dataset:
+class Dataset(MetadataHolder):
     """A collection of datafiles with a name, an id, labels and tags of its own.
 
     Args:
@@ -100,7 +100,7 @@ class Dataset:
                 self._location, recursive=recursive, known=known
             ):
                 metadata = state.metadata.model_copy(deep=True) if state.metadata else None
-                self._files[child.url] = Datafile._assemble(child, metadata, state)
+                self._files[child.url] = interface.assemble(child, metadata, state)
                 self._listed[child.url] = (version, state)
         for file in files or ():
             self.add(file)
@@ -111,29 +111,6 @@ class Dataset:
     def path(self) -> str | None:
         """The directory or prefix the dataset was loaded from, if any."""
         return self._location.url if self._location else None
-
-    @property
-    def id(self) -> str:
-        """The dataset's UUID, as a string."""
-        return str(self._metadata.id)
-
-    @property
-    def labels(self) -> LabelSet:
-        """The dataset's labels."""
-        return self._metadata.labels
-
-    @labels.setter
-    def labels(self, value: Iterable[str] | str | None) -> None:
-        self._metadata.labels = LabelSet(value)
-
-    @property
-    def tags(self) -> TagDict:
-        """The dataset's tags."""
-        return self._metadata.tags
-
-    @tags.setter
-    def tags(self, value: Mapping[str, Any] | None) -> None:
-        self._metadata.tags = TagDict(value)
 
     # --- the files ------------------------------------------------------------------------
 
@@ -350,7 +327,7 @@ class Dataset:
             relative = datafile.name
             if self._location is not None:
                 with contextlib.suppress(ValueError):
-                    relative = datafile._location.relative_to(self._location)
+                    relative = interface.location_of(datafile).relative_to(self._location)
             try:
                 relative_path(relative)
             except ValueError as error:

@@ -14,7 +14,7 @@ destination). Per file:
   not written unless ``overwrite`` is asked for.
 
 :func:`plan` makes these decisions from one listing of the destination plus one read of its
-manifest; the transfer engine (:mod:`octstore.transfer`) only carries them out, with the
+manifest; the transfer engine (:mod:`octstore.dataset.transfer`) only carries them out, with the
 state planned as each write's precondition, so changing the engine never changes a decision.
 """
 
@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from octstore.backends import backend_for
-from octstore.datafile import Datafile
+from octstore.datafile import Datafile, interface
+from octstore.dataset.manifest import Manifest, ManifestEntry, read_manifest
 from octstore.errors import NotFoundError, OctstoreError
 from octstore.location import Location, relative_path
-from octstore.manifest import Manifest, ManifestEntry, read_manifest
 from octstore.metadata import Metadata
 from octstore.state import ObjectState
 
@@ -203,7 +203,7 @@ def holds(location: Location, state: ObjectState, datafile: Datafile) -> bool:
         return False
     if location.url == datafile.path:
         return True
-    there = Datafile._assemble(location, state.metadata, state)
+    there = interface.assemble(location, state.metadata, state)
     return there.hash_value == datafile.hash_value
 
 

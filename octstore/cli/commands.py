@@ -34,6 +34,7 @@ from octstore import cache
 from octstore.__about__ import __version__
 from octstore.datafile import Datafile
 from octstore.dataset import Dataset
+from octstore.dataset.transfer import TransferReport, copy_one, fetch_all
 from octstore.errors import (
     ConflictError,
     NotFoundError,
@@ -47,7 +48,6 @@ from octstore.location import Location, relative_path, translate_errors
 from octstore.metadata import validate_label, validate_tag_name
 from octstore.redaction import redact
 from octstore.store import Store
-from octstore.transfer import TransferReport, copy_one, fetch_all
 
 __all__ = ["cli", "main"]
 

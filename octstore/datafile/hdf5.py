@@ -1,7 +1,7 @@
 """HDF5 datafiles: ``Datafile.open()`` on an ``.h5`` or ``.hdf5`` file yields an ``h5py.File``.
 
 Reading a remote file does not download it: h5py reads through a
-:class:`~octstore.ranges.VersionFile`, which fetches only the blocks h5py asks for, each
+:class:`~octstore.datafile.ranges.VersionFile`, which fetches only the blocks h5py asks for, each
 request pinned to the version just checked, so reading one small dataset of a large file
 transfers a small part of it. A cached copy, if there is one, is read instead, with no
 transfer; ``open("r", download=True)`` downloads the file into the cache first. Filesystems

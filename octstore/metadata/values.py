@@ -1,25 +1,5 @@
-"""Datafile metadata: labels, tags, a timestamp and an immutable id.
-
-The rules are octue's, so octue data migrates unchanged:
-
-- a label is lowercase ASCII letters, digits and inner hyphens (``raw``, ``wind-speed``);
-- a tag name is lowercase ASCII letters, digits and inner underscores (``wind_speed``);
-- a tag value is any JSON value: ``str``, ``int``, ``float`` (finite), ``bool``, ``None``,
-  and lists and string-keyed dicts of those.
-
-:class:`LabelSet` and :class:`TagDict` check every mutation, so invalid metadata cannot be
-built up piecemeal, and the :class:`Metadata` model checks whole documents.
-
-Examples:
-    >>> from octstore import Metadata
-    >>> meta = Metadata(labels=["raw"], tags={"site": "north"})
-    >>> meta.labels.add("wind-speed")
-    >>> sorted(meta.labels)
-    ['raw', 'wind-speed']
-    >>> meta.tags["height_m"] = 80
-    >>> meta.metadata_hash_value == Metadata(labels=meta.labels, tags=meta.tags).metadata_hash_value
-    True
-"""
+"""Labels and tags: the rules a label, a tag name and a tag value follow (octue's, so octue data
+migrates unchanged), and the :class:`LabelSet` and :class:`TagDict` that check every mutation."""
 
 from __future__ import annotations
 
@@ -27,43 +7,25 @@ import math
 import numbers
 import re
 import unicodedata
-import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
-from typing import Any, ClassVar, TypeAlias
+from typing import Any, TypeAlias
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
     GetCoreSchemaHandler,
-    ValidationError,
-    field_serializer,
-    field_validator,
 )
 from pydantic_core import core_schema
 
-from octstore.errors import InvalidLabelError, InvalidMetadataError, InvalidTagError
-from octstore.hashing import canonical_json, crc32c_bytes
-
-__all__ = [
-    "MAX_DOCUMENT_BYTES",
-    "MAX_TAG_DEPTH",
-    "JsonValue",
-    "LabelSet",
-    "Metadata",
-    "TagDict",
-    "check_document_size",
-    "validate_label",
-    "validate_tag_name",
-    "validate_tag_value",
-]
+from octstore.errors import InvalidLabelError, InvalidTagError
 
 JsonValue: TypeAlias = "str | int | float | bool | list[JsonValue] | dict[str, JsonValue] | None"
 
+
 _LABEL = re.compile(r"[a-z0-9][a-z0-9-]*(?<!-)")
+
+
 _TAG_NAME = re.compile(r"[a-z0-9][a-z0-9_]*(?<!_)")
+
+
 _LABEL_SEPARATORS = re.compile(r"[\s,]+")
 
 
@@ -319,145 +281,4 @@ lowercase letters, digits and '_', starting and ending with a letter or digit; t
     ) -> core_schema.CoreSchema:
         return _plain_schema(
             cls, dict, core_schema.dict_schema(core_schema.str_schema(), core_schema.any_schema())
-        )
-
-
-@contextmanager
-def _as_octstore_errors() -> Iterator[None]:
-    """Re-raise a pydantic ValidationError as the octstore error behind it."""
-    try:
-        yield
-    except ValidationError as error:
-        first = error.errors(include_url=False)[0]
-        cause = first.get("ctx", {}).get("error")
-        if isinstance(cause, InvalidMetadataError):
-            raise cause from None
-        field = ".".join(str(part) for part in first["loc"]) or "metadata"
-        raise InvalidMetadataError(
-            f"{field} {first.get('input')!r} is invalid: {first['msg']}"
-        ) from None
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-
-
-def _from_posix_seconds(value: Any) -> Any:
-    """``value`` as a UTC datetime if it is a number of POSIX seconds (or a string of one),
-    else ``value`` unchanged.
-
-    Raises:
-        InvalidMetadataError: If the number is not finite or falls outside the years 1-9999.
-    """
-    if isinstance(value, bool) or not isinstance(value, (numbers.Real, str)):
-        return value
-    try:
-        seconds = float(value)
-    except ValueError:  # a string that is not a number: an ISO 8601 date, say
-        return value
-    except OverflowError:  # an int beyond any float
-        seconds = math.inf
-    try:
-        if not math.isfinite(seconds):
-            raise OverflowError
-        return _EPOCH + timedelta(seconds=seconds)
-    except OverflowError:
-        raise InvalidMetadataError(
-            f"timestamp {value!r} is out of range: a number is POSIX seconds, and this one "
-            "falls outside the years 1 to 9999; use seconds since 1970 (not milliseconds) "
-            "or an ISO 8601 string"
-        ) from None
-
-
-class Metadata(BaseModel):
-    """The metadata of one datafile.
-
-    Attributes:
-        id: A UUID, immutable once the datafile's metadata is stored.
-        timestamp: A timezone-aware datetime, kept in UTC (a naive one is taken as UTC), or
-            None.
-        labels: The datafile's labels.
-        tags: The datafile's tags.
-    """
-
-    model_config = ConfigDict(validate_assignment=True, extra="ignore")
-
-    id: uuid.UUID = Field(default_factory=uuid.uuid4)
-    timestamp: datetime | None = None
-    labels: LabelSet = Field(default_factory=LabelSet)
-    tags: TagDict = Field(default_factory=TagDict)
-
-    #: The fields that ``metadata_hash_value`` covers: everything but the id.
-    hashed_fields: ClassVar[tuple[str, ...]] = ("labels", "tags", "timestamp")
-
-    def __init__(self, **data: Any) -> None:
-        with _as_octstore_errors():
-            super().__init__(**data)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        with _as_octstore_errors():
-            super().__setattr__(name, value)
-
-    @classmethod
-    def model_validate(cls, obj: Any, **kwargs: Any) -> Metadata:
-        with _as_octstore_errors():
-            return super().model_validate(obj, **kwargs)
-
-    @classmethod
-    def model_validate_json(cls, json_data: str | bytes | bytearray, **kwargs: Any) -> Metadata:
-        with _as_octstore_errors():
-            return super().model_validate_json(json_data, **kwargs)
-
-    @field_validator("timestamp", mode="before")
-    @classmethod
-    def _posix_seconds(cls, value: Any) -> Any:
-        """A number, or a string holding one, is POSIX seconds, whatever its size (pydantic
-        alone would read one above 2e10 as milliseconds)."""
-        return _from_posix_seconds(value)
-
-    @field_validator("timestamp", mode="after")
-    @classmethod
-    def _in_utc(cls, value: datetime | None) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None or value.utcoffset() is None:
-            return value.replace(tzinfo=timezone.utc)
-        try:
-            return value.astimezone(timezone.utc)
-        except OverflowError:
-            raise InvalidMetadataError(
-                f"timestamp {value.isoformat()!r} is out of range: in UTC it falls outside "
-                "the years 1 to 9999; use a timestamp within them"
-            ) from None
-
-    @field_serializer("timestamp", when_used="json")
-    def _isoformat(self, value: datetime | None) -> str | None:
-        return None if value is None else value.isoformat()
-
-    def hashed_json(self) -> str:
-        """The canonical JSON that ``metadata_hash_value`` is computed over."""
-        document = self.model_dump(mode="json", include=set(self.hashed_fields))
-        return canonical_json(document)
-
-    @property
-    def metadata_hash_value(self) -> str:
-        """The CRC32C (GCS encoding) of the canonical JSON of labels, tags and timestamp."""
-        return crc32c_bytes(self.hashed_json().encode("utf-8"))
-
-
-#: The largest metadata document (as JSON) octstore writes, and reads back: far beyond any
-#: real use, small enough that a hostile metadata file cannot exhaust a reader's memory.
-MAX_DOCUMENT_BYTES = 2**20
-
-
-def check_document_size(metadata: Metadata, where: str) -> None:
-    """Refuse metadata too large to be read back, before anything is written.
-
-    Raises:
-        InvalidMetadataError: If its JSON document exceeds :data:`MAX_DOCUMENT_BYTES`.
-    """
-    size = len(metadata.model_dump_json().encode("utf-8"))
-    if size > MAX_DOCUMENT_BYTES - 4096:  # room for the sidecar's indentation
-        raise InvalidMetadataError(
-            f"the metadata of {where} is {size} bytes as JSON, more than octstore reads back "
-            f"({MAX_DOCUMENT_BYTES} bytes): keep large data in files, not in tags"
         )

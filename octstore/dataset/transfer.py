@@ -22,7 +22,8 @@ from fsspec.callbacks import DEFAULT_CALLBACK, Callback
 
 from octstore import cache
 from octstore.backends import backend_for
-from octstore.datafile import Datafile
+from octstore.datafile import Datafile, interface
+from octstore.dataset.sync import FilePlan, SyncPlan, holds, plan, resolved_metadata
 from octstore.errors import (
     AlreadyExistsError,
     ConflictError,
@@ -34,7 +35,6 @@ from octstore.hashing import crc32c_file
 from octstore.location import Location
 from octstore.metadata import Metadata
 from octstore.state import ObjectState
-from octstore.sync import FilePlan, SyncPlan, holds, plan, resolved_metadata
 
 __all__ = [
     "DEFAULT_CONCURRENCY",
@@ -106,7 +106,7 @@ def copy_all(
     overwrite: bool = False,
 ) -> TransferReport:
     """Synchronise each datafile, content and metadata, to its destination under ``root``:
-    plan it (:func:`octstore.sync.plan`), then carry the plan out (:func:`execute`).
+    plan it (:func:`octstore.dataset.sync.plan`), then carry the plan out (:func:`execute`).
 
     Raises:
         TransferError: If some files failed or conflict; the others were copied (see its
@@ -207,7 +207,7 @@ def _write_back_id(datafile: Datafile, metadata: Metadata) -> None:
     """Give a local source the id its copy has (the destination's, which won)."""
     if datafile.cloud_path is not None or datafile.id == str(metadata.id):
         return
-    datafile._store_id(metadata.id)
+    interface.store_id(datafile, metadata.id)
 
 
 def copy_one(
@@ -253,10 +253,10 @@ def fetch_all(
     def fetch(datafile: Datafile) -> tuple[str, Outcome, int]:
         if datafile.cloud_path is None:
             return datafile.path, "skipped", 0
-        state = datafile._current()
-        if cache.is_cached(datafile._location, state):
+        state = interface.current_state(datafile)
+        if cache.is_cached(interface.location_of(datafile), state):
             return datafile.path, "skipped", 0
-        datafile._fetch(state)
+        interface.fetch(datafile, state)
         return datafile.path, "transferred", state.size
 
     _run(fetch, datafiles, report, callback, concurrency)
@@ -358,8 +358,13 @@ def _local_content(datafile: Datafile, destination: Location) -> Iterator[tuple[
             cache.copy_file(datafile.path, target)
             crc32c = crc32c_file(target)
         else:
-            state = datafile._current()
-            cache.copy_out(datafile._location, state, target, datafile._backend.download)
+            state = interface.current_state(datafile)
+            cache.copy_out(
+                interface.location_of(datafile),
+                state,
+                target,
+                interface.backend_of(datafile).download,
+            )
             crc32c = state.crc32c or crc32c_file(target)
         yield target, crc32c
     finally:

@@ -1,0 +1,128 @@
+"""Files written whole or not at all: temp names beside their target, atomic replacement, the
+permissions a new file gets, and kernel copies."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+if sys.platform != "win32":
+    import fcntl
+else:  # pragma: no cover - Windows refuses to delete open files, which protects readers
+    fcntl = None
+from octstore.cache.places import cache_root
+
+_TEMP_SUFFIX = ".tmp"
+
+
+# The temp files ``temporary_path_beside`` makes: ".<name>.<8 random chars>.tmp".
+_TEMP_NAME = re.compile(r"\.(?P<name>.+)\.[a-z0-9_]{8}\.tmp")
+
+
+def _umask() -> int:
+    try:  # Linux tells it without changing it
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    umask = os.umask(0o022)  # elsewhere, read it once, at import, before any thread writes
+    os.umask(umask)
+    return umask
+
+
+_UMASK = _umask()
+
+
+def default_permissions() -> int:
+    """The permissions ``open()`` gives a new file: read and write, less the umask."""
+    return 0o666 & ~_UMASK
+
+
+def temporary_path_beside(path: str) -> str:
+    """A fresh temp file name in ``path``'s directory, so ``os.replace`` onto it is atomic.
+
+    Outside the cache it has the permissions of a file made with ``open()``, since it becomes
+    a file others read; inside, ``mkstemp``'s private ones: cached cloud content stays the
+    user's own.
+    """
+    directory, name = os.path.split(path)
+    handle, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=_TEMP_SUFFIX, dir=directory)
+    os.close(handle)
+    if not _in_cache(directory):
+        os.chmod(temporary, default_permissions())
+    return temporary
+
+
+def _in_cache(directory: str) -> bool:
+    return Path(directory).resolve().is_relative_to(cache_root().resolve())
+
+
+def is_temporary_name(name: str) -> bool:
+    """Whether ``name`` is one of octstore's temp files or directories (an unfinished write,
+    or content kept after a failed one), which listings leave out."""
+    return _TEMP_NAME.fullmatch(name) is not None
+
+
+def staging_path(name: str) -> str:
+    """A fresh temp file in the cache, for content on its way to a remote file ``name``; in
+    the system's temp directory if the cache cannot be written."""
+    directory = cache_root() / "writes"
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        return temporary_path_beside(str(directory / name))
+    except OSError:
+        handle, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=_TEMP_SUFFIX)
+        os.close(handle)
+        return temporary
+
+
+def write_atomically(path: str, data: bytes) -> None:
+    """Write ``data`` to ``path`` so a reader sees the old bytes or the new, never a mix."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    temporary = temporary_path_beside(path)
+    try:
+        with open(temporary, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(temporary)
+        raise
+
+
+def copy_file(source: str, target: str) -> None:
+    """Copy ``source`` to ``target`` atomically, in the kernel where it can (reflinks on
+    filesystems that have them), so content already on disk is never transferred again."""
+    os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
+    temporary = temporary_path_beside(target)
+    try:
+        copied = False
+        if hasattr(os, "copy_file_range"):
+            with (
+                open(source, "rb") as src,
+                open(temporary, "wb") as dst,
+                contextlib.suppress(OSError),
+            ):
+                remaining = os.fstat(src.fileno()).st_size
+                while remaining > 0:
+                    sent = os.copy_file_range(src.fileno(), dst.fileno(), remaining)
+                    if sent == 0:
+                        break
+                    remaining -= sent
+                copied = remaining == 0
+        if not copied:
+            shutil.copyfile(source, temporary)
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(temporary)
+        raise

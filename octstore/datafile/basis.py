@@ -1,0 +1,66 @@
+"""What the user changed: the metadata a datafile's changes are to (its basis), stored and given
+metadata merged when it is made, and what a write stored adopted afterwards."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from octstore.backends import ObjectState
+from octstore.errors import (
+    InvalidMetadataError,
+)
+from octstore.metadata import Metadata
+from octstore.metadata.changes import MetadataChanges
+
+if TYPE_CHECKING:
+    from octstore.datafile.datafile import Datafile
+
+
+def merge(
+    stored: Metadata | None, given: Metadata, ignore_stored: bool, id_given: bool
+) -> Metadata:
+    if stored is None:
+        return given
+    if id_given and given.id != stored.id:
+        raise InvalidMetadataError(
+            f"id {str(given.id)!r} differs from the stored id {str(stored.id)!r}: ids are "
+            "immutable once stored; leave id out to use the stored one"
+        )
+    if ignore_stored:
+        return given.model_copy(update={"id": stored.id})
+    return Metadata(
+        id=stored.id,
+        timestamp=stored.timestamp if stored.timestamp is not None else given.timestamp,
+        labels=stored.labels or given.labels,
+        tags=stored.tags or given.tags,
+    )
+
+
+def set_basis(datafile: Datafile, stored: Metadata | None) -> None:
+    """Remember ``stored`` (None: nothing), just read or written, as the metadata the
+    user's changes are to."""
+    datafile._basis = stored.model_copy(deep=True) if stored is not None else None
+    datafile._basis_read = True
+
+
+def changes(datafile: Datafile) -> MetadataChanges:
+    """What the user changed since the metadata was read, for a write to apply to what
+    is stored then (where nothing is, the datafile's whole metadata is stored)."""
+    return MetadataChanges.between(datafile._basis, datafile._metadata)
+
+
+def adopt(datafile: Datafile, state: ObjectState) -> None:
+    """After a write: ``state`` is current, and its metadata (the user's changes applied
+    to what was stored) is the datafile's, updated in place."""
+    datafile._state = datafile._metadata_basis = state
+    stored = state.metadata
+    if stored is not None and stored != datafile._metadata:
+        metadata = datafile._metadata
+        metadata.id = stored.id
+        metadata.timestamp = stored.timestamp
+        metadata.labels.intersection_update(stored.labels)
+        metadata.labels.update(stored.labels)
+        for name in metadata.tags.keys() - stored.tags.keys():
+            del metadata.tags[name]
+        metadata.tags.update(stored.tags)
+    set_basis(datafile, stored)

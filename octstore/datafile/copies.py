@@ -1,0 +1,130 @@
+"""Copies of a datafile elsewhere: downloads to a local path (from the cache, never twice) and
+uploads to a URL, with the metadata."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from typing import TYPE_CHECKING, Any
+
+from octstore import cache
+from octstore.backends import backend_for
+from octstore.datafile import names
+from octstore.errors import (
+    AlreadyExistsError,
+    NotFoundError,
+    OctstoreError,
+    UnsafePathError,
+)
+from octstore.hashing import crc32c_file, crc32c_stream
+from octstore.location import Location, relative_path, translate_errors
+from octstore.metadata import Metadata
+from octstore.state import local_version_token
+
+if TYPE_CHECKING:
+    from octstore.datafile.datafile import Datafile
+
+
+def download(
+    datafile: Datafile, local_path: str | os.PathLike[str] | None = None, *, overwrite: bool = False
+) -> str:
+    """Carry out :meth:`Datafile.download`."""
+    if local_path is not None and os.path.isdir(os.fspath(local_path)):
+        name_inside_a_directory(datafile)  # before anything is downloaded
+    source = datafile.local_path
+    if local_path is None:
+        return source
+    target = os.path.abspath(os.fspath(local_path))
+    if os.path.isdir(target):
+        target = os.path.join(target, name_inside_a_directory(datafile))
+    if os.path.isfile(target) and target != source:
+        if os.path.getsize(target) == os.path.getsize(source) and (
+            crc32c_file(target) == datafile.hash_value
+        ):
+            return target
+        if not overwrite:
+            raise AlreadyExistsError(
+                f"{target} exists with other content than {datafile.path}: pass "
+                "overwrite=True to replace it, or download to another path"
+            )
+    cache.copy_file(source, target)
+    return target
+
+
+def name_inside_a_directory(datafile: Datafile) -> str:
+    """The file's name, if it names a file inside a directory (not ``..``, ``~``, ...).
+
+    Raises:
+        UnsafePathError: If it does not; nothing was written.
+    """
+    try:
+        return relative_path(datafile.name)
+    except ValueError as error:
+        raise UnsafePathError(
+            f"{datafile.path} cannot be downloaded into a directory by its name "
+            f"{datafile.name!r} ({str(error).split(': ', 1)[-1]}); nothing was written: give "
+            "download() a file path instead",
+            key=datafile.name,
+        ) from None
+
+
+def upload(
+    datafile: Datafile,
+    cloud_path: str | None = None,
+    *,
+    update_metadata: bool = True,
+    **storage_options: Any,
+) -> str:
+    """Carry out :meth:`Datafile.upload`."""
+    if cloud_path is None:
+        if datafile._location.is_local:
+            raise OctstoreError(f"upload() of the local file {datafile.path} needs a cloud_path")
+        if update_metadata:
+            datafile.update_metadata()
+        return datafile.path
+    destination = Location(cloud_path, storage_options or datafile._location.storage_options)
+    names.check_writable(destination)
+    backend = backend_for(destination)
+    metadata = datafile._metadata
+    if not update_metadata:
+        try:
+            metadata = backend.stat(destination).metadata or Metadata(id=metadata.id)
+        except NotFoundError:
+            metadata = Metadata(id=metadata.id)
+    source = datafile.local_path
+    staged = cache.staging_path(datafile.name)
+    try:
+        shutil.copyfile(source, staged)  # the backend may consume its source
+        backend.put(destination, staged, metadata, crc32c=datafile.hash_value)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(staged)
+    return destination.url
+
+
+def content_hash(datafile: Datafile) -> str:
+    """The content's CRC32C: from the backend if it knows it, else streamed (and remembered
+    for the version it was computed for)."""
+    location = datafile._location
+    if location.is_local:
+        with translate_errors(datafile.path, "hashing"):
+            stat = os.stat(location.url)
+        token = local_version_token(stat)
+        if datafile._content_hash is None or datafile._content_hash[0] != token:
+            datafile._content_hash = (token, crc32c_file(location.url))
+        return datafile._content_hash[1]
+    state = datafile._state or datafile._refresh()
+    if state.crc32c is not None:
+        return state.crc32c
+    if datafile._content_hash is None or datafile._content_hash[0] != state.version_token:
+        if cache.is_cached(location, state):
+            value = crc32c_file(datafile._fetch(state))
+        else:
+            with (
+                translate_errors(datafile.path, "hashing"),
+                location.fs.open(location.fs_path, "rb") as stream,
+            ):
+                value = crc32c_stream(stream)
+        datafile._content_hash = (state.version_token, value)
+    return datafile._content_hash[1]

@@ -1,0 +1,395 @@
+"""``Datafile``: one file, local or remote, with lazy content and searchable metadata.
+
+Examples:
+    >>> import tempfile, os
+    >>> from octstore import Datafile
+    >>> path = os.path.join(tempfile.mkdtemp(), "readings.csv")
+    >>> df = Datafile(path, labels=["raw"], tags={"site": "north"})
+    >>> with df.open("w") as f:
+    ...     _ = f.write("speed\\n4.2\\n")
+    >>> Datafile(path).tags
+    TagDict({'site': 'north'})
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from datetime import datetime
+from typing import Any
+
+from octstore import cache
+from octstore.backends import MetadataBackend, ObjectState, backend_for
+from octstore.datafile import basis, conversions, copies, names, opening
+from octstore.errors import (
+    NotFoundError,
+    OctstoreError,
+)
+from octstore.location import Location, translate_errors
+from octstore.metadata import LabelSet, Metadata, TagDict, check_document_size
+from octstore.metadata.holder import MetadataHolder
+from octstore.redaction import redact
+
+__all__ = ["Datafile"]
+
+
+class Datafile(MetadataHolder):
+    """A file at a local path or any fsspec URL, with labels, tags, a timestamp and an id.
+
+    Args:
+        path: A local path or a URL (``s3://bucket/key``, ``gs://bucket/key``,
+            ``memory://dir/name``, ...).
+        labels: Labels to use where none are stored.
+        tags: Tags to use where none are stored.
+        timestamp: A timestamp to use where none is stored (naive means UTC).
+        id: An id to use where none is stored; a stored id never changes.
+        storage_options: Arguments for the fsspec filesystem (credentials, endpoint_url, ...).
+        ignore_stored_metadata: Use the arguments instead of the stored labels, tags and
+            timestamp (the stored id is kept: ids are immutable).
+        offline: Make no requests for a remote file: trust what the cache holds (its newest
+            version and metadata). By default, whether ``OCTSTORE_OFFLINE`` is set to 1.
+
+    Stored metadata is read once, here, with one metadata request and no content transfer.
+    """
+
+    #: The stored metadata the user's changes are to (see :mod:`octstore.datafile.basis`).
+    _basis: Metadata | None
+    #: Whether ``_basis`` was read from storage (not taken from a dict or a manifest).
+    _basis_read: bool
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        labels: LabelSet | set[str] | list[str] | str | None = None,
+        tags: TagDict | dict[str, Any] | None = None,
+        timestamp: datetime | str | float | None = None,
+        id: str | None = None,
+        storage_options: dict[str, Any] | None = None,
+        ignore_stored_metadata: bool = False,
+        offline: bool | None = None,
+    ) -> None:
+        self._location = Location(path, storage_options)
+        self._offline = conversions.offline_by_default() if offline is None else offline
+        given = Metadata.model_validate(
+            {
+                key: value
+                for key, value in {
+                    "labels": labels,
+                    "tags": tags,
+                    "timestamp": timestamp,
+                    "id": id if id is not None else self._location.derived_id(),
+                }.items()
+                if value is not None
+            }
+        )
+        self._state: ObjectState | None = None
+        self._content_hash: tuple[str, str] | None = None
+        # A state just read is the revalidation of the first content access that follows.
+        self._state_is_fresh = True
+        with contextlib.suppress(NotFoundError):
+            self._state = self._stat()
+        # The state the in-memory metadata was read from, where writes start from.
+        self._metadata_basis = self._state
+        stored = self._state.metadata if self._state else None
+        self._metadata = basis.merge(stored, given, ignore_stored_metadata, id is not None)
+        basis.set_basis(self, stored)
+
+    # --- where it is ----------------------------------------------------------------------
+
+    @property
+    def _backend(self) -> MetadataBackend:
+        return backend_for(self._location)
+
+    @property
+    def path(self) -> str:
+        """The canonical path: an absolute local path, or the full URL."""
+        return self._location.url
+
+    @property
+    def name(self) -> str:
+        """The file name, without directories."""
+        return self._location.name
+
+    @property
+    def extension(self) -> str:
+        """The file name's extension without the dot (``"csv"``), or ``""``."""
+        return os.path.splitext(self.name)[1].lstrip(".")
+
+    @property
+    def cloud_path(self) -> str | None:
+        """The URL for a remote file, None for a local one."""
+        return None if self._location.is_local else self._location.url
+
+    @property
+    def storage_options(self) -> dict[str, Any]:
+        """The fsspec storage options this datafile was made with."""
+        return dict(self._location.storage_options)
+
+    def _stat(self) -> ObjectState:
+        """The stored state: one metadata request, or, offline, what the cache recorded."""
+        if not (self._offline and not self._location.is_local):
+            return self._backend.stat(self._location)
+        state = cache.lookup(self._location)
+        if state is None:
+            raise NotFoundError(
+                f"{self.path} is not in the cache, and offline mode makes no requests: read "
+                "it once online, or unset OCTSTORE_OFFLINE"
+            )
+        return state
+
+    def _refresh(self) -> ObjectState:
+        """Re-read the stored state (see ``_stat``), keeping the in-memory metadata."""
+        self._state = self._stat()
+        return self._state
+
+    def _current(self) -> ObjectState:
+        """The state a content access acts on: the one just read, if no access used it yet
+        (so ``Datafile(url).open()`` costs one metadata request), else a fresh one."""
+        if self._state is not None and self._state_is_fresh:
+            self._state_is_fresh = False
+            return self._state
+        return self._refresh()
+
+    def _fetch(self, state: ObjectState) -> str:
+        """The cached content at ``state``, downloaded through the backend if needed."""
+        return cache.fetch(self._location, state, self._backend.download, offline=self._offline)
+
+    def _refuse_offline_write(self) -> None:
+        if self._offline and not self._location.is_local:
+            raise OctstoreError(
+                f"{self.path} cannot be written in offline mode: unset OCTSTORE_OFFLINE or "
+                "pass offline=False"
+            )
+
+    @property
+    def local_path(self) -> str:
+        """A local path with the content; a remote file is downloaded into the cache first.
+
+        An unchanged remote file is served from the cache after one metadata request.
+        """
+        if self._location.is_local:
+            return self._location.url
+        return self._fetch(self._current())
+
+    def __fspath__(self) -> str:
+        return self.local_path
+
+    @property
+    def exists_locally(self) -> bool:
+        """Whether the content is on local disk (a local file, or a cached remote one)."""
+        if self._location.is_local:
+            return os.path.isfile(self._location.url)
+        state = self._state
+        return state is not None and cache.is_cached(self._location, state)
+
+    @property
+    def exists_in_cloud(self) -> bool:
+        """Whether a remote file exists (one metadata request); always False for local files."""
+        if self._location.is_local:
+            return False
+        try:
+            self._refresh()
+        except NotFoundError:
+            self._state = None
+            return False
+        return True
+
+    @property
+    def size(self) -> int:
+        """The content's size in bytes, without download.
+
+        A local file's size is read afresh; a remote file's is the one known since it was
+        last read or written (no request, so filtering many files stays cheap).
+        """
+        if self._location.is_local:
+            with translate_errors(self.path, "reading the size of"):
+                return os.stat(self._location.url).st_size
+        return (self._state or self._refresh()).size
+
+    # --- metadata -------------------------------------------------------------------------
+
+    @property
+    def timestamp(self) -> datetime | None:
+        """A timezone-aware timestamp (UTC), or None."""
+        return self._metadata.timestamp
+
+    @timestamp.setter
+    def timestamp(self, value: datetime | str | float | None) -> None:
+        self._metadata.timestamp = value  # type: ignore[assignment]  # validated by pydantic
+
+    @property
+    def metadata_location(self) -> str | None:
+        """Where the metadata is stored, for people to read: the sidecar file's path or URL,
+        or the cloud object's own metadata (and its sidecar object, if it spilled there);
+        None while none is stored (the id, labels and tags are then this object's only)."""
+        state = self._state or self._refresh()
+        if state.metadata is None:
+            return None
+        return self._backend.metadata_location(self._location, state)
+
+    def metadata(self) -> Metadata:
+        """A copy of the datafile's metadata."""
+        return self._metadata.model_copy(deep=True)
+
+    @property
+    def metadata_hash_value(self) -> str:
+        """The CRC32C of the canonical JSON of labels, tags and timestamp."""
+        return self._metadata.metadata_hash_value
+
+    @property
+    def hash_value(self) -> str:
+        """The content's CRC32C (GCS encoding): from the backend if it knows it, else streamed."""
+        return copies.content_hash(self)
+
+    def update_metadata(self) -> None:
+        """Store the changes to labels, tags and timestamp without transferring content.
+
+        What changed since the metadata was read (labels added and removed, tags set and
+        removed, the timestamp) is applied to the metadata stored now, so changes that
+        another process made meanwhile are kept, and appear here afterwards. With nothing
+        changed and metadata already stored, nothing is written.
+
+        Raises:
+            NotFoundError: If the file does not exist yet (write it first).
+            ConflictError: If another writer kept the file locked for too long.
+        """
+        self._refuse_offline_write()
+        names.check_writable(self._location)
+        changes = basis.changes(self)
+        if changes.is_empty and self._basis_read and self._basis is not None:
+            return
+        check_document_size(self._metadata, self.path)
+        basis.adopt(
+            self,
+            self._backend.write_metadata(self._location, changes, if_matches=self._metadata_basis),
+        )
+
+    # --- content --------------------------------------------------------------------------
+
+    def open(
+        self, mode: str = "r", *, download: bool = False, **kwargs: Any
+    ) -> contextlib.AbstractContextManager[Any]:
+        """Open the content like the builtin ``open``, as a context manager.
+
+        Reading a remote file downloads it into the cache first (once per version). Writing
+        goes to a temporary copy; on a clean exit the copy replaces the content in one step,
+        with the metadata, and only if the file did not change meanwhile. If the block
+        raises, nothing is written anywhere. Metadata changed inside the block is stored on
+        a clean exit in every mode.
+
+        HDF5 files (``.h5``, ``.hdf5``) open as an ``h5py.File`` in h5py's modes (``r``,
+        ``r+``, ``w``, ``w-``/``x``, ``a``; extra ``hdf5``). Reading one from S3 or GCS
+        fetches only the parts h5py reads, unless a copy is cached or ``download`` is set:
+        see :mod:`octstore.datafile.hdf5`. Binary modes give any file's raw bytes.
+
+        Args:
+            mode: A builtin mode: ``r``, ``w``, ``a``, ``x``, with ``b``/``t`` and ``+``; for
+                HDF5 files, h5py's.
+            download: Read a remote HDF5 file from a local copy, downloaded into the cache,
+                rather than in parts. (Other files are always read from a local copy.)
+            **kwargs: Passed to the builtin ``open`` (``encoding``, ``newline``, ...), or to
+                ``h5py.File``.
+
+        Raises:
+            InvalidModeError: For a mode the builtin (or h5py) would refuse.
+            NotFoundError: When reading (``r``, ``r+``) a file that does not exist.
+            AlreadyExistsError: For ``x`` modes when the file exists.
+            ConflictError: When the remote file changed since it was read; your content is
+                kept and the error says where.
+            IntegrityError: When a remote HDF5 file read in parts changed meanwhile.
+        """
+        return opening.open_content(self, mode, download, **kwargs)
+
+    def download(
+        self, local_path: str | os.PathLike[str] | None = None, *, overwrite: bool = False
+    ) -> str:
+        """Download the content; return the local path it is at.
+
+        A copy is made from the cache, in the kernel where the filesystem allows, so content
+        already downloaded is never transferred again.
+
+        Args:
+            local_path: Where to put a copy (a file, or a directory to put it in by name);
+                by default the file stays in the cache (remote) or where it is (local).
+            overwrite: Replace a file at ``local_path`` whose content differs. Identical
+                content already there is left as it is, with no copy and no duplicate.
+
+        Raises:
+            AlreadyExistsError: If a file with other content is at ``local_path`` and
+                ``overwrite`` is False.
+        """
+        return copies.download(self, local_path, overwrite=overwrite)
+
+    def upload(
+        self, cloud_path: str | None = None, *, update_metadata: bool = True, **storage_options: Any
+    ) -> str:
+        """Copy the content, and the metadata, to ``cloud_path`` in one request where possible.
+
+        Args:
+            cloud_path: The URL to upload to. Required for local files.
+            update_metadata: Store this datafile's metadata there; if False, the destination
+                keeps the metadata it has (or gets only this datafile's id).
+            **storage_options: Storage options for the destination (default: this
+                datafile's).
+
+        Returns:
+            The destination URL.
+        """
+        return copies.upload(self, cloud_path, update_metadata=update_metadata, **storage_options)
+
+    def delete(self) -> None:
+        """Delete the content and its metadata.
+
+        Raises:
+            NotFoundError: If there is nothing to delete.
+        """
+        self._backend.delete(self._location)
+        self._state = self._metadata_basis = None
+        basis.set_basis(self, None)
+
+    # --- conversions ----------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe description that ``from_dict`` turns back into an equal datafile.
+
+        It never holds credentials: secret storage options (at any depth) and a URL's
+        userinfo and signature are left out; give them again to ``from_dict``.
+        """
+        return {
+            "path": redact(self.path, mask=None),
+            **self._metadata.model_dump(mode="json"),
+            "storage_options": redact(self._location.storage_options, mask=None),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], **storage_options: Any) -> Datafile:
+        """The datafile ``to_dict`` described, without any request.
+
+        Args:
+            data: The output of ``to_dict``.
+            **storage_options: Extra storage options, e.g. credentials ``to_dict`` left out.
+        """
+        location = Location(data["path"], {**data.get("storage_options", {}), **storage_options})
+        metadata = Metadata.model_validate(
+            {"id": location.derived_id()}
+            | {key: data[key] for key in ("id", "timestamp", "labels", "tags") if key in data}
+        )
+        return conversions.assemble(cls, location, metadata, None)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return conversions.pickled(self)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        conversions.unpickle(self, state)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Datafile):
+            return NotImplemented
+        return self.path == other.path and self._metadata == other._metadata
+
+    def __hash__(self) -> int:
+        return hash(self.path)
+
+    def __repr__(self) -> str:
+        return redact(f"<Datafile({self.path!r}) id={self.id!r} labels={sorted(self.labels)!r}>")

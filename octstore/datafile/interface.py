@@ -1,0 +1,55 @@
+"""What the dataset, transfer and store code may ask of a :class:`Datafile` beyond its public
+API: one named seam instead of reaching into its private attributes.
+
+Every function here acts on a datafile without a request unless it says otherwise.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+
+from octstore.backends import MetadataBackend
+from octstore.datafile import basis, conversions
+from octstore.datafile.datafile import Datafile
+from octstore.location import Location
+from octstore.metadata import Metadata
+from octstore.state import ObjectState
+
+__all__ = ["assemble", "backend_of", "current_state", "fetch", "location_of", "store_id"]
+
+
+def assemble(location: Location, metadata: Metadata | None, state: ObjectState | None) -> Datafile:
+    """A datafile from parts already known (a listing, a manifest, a dict): no request."""
+    return conversions.assemble(Datafile, location, metadata, state)
+
+
+def location_of(datafile: Datafile) -> Location:
+    """Where ``datafile`` is."""
+    return datafile._location
+
+
+def backend_of(datafile: Datafile) -> MetadataBackend:
+    """The backend that keeps ``datafile``'s content and metadata."""
+    return datafile._backend
+
+
+def current_state(datafile: Datafile) -> ObjectState:
+    """The state a content access acts on: the one just read if unused, else one request."""
+    return datafile._current()
+
+
+def fetch(datafile: Datafile, state: ObjectState) -> str:
+    """The local path of ``datafile``'s content at ``state``, downloaded into the cache if
+    it is not there."""
+    return datafile._fetch(state)
+
+
+def store_id(datafile: Datafile, id: uuid.UUID) -> None:
+    """Store ``id`` as ``datafile``'s id, replacing a stored one (one metadata write): only
+    for the id its copy at an upload's destination has, which wins."""
+    changes = dataclasses.replace(basis.changes(datafile), id=id, sets_id=True)
+    written = datafile._backend.write_metadata(
+        datafile._location, changes, if_matches=datafile._metadata_basis
+    )
+    basis.adopt(datafile, written)

@@ -1,0 +1,408 @@
+"""The :class:`Store` itself: adding content once, reading it back by handle, deleting it."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import time
+from datetime import timedelta
+from typing import IO, TYPE_CHECKING, Any
+
+from octstore.backends import ObjectState, backend_for
+from octstore.datafile import Datafile, interface
+from octstore.errors import (
+    AccessDeniedError,
+    AlreadyExistsError,
+    BackendError,
+    ConflictError,
+    IntegrityError,
+    InvalidHandleError,
+    NotFoundError,
+)
+from octstore.location import Location, translate_errors
+from octstore.metadata import Metadata
+from octstore.redaction import redact
+from octstore.store.claims import FOLDER, Claims
+from octstore.store.content import (
+    Content,
+    download_verified,
+    remove_empty_shards,
+    sha256_file,
+    source_for_put,
+    stage,
+)
+from octstore.store.gc import DEFAULT_GRACE, collect
+from octstore.store.handles import sanitize_filename, split_handle
+from octstore.store.records import GcReport, StoredObject, _now, stored_object, touched_metadata
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from octstore.config import Config
+
+#: Bytes a remote read fetches at least, ahead of what is asked (s3fs's default is 50 MiB,
+#: too much for a ranged request).
+READ_AHEAD = 4 * 2**20
+_OBJECT_PATH = re.compile(r"(?P<a>[0-9a-f]{2})/(?P<b>[0-9a-f]{2})/(?P<h>[0-9a-f]{64})")
+#: How many times an add re-reads an object whose metadata others keep changing.
+_TOUCH_ATTEMPTS = 20
+
+# --- what the store reports ---------------------------------------------------------------
+
+
+class Store:
+    """Attachments kept once per content under a local directory or any fsspec URL.
+
+    Args:
+        url: A local directory or a URL prefix (``s3://bucket/attachments``,
+            ``gs://bucket/attachments``, ``memory://attachments`` ...).
+        storage_options: Arguments for the fsspec filesystem (credentials, endpoint_url,
+            ...). :meth:`from_config` fills them from the configuration.
+
+    Examples:
+        >>> import tempfile
+        >>> store = Store(tempfile.mkdtemp())
+        >>> handle = store.add("memo.txt", b"Feed the cats!")
+        >>> with store.open(handle) as f:
+        ...     f.read()
+        b'Feed the cats!'
+        >>> store.info(handle).names
+        ('memo.txt',)
+    """
+
+    def __init__(self, url: str | os.PathLike[str], storage_options: dict[str, Any] | None = None):
+        self._root = Location(url, storage_options)
+
+    @classmethod
+    def from_config(cls, name: str | None = None, *, config: Config | None = None) -> Store:
+        """The store configured under ``name`` (see :mod:`octstore.config`).
+
+        Args:
+            name: A configured store's name, or a URL (which gets the configured defaults
+                of its protocol); by default the configured ``default_store``.
+            config: The configuration; by default :func:`octstore.config.load` reads it
+                from ``OCTSTORE_*`` variables and the TOML file.
+
+        Raises:
+            ConfigError: If there is no such store, or the configuration is invalid.
+        """
+        from octstore import config as config_module
+
+        resolved = (config or config_module.load()).store(name)
+        return cls(resolved.url, resolved.to_storage_options())
+
+    @property
+    def url(self) -> str:
+        """The store's root: an absolute local path, or a URL."""
+        return self._root.url
+
+    # --- adding ---------------------------------------------------------------------------
+
+    def add(self, name: str, content: Content) -> str:
+        """Store ``content`` under its SHA-256 unless it is already there; return its handle.
+
+        The content is streamed to a local temporary file while its SHA-256 and CRC32C
+        are computed, so memory stays constant for any size. New content is uploaded in one
+        request that only creates (``If-None-Match: *`` on S3, ``ifGenerationMatch=0`` on
+        GCS) or, locally, renamed into place, so concurrent adds never clobber each other
+        and a partial upload never appears at the address (other filesystems, such as
+        ``memory://``, write as they can). Content already there is not transferred again:
+        only its metadata is rewritten, recording ``name`` and the time, which protects it
+        from ``gc`` for ``grace`` from now.
+
+        Args:
+            name: The file's name (untrusted: it is sanitised, see
+                :func:`octstore.store.handles.sanitize_filename`).
+            content: ``bytes``, the path of a local file, or a binary file object (read to
+                its end from its position).
+
+        Returns:
+            The handle, ``<sha256 hex>/<sanitised name>``.
+
+        Raises:
+            NotFoundError: If ``content`` is a path that does not exist.
+            IntegrityError: If the object at the address has another size (it was not
+                written by octstore, or is damaged); delete it and add again.
+        """
+        filename = sanitize_filename(name)
+        staged, digest, crc32c, size = stage(self._root, content)
+        try:
+            self._store(staged, digest, crc32c, size, filename)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(staged)
+        return f"{digest}/{filename}"
+
+    def _store(self, staged: str, digest: str, crc32c: str, size: int, filename: str) -> None:
+        """Make the object present and touched, then check that no deletion raced with it
+        (see the module's documentation for why these steps in this order suffice)."""
+        location = self._object(digest)
+        while True:
+            self._make_present(location, staged, crc32c, size, filename)
+            if self.claims.held(digest):
+                self.claims.wait(digest)
+                continue
+            try:
+                backend_for(location).stat(location)
+            except NotFoundError:
+                continue  # deleted before our check: store it again
+            return
+
+    def _make_present(
+        self, location: Location, staged: str, crc32c: str, size: int, filename: str
+    ) -> None:
+        backend = backend_for(location)
+        wrong_size: int | None = None
+        for attempt in range(_TOUCH_ATTEMPTS):
+            try:
+                state: ObjectState | None = backend.stat(location)
+            except NotFoundError:
+                state = None
+            now = _now()
+            try:
+                if state is None:
+                    metadata = Metadata(
+                        timestamp=now, tags={"names": [filename], "added": now.isoformat()}
+                    )
+                    with source_for_put(staged, backend, location) as source:
+                        backend.put(location, source, metadata, crc32c=crc32c, if_absent=True)
+                    return
+                if state.size != size:
+                    # Being written by another add, on a filesystem whose writes are not
+                    # atomic (memory://, sftp:// ...)? Look again before giving up.
+                    wrong_size = state.size
+                    time.sleep(0.01 * (attempt + 1))
+                    continue
+                touched = touched_metadata(state.metadata, filename, now)
+                backend.write_metadata(location, touched, if_matches=state)
+                return
+            except (ConflictError, NotFoundError):
+                continue  # created, touched or deleted meanwhile: look again
+        if wrong_size is not None:
+            raise IntegrityError(
+                f"{location.url} holds {wrong_size} bytes, but content with its SHA-256 has "
+                f"{size}: it was not stored by octstore or is damaged; delete it and add the "
+                "content again"
+            )
+        raise BackendError(
+            f"{location.url} changed {_TOUCH_ATTEMPTS} times while it was being added: "
+            "others are adding the same content very often; try again"
+        )
+
+    # --- reading --------------------------------------------------------------------------
+
+    @property
+    def claims(self) -> Claims:
+        """The store's deletion claims (see :mod:`octstore.store.claims`)."""
+        return Claims(self._inside(self._root.child(FOLDER)))
+
+    def _object(self, digest: str) -> Location:
+        return self._inside(self._root.child(f"{digest[:2]}/{digest[2:4]}/{digest}"))
+
+    def _inside(self, location: Location) -> Location:
+        """``location``, unless it is local and a symbolic link (of it, or of a directory on
+        its way) takes it out of the store's root: the store never reads, writes or deletes
+        outside its root.
+
+        Raises:
+            AccessDeniedError: If it leads out of the root.
+        """
+        if not self._root.is_local:
+            return location
+        real, root = os.path.realpath(location.url), os.path.realpath(self._root.url)
+        if os.path.commonpath([real, root]) != root:
+            raise AccessDeniedError(
+                f"{location.url} leads out of the store {self.url} (to {real}, through a "
+                "symbolic link): octstore does not follow it; remove the link (then add the "
+                "content again)"
+            )
+        return location
+
+    def _stat(self, handle: str) -> tuple[Location, ObjectState, str, str]:
+        digest, name = split_handle(handle)
+        location = self._object(digest)
+        try:
+            state = backend_for(location).stat(location)
+        except NotFoundError as error:
+            raise self._not_found(handle) from error
+        return location, state, digest, name
+
+    def _not_found(self, handle: str) -> NotFoundError:
+        return NotFoundError(
+            f"{handle} is not in the store {self.url}: it was never added here, or it was "
+            "deleted (by gc, if no referenced handle named it); check the store and the handle"
+        )
+
+    def info(self, handle: str) -> StoredObject:
+        """What the store knows about ``handle``'s content, in one metadata request.
+
+        Raises:
+            InvalidHandleError: If ``handle`` is not a handle.
+            NotFoundError: If its content is not in the store.
+        """
+        location, state, digest, _ = self._stat(handle)
+        return stored_object(location, state, digest)
+
+    def __contains__(self, handle: object) -> bool:
+        if not isinstance(handle, str):
+            return False
+        try:
+            self._stat(handle)
+        except (InvalidHandleError, NotFoundError, AccessDeniedError):
+            return False
+        return True
+
+    def open(self, handle: str) -> IO[bytes]:
+        """The content as a binary file, read lazily (ranges, not the whole object, when
+        the caller seeks): use it in a ``with`` block.
+
+        Raises:
+            InvalidHandleError: If ``handle`` is not a handle.
+            NotFoundError: If its content is not in the store.
+        """
+        digest, _ = split_handle(handle)
+        location = self._object(digest)
+        fs = location.fs
+        try:
+            with translate_errors(location.url, "opening"):
+                file: IO[bytes] = fs.open(
+                    location.fs_path, "rb", block_size=READ_AHEAD, cache_type="readahead"
+                )
+        except NotFoundError as error:
+            raise self._not_found(handle) from error
+        return file
+
+    def datafile(self, handle: str) -> Datafile:
+        """The content as a :class:`~octstore.Datafile` (named by its hash), read through the
+        cache; one metadata request.
+
+        Raises:
+            InvalidHandleError: If ``handle`` is not a handle.
+            NotFoundError: If its content is not in the store.
+        """
+        location, state, _, _ = self._stat(handle)
+        return interface.assemble(location, state.metadata, state)
+
+    def fetch(
+        self,
+        handle: str,
+        download_path: str | os.PathLike[str] = ".",
+        *,
+        overwrite: bool = False,
+    ) -> str:
+        """Download the content to a local file named as the handle says; return its path.
+
+        A file already there with the same content (same SHA-256) is left as it is: nothing
+        is transferred and no duplicate made. Otherwise the content is copied from the
+        cache if it is there, else downloaded, verified against its SHA-256, and moved into
+        place in one step.
+
+        Args:
+            handle: The handle.
+            download_path: A directory to put the file in (under the handle's name), or a
+                file path.
+            overwrite: Replace a file at the path that holds other content.
+
+        Raises:
+            InvalidHandleError: If ``handle`` is not a handle.
+            NotFoundError: If its content is not in the store.
+            AlreadyExistsError: If a file with other content is there and not
+                ``overwrite``.
+            IntegrityError: If the downloaded bytes do not have the handle's SHA-256.
+        """
+        digest, name = split_handle(handle)
+        target = os.path.abspath(os.fspath(download_path))
+        if os.path.isdir(target):
+            target = os.path.join(target, name)
+        if os.path.isfile(target):
+            if sha256_file(target) == digest:
+                return target
+            if not overwrite:
+                raise AlreadyExistsError(
+                    f"{target} exists with other content than {handle}: pass overwrite=True "
+                    "to replace it, or fetch to another path"
+                )
+        location, state, _, _ = self._stat(handle)
+        download_verified(location, state, target, digest, handle)
+        return target
+
+    def list(self) -> list[StoredObject]:
+        """Every object in the store, by hash, with its metadata and no content.
+
+        One listing (S3: plus a HEAD per object, concurrently; GCS listings carry metadata).
+        """
+        try:
+            listed = backend_for(self._root).list(self._root, recursive=True)
+        except NotFoundError:
+            if self._root.is_local and not os.path.exists(self._root.url):
+                return []
+            raise
+        objects = []
+        for location, state, _ in listed:
+            try:
+                match = _OBJECT_PATH.fullmatch(location.relative_to(self._root))
+            except ValueError:
+                continue
+            if match and match["a"] + match["b"] == match["h"][:4]:
+                try:
+                    self._inside(location)
+                except AccessDeniedError:
+                    continue  # a link out of the root: not the store's
+                objects.append(stored_object(location, state, match["h"]))
+        return sorted(objects, key=lambda item: item.sha256)
+
+    # --- deleting -------------------------------------------------------------------------
+
+    def delete(self, handle: str) -> None:
+        """Delete ``handle``'s content (every handle to the same content stops working).
+
+        An ``add`` of the same content racing with it stores the content again.
+
+        Raises:
+            InvalidHandleError: If ``handle`` is not a handle.
+            NotFoundError: If its content is not in the store.
+        """
+        digest, _ = split_handle(handle)
+        location = self._object(digest)
+        with self.claims.claim(digest):
+            try:
+                backend_for(location).delete(location)
+            except NotFoundError as error:
+                raise self._not_found(handle) from error
+        remove_empty_shards(location)
+
+    def gc(
+        self,
+        referenced: Iterable[str],
+        grace: timedelta = DEFAULT_GRACE,
+        *,
+        dry_run: bool = False,
+    ) -> GcReport:
+        """Delete every object that no handle in ``referenced`` names and that was last
+        added longer than ``grace`` ago.
+
+        Safe to run while other processes add: an object is re-read, under a deletion
+        claim, just before it is deleted, and adds check for claims before returning (see
+        the module's documentation for the argument, and its limits).
+
+        Args:
+            referenced: The handles still in use (every one is checked: a malformed handle
+                raises rather than letting its object be deleted).
+            grace: Keep objects added more recently than this. It must exceed the clock
+                skew between the machines that add and the one that collects.
+            dry_run: Report what would be deleted; delete nothing.
+
+        Raises:
+            InvalidHandleError: If ``referenced`` holds something that is not a handle.
+        """
+        return collect(self, referenced, grace, dry_run=dry_run)
+
+    def __repr__(self) -> str:
+        return redact(f"Store({self.url!r})")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Store) and other._root == self._root
+
+    def __hash__(self) -> int:
+        return hash(self._root)
