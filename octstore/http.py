@@ -22,7 +22,6 @@ application to a WSGI server such as gunicorn (see the "Attachment store" docs p
 from __future__ import annotations
 
 import json
-import mimetypes
 import unicodedata
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -48,6 +47,7 @@ except ImportError as error:  # pragma: no cover - depends on the installed extr
     ) from error
 
 from octstore.errors import InvalidHandleError, NotFoundError, OctstoreError
+from octstore.location import content_type
 from octstore.redaction import get_logger
 from octstore.store import Store
 from octstore.store.handles import split_handle
@@ -242,7 +242,7 @@ class _App:
             return _text(502, "the storage backend failed; try again")
         body: Any = FileWrapper(file, _BUFFER_SIZE) if file is not None else []
         response = Response(body, direct_passthrough=True)
-        response.headers["Content-Type"] = get_content_type(_mimetype(name), "utf-8")
+        response.headers["Content-Type"] = get_content_type(content_type(name), "utf-8")
         response.headers.update(_DOWNLOAD_HEADERS)
         response.headers["Content-Disposition"] = content_disposition(name)
         response.content_length = stored.size
@@ -348,9 +348,3 @@ def _without_preconditions(environ: WSGIEnvironment) -> WSGIEnvironment:
 
 def _text(status: int, message: str) -> Response:
     return Response(message + "\n", status=status, mimetype="text/plain")
-
-
-def _mimetype(name: str) -> str:
-    """The type a browser should see; compressed files (``x.csv.gz``) are not their content."""
-    mimetype, encoding = mimetypes.guess_type(name, strict=False)
-    return mimetype if mimetype and not encoding else "application/octet-stream"

@@ -8,6 +8,7 @@ Errors from fsspec and the cloud SDKs are turned into :mod:`octstore.errors` by
 
 from __future__ import annotations
 
+import mimetypes
 import os
 import uuid
 from collections.abc import Iterator
@@ -26,7 +27,7 @@ from octstore.errors import (
 )
 from octstore.redaction import redact, remember_secrets
 
-__all__ = ["Location", "relative_path", "translate_errors"]
+__all__ = ["Location", "content_type", "relative_path", "translate_errors"]
 
 _LOCAL_PROTOCOLS = frozenset({"file", "local"})
 #: Protocols whose filesystems cannot write; opening a file on them for writing fails early.
@@ -309,3 +310,10 @@ def _is_backend_failure(error: BaseException) -> bool:
 def _reason(error: BaseException) -> str:
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
+
+
+def content_type(name: str) -> str:
+    """The type a browser should see for a file called ``name``; a compressed file
+    (``x.csv.gz``) is not its content's type but ``application/octet-stream``."""
+    guessed, encoding = mimetypes.guess_type(name, strict=False)
+    return guessed if guessed and not encoding else "application/octet-stream"

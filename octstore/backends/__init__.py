@@ -189,13 +189,13 @@ class MetadataBackend(ABC):
     def metadata_location(self, location: Location, state: ObjectState) -> str:
         """Where the metadata of the file at ``location`` is kept, for people to read: here,
         the sidecar file's path or URL."""
-        from octstore.backends.sidecar import sidecar_name
+        from octstore.backends.sidecar_files import sidecar_name
 
         return location.sibling(sidecar_name(location.name)).url
 
     def is_metadata_file(self, name: str) -> bool:
         """Whether a file of this name holds metadata rather than data (skipped in listings)."""
-        from octstore.backends.sidecar import is_sidecar_name
+        from octstore.backends.sidecar_files import is_sidecar_name
 
         return is_sidecar_name(name)
 
@@ -211,7 +211,7 @@ def listing(
         NotFoundError: If ``location`` is a local path that is not a directory. (A cloud
             prefix without objects is an empty listing.)
     """
-    from octstore.backends.sidecar import is_sidecar_name
+    from octstore.backends.sidecar_files import is_sidecar_name
     from octstore.cache import is_temporary_name
 
     fs = location.fs

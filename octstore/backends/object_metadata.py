@@ -20,7 +20,7 @@ import json
 from collections.abc import Mapping
 from contextlib import suppress
 
-from octstore.backends.sidecar import (
+from octstore.backends.sidecar_files import (
     dump_sidecar,
     load_sidecar,
     read_metadata_file,

@@ -24,49 +24,39 @@ same limit and is kept by metadata updates and by writes conditional on the stat
 
 from __future__ import annotations
 
-import asyncio
-import mimetypes
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
-from datetime import datetime, timedelta, timezone
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 from fsspec.asyn import sync
 
 from octstore.backends import Known, Listed, MetadataBackend, ObjectState, lease, listing
 from octstore.backends import object_metadata as keys_codec
-from octstore.errors import ConflictError, IntegrityError, InvalidMetadataError, NotFoundError
-from octstore.location import Location, translate_errors
+from octstore.backends.s3_requests import (
+    _KEPT_HEADERS,
+    _SECONDS_PER_BYTE,
+    _UNSETTLED,
+    _bucket,
+    _changed_since,
+    _changed_while_read,
+    _conflicts_as,
+    _download,
+    _heads,
+    _is_conflict,
+    _is_missing_key,
+    _key,
+    _last_modified,
+    _read_range,
+    _settled,
+    _user_metadata,
+    head_object,
+    state_from_head,
+)
+from octstore.errors import ConflictError, IntegrityError
+from octstore.location import Location, content_type, translate_errors
 from octstore.metadata import Metadata
 from octstore.metadata.changes import MetadataUpdate, as_changes
-
-__all__ = ["METADATA_LIMIT", "S3Backend"]
-
-#: S3's limit on all user metadata of an object: UTF-8 bytes of every key and value.
-METADATA_LIMIT = 2048
-
-#: System metadata that ``CopyObject`` with ``MetadataDirective=REPLACE`` would reset, and
-#: that a metadata update must therefore send again to keep.
-_KEPT_HEADERS = (
-    "ContentType",
-    "ContentEncoding",
-    "ContentDisposition",
-    "ContentLanguage",
-    "CacheControl",
-)
-
-#: Bytes read from a download's body at a time (s3fs reads 64 KiB).
-_DOWNLOAD_CHUNK = 2**16
-
-_ONE_SECOND = timedelta(seconds=1)
-#: How long a lease holder allows for its upload, beyond the lease's time to live: it
-#: assumes at least 1 MiB/s.
-_SECONDS_PER_BYTE = 1 / 2**20
-#: Error codes of a failed precondition: 412, or 409 while another conditional write to the
-#: same key is in flight.
-_CONFLICT_CODES = frozenset({"PreconditionFailed", "412", "ConditionalRequestConflict"})
 
 
 class S3Backend(MetadataBackend):
@@ -87,7 +77,7 @@ class S3Backend(MetadataBackend):
             NotFoundError: If the object or its bucket does not exist.
         """
         with translate_errors(location.url, "reading"):
-            return self._state(location, self._head(location))
+            return state_from_head(location, head_object(location))
 
     def list(
         self, location: Location, *, recursive: bool = True, known: Known | None = None
@@ -109,7 +99,7 @@ class S3Backend(MetadataBackend):
         with translate_errors(location.url, "listing"):
             heads = sync(fs.loop, _heads, fs, [(_bucket(child), _key(child)) for child in stale])
             states = {
-                child.url: self._state(child, head)
+                child.url: state_from_head(child, head)
                 for child, head in zip(stale, heads, strict=True)
             }
             for child, head in zip(stale, heads, strict=True):
@@ -161,8 +151,8 @@ class S3Backend(MetadataBackend):
         longer_by = os.path.getsize(source) * _SECONDS_PER_BYTE
         with translate_errors(location.url, "writing"), self._lease(location, longer_by):
             try:
-                current: ObjectState | None = self._state(
-                    location, self._head(location), read_sidecar=not changes.replaces
+                current: ObjectState | None = state_from_head(
+                    location, head_object(location), read_sidecar=not changes.replaces
                 )
             except FileNotFoundError:
                 current = None
@@ -195,7 +185,7 @@ class S3Backend(MetadataBackend):
             "Bucket": _bucket(location),
             "Key": _key(location),
             "Metadata": user_metadata,
-            "ContentType": _content_type(location.name),
+            "ContentType": content_type(location.name),
             "ChecksumCRC32C": crc32c,
         }
         if if_absent:
@@ -262,7 +252,7 @@ class S3Backend(MetadataBackend):
         """The object's ETag if it holds ``size`` bytes with exactly ``user_metadata`` (which
         carries the content's CRC32C and the id); None otherwise."""
         try:
-            head = self._head(location)
+            head = head_object(location)
         except FileNotFoundError:
             return None
         stored = {key.lower(): value for key, value in (head.get("Metadata") or {}).items()}
@@ -291,8 +281,8 @@ class S3Backend(MetadataBackend):
         changes = as_changes(metadata)
         fs = location.fs
         with translate_errors(location.url, "writing metadata of"), self._lease(location):
-            head = self._head(location)
-            current = self._state(location, head, read_sidecar=not changes.replaces)
+            head = head_object(location)
+            current = state_from_head(location, head, read_sidecar=not changes.replaces)
             if if_matches is not None and changes.replaces and _changed_since(if_matches, current):
                 raise ConflictError.metadata_changed(location.url)
             new = changes.apply(current.metadata)
@@ -399,244 +389,6 @@ class S3Backend(MetadataBackend):
         """
         fs = location.fs
         with translate_errors(location.url, "deleting"):
-            spilled = keys_codec.is_spilled(self._head(location).get("Metadata", {}))
+            spilled = keys_codec.is_spilled(head_object(location).get("Metadata", {}))
             fs.call_s3("delete_object", Bucket=_bucket(location), Key=_key(location))
             keys_codec.write_spilled(location, None, stale=spilled)
-
-    def _head(self, location: Location) -> dict[str, Any]:
-        response: dict[str, Any] = location.fs.call_s3(
-            "head_object", Bucket=_bucket(location), Key=_key(location)
-        )
-        return response
-
-    def _state(
-        self, location: Location, head: Mapping[str, Any], *, read_sidecar: bool = True
-    ) -> ObjectState:
-        """The state a ``HeadObject`` response describes, reading the sidecar if asked."""
-        user_metadata: dict[str, str] = {
-            key.lower(): value for key, value in (head.get("Metadata") or {}).items()
-        }
-        spilled = keys_codec.is_spilled(user_metadata)
-        metadata = keys_codec.decode(user_metadata, location.url)
-        if metadata is not None and spilled and read_sidecar:
-            metadata = keys_codec.read_spilled(location, metadata)
-        details = {
-            "ETag": head["ETag"],
-            "ContentType": head.get("ContentType"),
-            "LastModified": _last_modified(head.get("LastModified")),
-            "foreign_metadata": {
-                key: value
-                for key, value in user_metadata.items()
-                if key not in keys_codec.octstore_keys
-            },
-            "spilled": spilled,
-        }
-        return ObjectState(
-            size=int(head["ContentLength"]),
-            version_token=head["ETag"],
-            crc32c=user_metadata.get(keys_codec.CRC32C),
-            metadata=metadata,
-            details=details,
-        )
-
-
-#: Marks a listing version that must not be trusted later (see ``_settled``): no listing
-#: shows it, so the file is read afresh next time.
-_UNSETTLED = "|unsettled"
-
-
-def _settled(head: Mapping[str, Any]) -> bool:
-    """Whether a later change to the object is sure to show in a listing.
-
-    S3 times have whole seconds, and a metadata update (a copy onto itself) keeps the ETag:
-    an update later in the same second as the object's LastModified lists exactly as before.
-    A state read (by the server's clock, the response's ``Date``) in a later second than its
-    LastModified is safe: any change after the read lists with a later LastModified.
-    """
-    date = (head.get("ResponseMetadata") or {}).get("HTTPHeaders", {}).get("date")
-    modified = head.get("LastModified")
-    if not date or not isinstance(modified, datetime):
-        return False
-    with suppress(TypeError, ValueError):
-        return parsedate_to_datetime(date) >= modified.replace(microsecond=0) + _ONE_SECOND
-    return False
-
-
-def _user_metadata(
-    location: Location, metadata: Metadata, crc32c: str | None, foreign: Mapping[str, str]
-) -> tuple[dict[str, str], bool]:
-    """The object's user metadata and whether it spilled; other tools' keys are kept.
-
-    Raises:
-        InvalidMetadataError: If other tools' keys leave no room for octstore's within S3's
-            limit, even spilled (S3 would refuse the request).
-    """
-    keys = {**foreign, **keys_codec.encode(metadata, crc32c)}
-    if keys_codec.encoded_size(keys) <= METADATA_LIMIT:
-        return keys, False
-    spilled = {**foreign, **keys_codec.encode_spilled(metadata, crc32c)}
-    if keys_codec.encoded_size(spilled) > METADATA_LIMIT:
-        raise InvalidMetadataError(
-            f"{location.url} carries {keys_codec.encoded_size(foreign)} bytes of user metadata "
-            f"of other tools ({', '.join(sorted(foreign))}), which leaves no room for "
-            f"octstore's within S3's limit of {METADATA_LIMIT} bytes; nothing was written: "
-            "remove some of those keys"
-        )
-    return spilled, True
-
-
-async def _heads(fs: Any, keys: list[tuple[str, str]]) -> list[dict[str, Any]]:
-    """``HeadObject`` of every key, at most 64 in flight."""
-    limit = asyncio.Semaphore(64)
-
-    async def head(bucket: str, key: str) -> dict[str, Any]:
-        async with limit:
-            response: dict[str, Any] = await fs._call_s3("head_object", Bucket=bucket, Key=key)
-            return response
-
-    return await asyncio.gather(*(head(bucket, key) for bucket, key in keys))
-
-
-async def _download(fs: Any, bucket: str, key: str, etag: str, target: str) -> None:
-    """``GetObject`` pinned to ``etag``, its body streamed to ``target`` on s3fs's loop."""
-    from s3fs.core import S3_RETRYABLE_ERRORS
-
-    async def open_body(start: int) -> Any:
-        extra = {"Range": f"bytes={start}-"} if start else {}
-        response = await fs._call_s3("get_object", Bucket=bucket, Key=key, IfMatch=etag, **extra)
-        return response["Body"]
-
-    body = await open_body(0)
-    written = 0
-    failed_reads = 0
-    try:
-        with open(target, "wb") as file:
-            while True:
-                try:
-                    chunk = await body.read(_DOWNLOAD_CHUNK)
-                except S3_RETRYABLE_ERRORS:
-                    failed_reads += 1
-                    if failed_reads >= fs.retries:
-                        raise
-                    with suppress(Exception):
-                        body.close()
-                    body = await open_body(written)
-                    continue
-                if not chunk:
-                    break
-                file.write(chunk)
-                written += len(chunk)
-    finally:
-        with suppress(Exception):
-            body.close()
-
-
-async def _read_range(fs: Any, bucket: str, key: str, etag: str, start: int, end: int) -> bytes:
-    """``GetObject`` of bytes ``start`` up to ``end`` pinned to ``etag``, on s3fs's loop; a body
-    that fails midway is asked for again, as s3fs's own reads do."""
-    from s3fs.core import S3_RETRYABLE_ERRORS
-
-    failed_reads = 0
-    while True:
-        response = await fs._call_s3(
-            "get_object", Bucket=bucket, Key=key, IfMatch=etag, Range=f"bytes={start}-{end - 1}"
-        )
-        try:
-            data: bytes = await response["Body"].read()
-            return data
-        except S3_RETRYABLE_ERRORS:
-            failed_reads += 1
-            if failed_reads >= fs.retries:
-                raise
-        finally:
-            with suppress(Exception):
-                response["Body"].close()
-
-
-def _changed_while_read(location: Location) -> IntegrityError:
-    return IntegrityError(
-        f"{location.url} changed while it was read (it is no longer the version that was "
-        "opened): open it again to read the new version"
-    )
-
-
-def _last_modified(value: object) -> str | None:
-    """``LastModified`` as JSON-safe text, to the second (the resolution S3's HEAD has)."""
-    if not isinstance(value, datetime):
-        return None
-    moment = value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).replace(microsecond=0).isoformat()
-
-
-def _changed_since(previous: ObjectState, current: ObjectState) -> bool:
-    """Whether the object changed from ``previous`` to ``current``: content or metadata.
-
-    A metadata-only change keeps the ETag but moves ``LastModified``; a state whose
-    ``LastModified`` is unknown (None, as after a ``PutObject``) is compared by ETag only.
-    """
-    if previous.version_token != current.version_token:
-        return True
-    before = previous.details.get("LastModified")
-    return before is not None and before != current.details.get("LastModified")
-
-
-def _bucket(location: Location) -> str:
-    bucket = location.fs_path.split("/", 1)[0]
-    if not bucket:
-        raise NotFoundError(f"{location.url} names no bucket: use s3://BUCKET/KEY")
-    return bucket
-
-
-def _key(location: Location) -> str:
-    _bucket(location)
-    parts = location.fs_path.split("/", 1)
-    if len(parts) < 2 or not parts[1]:
-        raise NotFoundError(f"{location.url} is a bucket, not an object: name an object in it")
-    return parts[1]
-
-
-def _content_type(name: str) -> str:
-    """The type a browser should see; compressed files (``x.csv.gz``) are not their content."""
-    content_type, encoding = mimetypes.guess_type(name, strict=False)
-    return content_type if content_type and not encoding else "application/octet-stream"
-
-
-@contextmanager
-def _conflicts_as(conflict: Exception, *, missing_key: bool = False) -> Iterator[None]:
-    """Raise ``conflict`` for S3's failed-precondition responses (412, or 409 in a race).
-
-    With ``missing_key``, also for 404 ``NoSuchKey`` (S3's answer to ``If-Match`` on a key
-    that was deleted); a missing bucket stays a ``NotFoundError``.
-    """
-    try:
-        yield
-    except OSError as error:
-        if not (_is_conflict(error) or (missing_key and _is_missing_key(error))):
-            raise
-        raise conflict from error
-
-
-def _error_response(error: BaseException | None) -> Mapping[str, Any] | None:
-    """The botocore error response behind ``error`` (s3fs's translation), if any."""
-    while error is not None:
-        response = getattr(error, "response", None)
-        if isinstance(response, Mapping):
-            return response
-        error = error.__cause__
-    return None
-
-
-def _is_missing_key(error: BaseException | None) -> bool:
-    """Whether ``error`` is S3's 404 for a key that does not exist (not a missing bucket)."""
-    response = _error_response(error)
-    return response is not None and response.get("Error", {}).get("Code") == "NoSuchKey"
-
-
-def _is_conflict(error: BaseException | None) -> bool:
-    """Whether ``error`` (s3fs's translation, or the botocore error it wraps) is a 412/409."""
-    response = _error_response(error)
-    if response is None:
-        return False
-    code = str(response.get("Error", {}).get("Code", ""))
-    status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    return code in _CONFLICT_CODES or status == 412

@@ -14,7 +14,6 @@ Examples:
 
 from __future__ import annotations
 
-import contextlib
 import os
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
@@ -23,17 +22,15 @@ from typing import Any
 from fsspec.callbacks import DEFAULT_CALLBACK, Callback
 
 from octstore.backends import backend_for
-from octstore.datafile import Datafile, interface, names
+from octstore.datafile import Datafile, interface
+from octstore.dataset import copying
 from octstore.dataset.manifest import Manifest, ManifestEntry, read_manifest, write_manifest
-from octstore.dataset.sync import destination_listing, plan, settled_manifest
 from octstore.dataset.transfer import (
     DEFAULT_CONCURRENCY,
     TransferReport,
-    execute,
     fetch_all,
-    raise_failures,
 )
-from octstore.errors import InvalidPathError, NotFoundError, OctstoreError, UnsafePathError
+from octstore.errors import NotFoundError, OctstoreError
 from octstore.filters import FilterSet
 from octstore.hashing import canonical_json, crc32c_bytes
 from octstore.location import Location, relative_path
@@ -230,7 +227,7 @@ class Dataset(MetadataHolder):
                 ``ConflictError`` for each conflict; its ``report``, what was done). The
                 others were copied; running it again retries the failed ones.
         """
-        return self._copy_to(cloud_path, storage_options, callback, concurrency, overwrite)
+        return copying.copy_to(self, cloud_path, storage_options, callback, concurrency, overwrite)
 
     def download(
         self,
@@ -276,89 +273,11 @@ class Dataset(MetadataHolder):
                 f"download() copies into a local directory, and {local.url} is not one: use "
                 "upload() to copy a dataset to a remote location"
             )
-        return self._copy_to(local.url, None, callback, concurrency, overwrite)
-
-    def _copy_to(
-        self,
-        path: str,
-        storage_options: dict[str, Any] | None,
-        callback: Callback,
-        concurrency: int,
-        overwrite: bool,
-    ) -> TransferReport:
-        root = Location(path, storage_options or self._storage_options)
-        if root.is_read_only:
-            raise OctstoreError(f"{root.url} is read-only: copy the dataset to a writable place")
-        placed, refused = self._placed(root)
-        if root.is_local:  # made even for no files: it gets the manifest
-            os.makedirs(root.url, exist_ok=True)
-        sync = plan(placed, root, overwrite=overwrite, refused=refused)
-        report, failures = execute(sync, callback=callback, concurrency=concurrency)
-        synced = {*report.transferred, *report.metadata_updated, *report.skipped}
-        # Only a sync that wrote something needs a second listing for the new states.
-        after = destination_listing(root, sync.basis) if sync.writes else sync.listed
-        # The id the destination's dataset already has wins, as files' ids do.
-        own = self._manifest()
-        if sync.basis is not None:
-            own.id = sync.basis.id
-        manifest = settled_manifest(sync, own, synced, after)
-        if sync.basis is None or _substance(manifest) != _substance(sync.basis):
-            write_manifest(root, manifest)
-        raise_failures(report, failures, len(placed) + len(refused))
-        return report
+        return copying.copy_to(self, local.url, None, callback, concurrency, overwrite)
 
     def _manifest(self) -> Manifest:
         """A manifest with the dataset's own metadata and no files."""
         return Manifest(id=self._metadata.id, name=self.name, labels=self.labels, tags=self.tags)
-
-    def _placed(
-        self, root: Location
-    ) -> tuple[list[tuple[Datafile, Location]], dict[str, OctstoreError]]:
-        """Each file with its destination under ``root``: its path relative to the dataset's
-        root, or its name if it is outside the root (or the dataset has none); and the files
-        refused because that path would leave ``root`` (by their destination's spelling).
-
-        Raises:
-            OctstoreError: If two files would land on one path; nothing has been transferred.
-        """
-        placed: dict[str, tuple[Datafile, Location]] = {}
-        refused: dict[str, OctstoreError] = {}
-        for datafile in self:
-            relative = datafile.name
-            if self._location is not None:
-                with contextlib.suppress(ValueError):
-                    relative = interface.location_of(datafile).relative_to(self._location)
-            try:
-                relative_path(relative)
-            except ValueError as error:
-                refused[f"{root.url.rstrip('/')}/{relative}"] = UnsafePathError(
-                    f"{datafile.path} was not copied: its path {relative!r} would place it "
-                    f"outside {root.url} ({str(error).split(': ', 1)[-1]}); nothing was "
-                    "written for it: rename it at the source, or remove it from the dataset",
-                    key=relative,
-                )
-                continue
-            target = root.child(relative)
-            if root.is_local and not _inside(target.url, root.url):
-                refused[target.url] = UnsafePathError(
-                    f"{datafile.path} was not copied: {target.url} leads through a symbolic "
-                    f"link out of {root.url}; nothing was written for it: remove the link, "
-                    "or copy into another directory",
-                    key=relative,
-                )
-                continue
-            try:  # a name too long for the metadata files beside it, say
-                names.check_writable(target)
-            except InvalidPathError as error:
-                refused[target.url] = error
-                continue
-            if relative in placed:
-                raise OctstoreError(
-                    f"{placed[relative][0].path} and {datafile.path} would both be copied to "
-                    f"{root.child(relative).url}: rename one, or remove it from the dataset"
-                )
-            placed[relative] = (datafile, target)
-        return list(placed.values()), refused
 
     def get_file_by_label(self, label: str) -> Datafile:
         """The one datafile with ``label``; an error if none or several have it."""
@@ -420,20 +339,6 @@ class Dataset(MetadataHolder):
 
     def __repr__(self) -> str:
         return redact(f"<Dataset({self.name!r}) id={self.id!r} files={len(self)}>")
-
-
-def _substance(manifest: Manifest) -> dict[str, Any]:
-    """What a manifest says, without the listing versions: they tell a loader when to read a
-    file again, and a manifest that differs only in them need not be written again."""
-    document = manifest.model_dump(mode="json", exclude={"files": {"__all__": {"listing_version"}}})
-    document["files"] = sorted(document["files"], key=lambda entry: entry["path"])
-    return document
-
-
-def _inside(path: str, root: str) -> bool:
-    """Whether the local ``path``, its links resolved, is inside ``root`` (resolved too)."""
-    real_root = os.path.realpath(root)
-    return os.path.commonpath([os.path.realpath(path), real_root]) == real_root
 
 
 def _is_safe(relative: str) -> bool:

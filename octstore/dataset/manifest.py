@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from octstore import cache
 from octstore.backends import Known, backend_for
-from octstore.backends.sidecar import DATASET_MANIFEST
+from octstore.backends.sidecar_files import DATASET_MANIFEST
 from octstore.errors import warn
 from octstore.location import Location, relative_path, translate_errors
 from octstore.metadata import LabelSet, Metadata, TagDict

@@ -7,15 +7,24 @@ import contextlib
 import hashlib
 import os
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 
 from octstore import cache
 from octstore.backends import MetadataBackend, backend_for
-from octstore.errors import IntegrityError, NotFoundError, OctstoreError
+from octstore.errors import (
+    BackendError,
+    ConflictError,
+    IntegrityError,
+    NotFoundError,
+    OctstoreError,
+)
 from octstore.hashing import CHUNK_SIZE, Crc32c
 from octstore.location import Location, translate_errors
+from octstore.metadata import Metadata
 from octstore.state import ObjectState
+from octstore.store.records import _now, touched_metadata
 
 Content = bytes | bytearray | memoryview | str | os.PathLike[str] | IO[bytes]
 
@@ -71,6 +80,10 @@ def read_in_chunks(content: Content) -> Iterator[Iterator[bytes]]:
 #: What temporary files are named after (not the file's own name, which may be as long as
 #: names can be).
 TEMPORARY_NAME = "octstore-attachment"
+
+
+#: How many times an add re-reads an object whose metadata others keep changing.
+_TOUCH_ATTEMPTS = 20
 
 
 def read_chunks(read: Callable[[int], Any], where: str) -> Iterator[bytes]:
@@ -148,3 +161,45 @@ def download_verified(
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.remove(temporary)
+
+
+def make_present(location: Location, staged: str, crc32c: str, size: int, filename: str) -> None:
+    """Make the object at ``location`` present with the staged content, and touched: its
+    metadata records an add of ``filename`` now (see :mod:`octstore.store`)."""
+    backend = backend_for(location)
+    wrong_size: int | None = None
+    for attempt in range(_TOUCH_ATTEMPTS):
+        try:
+            state: ObjectState | None = backend.stat(location)
+        except NotFoundError:
+            state = None
+        now = _now()
+        try:
+            if state is None:
+                metadata = Metadata(
+                    timestamp=now, tags={"names": [filename], "added": now.isoformat()}
+                )
+                with source_for_put(staged, backend, location) as source:
+                    backend.put(location, source, metadata, crc32c=crc32c, if_absent=True)
+                return
+            if state.size != size:
+                # Being written by another add, on a filesystem whose writes are not
+                # atomic (memory://, sftp:// ...)? Look again before giving up.
+                wrong_size = state.size
+                time.sleep(0.01 * (attempt + 1))
+                continue
+            touched = touched_metadata(state.metadata, filename, now)
+            backend.write_metadata(location, touched, if_matches=state)
+            return
+        except (ConflictError, NotFoundError):
+            continue  # created, touched or deleted meanwhile: look again
+    if wrong_size is not None:
+        raise IntegrityError(
+            f"{location.url} holds {wrong_size} bytes, but content with its SHA-256 has "
+            f"{size}: it was not stored by octstore or is damaged; delete it and add the "
+            "content again"
+        )
+    raise BackendError(
+        f"{location.url} changed {_TOUCH_ATTEMPTS} times while it was being added: "
+        "others are adding the same content very often; try again"
+    )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import time
 from datetime import timedelta
 from typing import IO, TYPE_CHECKING, Any
 
@@ -14,27 +13,23 @@ from octstore.datafile import Datafile, interface
 from octstore.errors import (
     AccessDeniedError,
     AlreadyExistsError,
-    BackendError,
-    ConflictError,
-    IntegrityError,
     InvalidHandleError,
     NotFoundError,
 )
 from octstore.location import Location, translate_errors
-from octstore.metadata import Metadata
 from octstore.redaction import redact
 from octstore.store.claims import FOLDER, Claims
 from octstore.store.content import (
     Content,
     download_verified,
+    make_present,
     remove_empty_shards,
     sha256_file,
-    source_for_put,
     stage,
 )
 from octstore.store.gc import DEFAULT_GRACE, collect
 from octstore.store.handles import sanitize_filename, split_handle
-from octstore.store.records import GcReport, StoredObject, _now, stored_object, touched_metadata
+from octstore.store.records import GcReport, StoredObject, stored_object
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -45,8 +40,6 @@ if TYPE_CHECKING:
 #: too much for a ranged request).
 READ_AHEAD = 4 * 2**20
 _OBJECT_PATH = re.compile(r"(?P<a>[0-9a-f]{2})/(?P<b>[0-9a-f]{2})/(?P<h>[0-9a-f]{64})")
-#: How many times an add re-reads an object whose metadata others keep changing.
-_TOUCH_ATTEMPTS = 20
 
 # --- what the store reports ---------------------------------------------------------------
 
@@ -139,7 +132,7 @@ class Store:
         (see the module's documentation for why these steps in this order suffice)."""
         location = self._object(digest)
         while True:
-            self._make_present(location, staged, crc32c, size, filename)
+            make_present(location, staged, crc32c, size, filename)
             if self.claims.held(digest):
                 self.claims.wait(digest)
                 continue
@@ -148,47 +141,6 @@ class Store:
             except NotFoundError:
                 continue  # deleted before our check: store it again
             return
-
-    def _make_present(
-        self, location: Location, staged: str, crc32c: str, size: int, filename: str
-    ) -> None:
-        backend = backend_for(location)
-        wrong_size: int | None = None
-        for attempt in range(_TOUCH_ATTEMPTS):
-            try:
-                state: ObjectState | None = backend.stat(location)
-            except NotFoundError:
-                state = None
-            now = _now()
-            try:
-                if state is None:
-                    metadata = Metadata(
-                        timestamp=now, tags={"names": [filename], "added": now.isoformat()}
-                    )
-                    with source_for_put(staged, backend, location) as source:
-                        backend.put(location, source, metadata, crc32c=crc32c, if_absent=True)
-                    return
-                if state.size != size:
-                    # Being written by another add, on a filesystem whose writes are not
-                    # atomic (memory://, sftp:// ...)? Look again before giving up.
-                    wrong_size = state.size
-                    time.sleep(0.01 * (attempt + 1))
-                    continue
-                touched = touched_metadata(state.metadata, filename, now)
-                backend.write_metadata(location, touched, if_matches=state)
-                return
-            except (ConflictError, NotFoundError):
-                continue  # created, touched or deleted meanwhile: look again
-        if wrong_size is not None:
-            raise IntegrityError(
-                f"{location.url} holds {wrong_size} bytes, but content with its SHA-256 has "
-                f"{size}: it was not stored by octstore or is damaged; delete it and add the "
-                "content again"
-            )
-        raise BackendError(
-            f"{location.url} changed {_TOUCH_ATTEMPTS} times while it was being added: "
-            "others are adding the same content very often; try again"
-        )
 
     # --- reading --------------------------------------------------------------------------
 

@@ -1,0 +1,235 @@
+"""What GCS requests and responses mean to octstore: buckets and keys, generation and
+metageneration preconditions, an object resource read as a state, and the uploads and pinned
+downloads gcsfs has no public call for (one multipart or resumable upload carrying the
+metadata, a GET of one generation)."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, suppress
+from typing import Any
+from urllib.parse import quote
+
+from gcsfs.retry import HttpError, retry_request, validate_response
+
+from octstore.backends import ObjectState
+from octstore.backends.object_metadata import (
+    is_spilled,
+)
+from octstore.errors import ConflictError, IntegrityError, NotFoundError
+from octstore.location import Location
+from octstore.metadata import Metadata
+
+#: GCS's limit on an object's custom metadata: UTF-8 bytes of every key and value.
+METADATA_LIMIT = 8192
+
+
+#: Files larger than this are uploaded in chunks (a resumable upload), never read whole.
+RESUMABLE_THRESHOLD = 32 * 2**20
+
+
+# Each chunk but the last must be a multiple of 256 KiB.
+_CHUNK_SIZE = 8 * 2**20
+
+
+#: Bytes read from a download's body at a time (gcsfs reads 128 KiB).
+_DOWNLOAD_CHUNK = 2**17
+
+
+def _bucket_and_key(location: Location) -> tuple[str, str]:
+    bucket, key, _ = location.fs.split_path(location.fs_path)
+    if not key:
+        raise NotFoundError(f"{location.url} is a bucket, not an object: name an object in it")
+    return str(bucket), str(key)
+
+
+def _resource_if(
+    location: Location, wanted: Callable[[dict[str, Any]], bool]
+) -> dict[str, Any] | None:
+    """The object's resource, read afresh, if it is ``wanted``; else None."""
+    bucket, key = _bucket_and_key(location)
+    location.fs.invalidate_cache(location.fs_path)
+    try:
+        found: dict[str, Any] = location.fs.call("GET", "b/{}/o/{}", bucket, key, json_out=True)
+    except FileNotFoundError:
+        return None
+    return found if wanted(found) else None
+
+
+def _holds(custom: Mapping[str, str], patch: Mapping[str, str | None]) -> bool:
+    """Whether custom metadata ``custom`` is what applying ``patch`` makes it."""
+    return all(custom.get(key) == value for key, value in patch.items())
+
+
+def _may_have_spilled(previous: ObjectState | None) -> bool:
+    """Whether the object in state ``previous`` (None: unknown) may have a sidecar object."""
+    return previous is None or bool(previous.details.get("spilled", True))
+
+
+def _preconditions(if_matches: ObjectState | None, if_absent: bool) -> dict[str, str]:
+    """Create only (``if_absent``), else only if still at ``if_matches`` (if given)."""
+    if if_absent:
+        return {"ifGenerationMatch": "0"}
+    if if_matches is not None:
+        preconditions = {"ifGenerationMatch": str(if_matches.details["generation"])}
+        # The generation alone misses a metadata-only change (a PATCH bumps only the
+        # metageneration), which the new content's metadata would silently overwrite.
+        metageneration = if_matches.details.get("metageneration")
+        if metageneration not in (None, "None"):
+            preconditions["ifMetagenerationMatch"] = str(metageneration)
+        return preconditions
+    return {}
+
+
+def _state(resource: Mapping[str, Any], metadata: Metadata | None) -> ObjectState:
+    """The state an object resource describes, with ``metadata`` already read."""
+    return ObjectState(
+        size=int(resource.get("size") or 0),
+        version_token=str(resource["generation"]),
+        crc32c=resource.get("crc32c"),
+        metadata=metadata,
+        details={
+            "generation": str(resource["generation"]),
+            "metageneration": str(resource.get("metageneration")),
+            "contentType": resource.get("contentType"),
+            "spilled": is_spilled(resource.get("metadata") or {}),
+        },
+    )
+
+
+@contextmanager
+def _upload_errors(location: Location, source: str, crc32c: str, if_absent: bool) -> Iterator[None]:
+    """Turn GCS's answers to a failed upload into octstore errors naming ``location``."""
+    try:
+        yield
+    except FileExistsError:  # gcsfs's reading of 412 Precondition Failed
+        if if_absent:
+            raise ConflictError.created_meanwhile(location.url, source) from None
+        raise ConflictError.content_changed(location.url, source) from None
+    except (HttpError, ValueError) as error:
+        if "crc32c" not in str(error).lower():
+            raise
+        raise IntegrityError(
+            f"GCS refused {source} as {location.url}: its content does not match its CRC32C "
+            f"{crc32c} (did it change while it was uploaded?); nothing was written, write it "
+            "again"
+        ) from error
+
+
+class _OtherVersion(Exception):
+    """GCS answered a pinned download with a version other than the one asked for."""
+
+
+def _remove(path: str) -> None:
+    with suppress(OSError):
+        os.remove(path)
+
+
+@retry_request(retries=6)  # type: ignore[untyped-decorator]  # as gcsfs's downloads
+async def _download(fs: Any, url: str, generation: str, crc32c: str | None, target: str) -> None:
+    """GET ``url`` (pinned to ``generation``) on gcsfs's session; stream the body to ``target``."""
+    await fs._set_session()
+    async with fs.session.get(
+        url=url,
+        params=fs._get_params({}),
+        headers=fs._get_headers(None),
+        timeout=fs.requests_timeout,
+    ) as response:
+        if response.status >= 400:
+            validate_response(response.status, await response.read(), url)
+        sent_generation = response.headers.get("x-goog-generation")
+        if sent_generation is not None and sent_generation != generation:
+            raise _OtherVersion(sent_generation)
+        hashes = dict(
+            part.strip().split("=", 1)
+            for part in response.headers.get("x-goog-hash", "").split(",")
+            if "=" in part
+        )
+        if crc32c is not None and hashes.get("crc32c", crc32c) != crc32c:
+            raise _OtherVersion(hashes["crc32c"])
+        with open(target, "wb") as file:
+            while chunk := await response.content.read(_DOWNLOAD_CHUNK):
+                file.write(chunk)
+
+
+def _upload_url(fs: Any, bucket: str) -> str:
+    return f"{fs._location}/upload/storage/v1/b/{quote(bucket, safe='')}/o"
+
+
+def _multipart_upload(
+    fs: Any, bucket: str, resource: Mapping[str, Any], source: str, params: Mapping[str, str]
+) -> dict[str, Any]:
+    """Content and object resource in one ``multipart/related`` request."""
+    boundary = f"octstore-{uuid.uuid4().hex}"
+    with open(source, "rb") as file:
+        content = file.read()
+    # CRLF throughout (RFC 2046): the CRLF before a boundary belongs to the boundary, so
+    # content that itself ends in "\r" or "\n" keeps it. (gcsfs's bare "\n" loses a final
+    # "\r" to parsers that read "\r\n" as the delimiter's line break.)
+    body = b"".join(
+        [
+            f"--{boundary}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n".encode(),
+            json.dumps(resource).encode(),
+            f"\r\n--{boundary}\r\nContent-Type: {resource['contentType']}\r\n\r\n".encode(),
+            content,
+            f"\r\n--{boundary}--\r\n".encode(),
+        ]
+    )
+    uploaded: dict[str, Any] = fs.call(
+        "POST",
+        _upload_url(fs, bucket),
+        uploadType="multipart",
+        headers={"Content-Type": f'multipart/related; boundary="{boundary}"'},
+        data=body,
+        json_out=True,
+        **params,
+    )
+    return uploaded
+
+
+def _resumable_upload(
+    fs: Any, bucket: str, resource: Mapping[str, Any], source: str, params: Mapping[str, str]
+) -> dict[str, Any]:
+    """A resumable upload: the object resource first, then the content chunk by chunk."""
+    size = os.path.getsize(source)
+    headers, _ = fs.call(
+        "POST",
+        _upload_url(fs, bucket),
+        uploadType="resumable",
+        json=dict(resource),
+        headers={"X-Upload-Content-Type": resource["contentType"]},
+        **params,
+    )
+    session = headers["Location"]
+    try:
+        with open(source, "rb") as file:
+            offset = 0
+            while True:
+                chunk = file.read(_CHUNK_SIZE)
+                if not chunk and offset < size:
+                    raise OSError(f"{source} shrank while it was uploaded: write it again")
+                end = offset + len(chunk)
+                headers, body = fs.call(
+                    "POST",
+                    session,
+                    headers={
+                        "Content-Range": f"bytes {offset}-{end - 1}/{size}",
+                        "Content-Length": str(len(chunk)),
+                        "Content-Type": resource["contentType"],
+                    },
+                    data=chunk,
+                )
+                if end >= size:
+                    uploaded: dict[str, Any] = json.loads(body)
+                    return uploaded
+                # 308 Resume Incomplete: GCS says how much it kept; resend the rest.
+                committed = headers.get("Range")
+                offset = int(committed.rsplit("-", 1)[1]) + 1 if committed else 0
+                file.seek(offset)
+    except BaseException:
+        with suppress(Exception):  # cancel the session so GCS forgets the partial content
+            fs.call("DELETE", session)
+        raise
