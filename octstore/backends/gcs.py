@@ -59,6 +59,8 @@ from octstore.location import Location, content_type, translate_errors
 from octstore.metadata import Metadata
 from octstore.metadata.changes import MetadataUpdate, as_changes, attempts
 
+__all__ = ["METADATA_LIMIT", "RESUMABLE_THRESHOLD", "GcsBackend"]
+
 
 class GcsBackend(MetadataBackend):
     """Metadata in the custom metadata of ``gs://`` objects; one request per operation."""

@@ -37,6 +37,7 @@ from octstore.backends.s3_requests import (
     _KEPT_HEADERS,
     _SECONDS_PER_BYTE,
     _UNSETTLED,
+    METADATA_LIMIT,
     _bucket,
     _changed_since,
     _changed_while_read,
@@ -57,6 +58,8 @@ from octstore.errors import ConflictError, IntegrityError
 from octstore.location import Location, content_type, translate_errors
 from octstore.metadata import Metadata
 from octstore.metadata.changes import MetadataUpdate, as_changes
+
+__all__ = ["METADATA_LIMIT", "S3Backend"]
 
 
 class S3Backend(MetadataBackend):

@@ -1,0 +1,106 @@
+"""One registry of what octstore knows about each protocol, as fsspec's
+``known_implementations`` is for filesystems: which backend keeps its metadata, the extra to
+install, its configuration section, how to give it credentials, and whether it can be written.
+
+Every other module asks here (``datafile.py`` never says ``if protocol == "s3"``), so adding
+a backend is one module implementing :class:`~octstore.backends.MetadataBackend`, one
+:class:`Protocol` in :data:`REGISTRY` (or a call to :func:`register`), and the conformance
+suite (``tests/test_backend_conformance.py``) passing on it. A protocol octstore does not
+list here is still usable: fsspec reaches it, and its metadata goes in sidecar files.
+
+Examples:
+    >>> from octstore.protocols import lookup
+    >>> lookup("s3a").name, lookup("s3a").extra
+    ('s3', 's3')
+    >>> lookup("ftp").backend
+    'octstore.backends.sidecar:SidecarBackend'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["REGISTRY", "SIDECAR_BACKEND", "Protocol", "canonical", "lookup", "register"]
+
+#: The backend of every protocol without object metadata: a sidecar file beside the content.
+SIDECAR_BACKEND = "octstore.backends.sidecar:SidecarBackend"
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """What octstore knows about one protocol.
+
+    Attributes:
+        name: The canonical protocol, as URLs are written back (``gs``, not ``gcs``).
+        aliases: Other spellings that mean the same (``s3a``, ``gcs``).
+        backend: The :class:`~octstore.backends.MetadataBackend` keeping its metadata, as
+            ``module:class`` (imported on first use).
+        extra: The ``octstore[extra]`` that installs its filesystem, if one does.
+        config_section: The section of :mod:`octstore.config` with its defaults (``s3``,
+            ``gcs``), if it has one.
+        credentials_hint: How to give it credentials, for errors that lack them.
+        local: Whether paths are local files (``file``).
+        read_only: Whether its filesystems cannot write (``http``, archives).
+    """
+
+    name: str
+    aliases: tuple[str, ...] = ()
+    backend: str = SIDECAR_BACKEND
+    extra: str | None = None
+    config_section: str | None = None
+    credentials_hint: str = ""
+    local: bool = False
+    read_only: bool = False
+
+
+#: Every protocol octstore treats specially, by each of its names.
+REGISTRY: dict[str, Protocol] = {}
+
+
+def register(protocol: Protocol) -> None:
+    """Add ``protocol`` to :data:`REGISTRY` under its name and its aliases, replacing what
+    was there."""
+    for name in (protocol.name, *protocol.aliases):
+        REGISTRY[name] = protocol
+
+
+def lookup(name: str | None) -> Protocol:
+    """What octstore knows about protocol ``name`` (None: a local path): its entry, or for
+    an unlisted protocol one with a sidecar backend and nothing else."""
+    if name is None:
+        return REGISTRY["file"]
+    return REGISTRY.get(name) or Protocol(name)
+
+
+def canonical(name: str) -> str:
+    """The canonical spelling of protocol ``name`` (``gcs`` -> ``gs``)."""
+    return lookup(name).name
+
+
+register(Protocol("file", aliases=("local",), local=True))
+register(Protocol("memory"))
+register(
+    Protocol(
+        "s3",
+        aliases=("s3a",),
+        backend="octstore.backends.s3:S3Backend",
+        extra="s3",
+        config_section="s3",
+        credentials_hint="set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE), or "
+        "pass storage_options={'anon': True} for a public bucket",
+    )
+)
+register(
+    Protocol(
+        "gs",
+        aliases=("gcs",),
+        backend="octstore.backends.gcs:GcsBackend",
+        extra="gcs",
+        config_section="gcs",
+        credentials_hint="run 'gcloud auth application-default login' or set "
+        "GOOGLE_APPLICATION_CREDENTIALS, or pass storage_options={'token': 'anon'} for a "
+        "public bucket",
+    )
+)
+for _name in ("http", "https", "github", "git", "zip", "tar", "libarchive", "reference"):
+    register(Protocol(_name, read_only=True))
