@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import fsspec
-from fsspec.core import split_protocol
+from fsspec.core import split_protocol, url_to_fs
 
 from octstore.errors import (
     AccessDeniedError,
@@ -25,27 +25,17 @@ from octstore.errors import (
     NotFoundError,
     OctstoreError,
 )
+from octstore.protocols import canonical, lookup
 from octstore.redaction import redact, remember_secrets
 
 __all__ = ["Location", "content_type", "relative_path", "translate_errors"]
 
-_LOCAL_PROTOCOLS = frozenset({"file", "local"})
-#: Protocols whose filesystems cannot write; opening a file on them for writing fails early.
-READ_ONLY_PROTOCOLS = frozenset(
-    {"http", "https", "github", "git", "zip", "tar", "libarchive", "reference"}
-)
-_EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs"}
-_CANONICAL_PROTOCOL = {"s3a": "s3", "gcs": "gs"}
 # Exceptions of optional SDKs, recognised by name so that octstore never imports them itself.
 _NO_CREDENTIALS = frozenset(
     {"NoCredentialsError", "PartialCredentialsError", "DefaultCredentialsError", "RefreshError"}
 )
-_CREDENTIAL_HINTS = {
-    "s3": "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE), or pass "
-    "storage_options={'anon': True} for a public bucket",
-    "gs": "run 'gcloud auth application-default login' or set GOOGLE_APPLICATION_CREDENTIALS, "
-    "or pass storage_options={'token': 'anon'} for a public bucket",
-}
+#: What separates the links of a chained URL (``simplecache::s3://b/k``).
+_CHAIN = "::"
 
 
 class Location:
@@ -57,12 +47,15 @@ class Location:
         storage_options: Keyword arguments for the fsspec filesystem (credentials, endpoint).
 
     Attributes:
-        url: An absolute local path for local files, else ``protocol://path``.
-        protocol: ``file`` for local files, else the URL's protocol (``gcs`` reads as ``gs``).
+        url: An absolute local path for local files, else ``protocol://path``. A chained
+            URL (``simplecache::s3://b/k``, ``zip://member::/a.zip``) keeps its chain, and
+            resolves as fsspec resolves it; its first link is the file.
+        protocol: ``file`` for local files, else the URL's (first link's) protocol, in its
+            canonical spelling (``gcs`` reads as ``gs``; see :mod:`octstore.protocols`).
         storage_options: As given; never shown in ``repr`` since it may hold secrets.
     """
 
-    __slots__ = ("_fs", "protocol", "storage_options", "url")
+    __slots__ = ("_chain", "_fs", "_fs_path", "protocol", "storage_options", "url")
 
     url: str
     protocol: str
@@ -76,20 +69,37 @@ class Location:
             raise OctstoreError("path '' is empty: pass a local path or a URL such as s3://b/k")
         if "\0" in raw:
             raise OctstoreError(f"path {raw!r} holds a NUL character, which no file name can")
-        protocol, rest = split_protocol(raw)
+        before, link, after = _split_chain(raw)
+        protocol, rest = split_protocol(link)
         self.storage_options = dict(storage_options or {})
         remember_secrets(self.storage_options)  # hidden from any text that quotes them
         remember_secrets(raw)
         self._fs: Any = None
-        if protocol is None or protocol in _LOCAL_PROTOCOLS:
+        self._fs_path: str | None = None
+        self._chain = (before, after)
+        if lookup(protocol).local and not (before or after):
             self.protocol = "file"
             self.url = os.path.abspath(os.path.expanduser(rest))
             return
-        self.protocol = _CANONICAL_PROTOCOL.get(protocol, protocol)
+        # A chain's filesystem is its first link's: ``simplecache`` in simplecache::s3://b/k.
+        outer = before.partition(_CHAIN)[0] if before else protocol
+        self.protocol = canonical(outer or "file")
         self.filesystem_class()  # fail now, naming the fix, if the protocol is unusable
         # The URL keeps everything after the protocol, a host included (ftp://host/dir/x):
         # the filesystem's own path for it (``fs_path``) may drop the host.
-        self.url = f"{self.protocol}://{rest.lstrip('/')}"
+        self.url = f"{before}{canonical(protocol or 'file')}://{rest.lstrip('/')}{after}"
+
+    @property
+    def _link(self) -> str:
+        """The link of the URL that names the file, without the filesystems it goes through:
+        the first (``zip://member::/a.zip``) or, after bare protocols, the last
+        (``simplecache::s3://b/k``)."""
+        before, after = self._chain
+        return self.url[len(before) : len(self.url) - len(after)]
+
+    def _with_link(self, link: str) -> str:
+        before, after = self._chain
+        return f"{before}{link}{after}"
 
     @property
     def is_local(self) -> bool:
@@ -99,34 +109,36 @@ class Location:
     @property
     def is_read_only(self) -> bool:
         """Whether the filesystem cannot write (``http://``, archives, ...)."""
-        return self.protocol in READ_ONLY_PROTOCOLS
+        return lookup(self.protocol).read_only
 
     @property
     def name(self) -> str:
         """The last part of the path."""
-        return (
-            self.url.rstrip("/").rsplit("/", 1)[-1]
-            if not self.is_local
-            else os.path.basename(self.url)
-        )
+        if self.is_local:
+            return os.path.basename(self.url)
+        return self._link.rstrip("/").rsplit("/", 1)[-1]
 
     @property
     def parent(self) -> str:
         """The path or URL of the directory holding this file."""
         if self.is_local:
             return os.path.dirname(self.url)
-        return self.url.rstrip("/").rsplit("/", 1)[0]
+        return self._with_link(self._link.rstrip("/").rsplit("/", 1)[0])
 
     def sibling(self, name: str) -> Location:
         """The location of ``name`` in the same directory, with the same storage options."""
-        joined = os.path.join(self.parent, name) if self.is_local else f"{self.parent}/{name}"
-        return Location(joined, self.storage_options)
+        if self.is_local:
+            return Location(os.path.join(self.parent, name), self.storage_options)
+        folder = self._link.rstrip("/").rsplit("/", 1)[0]
+        return Location(self._with_link(f"{folder}/{name}"), self.storage_options)
 
     def child(self, relative: str) -> Location:
         """The location of ``relative`` (``/``-separated) inside this directory or prefix."""
         if self.is_local:
             return Location(os.path.join(self.url, *relative.split("/")), self.storage_options)
-        return Location(f"{self.url.rstrip('/')}/{relative}", self.storage_options)
+        return Location(
+            self._with_link(f"{self._link.rstrip('/')}/{relative}"), self.storage_options
+        )
 
     def derived_id(self) -> uuid.UUID:
         """The id of a file or dataset here whose id is not stored yet: a UUID5 of the
@@ -146,10 +158,11 @@ class Location:
             if relative == os.curdir or relative.startswith(os.pardir):
                 raise ValueError(f"{self.url} is not inside {root.url}")
             return relative.replace(os.sep, "/")
-        prefix = root.url.rstrip("/") + "/"
-        if self.protocol != root.protocol or not self.url.startswith(prefix):
+        prefix = root._link.rstrip("/") + "/"
+        same_filesystem = self.protocol == root.protocol and self._chain == root._chain
+        if not same_filesystem or not self._link.startswith(prefix):
             raise ValueError(f"{self.url} is not inside {root.url}")
-        return self.url[len(prefix) :]
+        return self._link[len(prefix) :]
 
     def filesystem_class(self) -> type[Any]:
         """The fsspec filesystem class for this protocol.
@@ -161,7 +174,7 @@ class Location:
         try:
             cls: type[Any] = fsspec.get_filesystem_class(self.protocol)
         except ImportError as error:
-            extra = _EXTRAS.get(self.protocol)
+            extra = lookup(self.protocol).extra
             fix = f"pip install 'octstore[{extra}]'" if extra else str(error)
             raise BackendNotInstalledError(
                 f"{self.protocol}:// needs a package that is not installed: {fix}"
@@ -175,13 +188,13 @@ class Location:
 
     @property
     def fs(self) -> Any:
-        """The fsspec filesystem, created on first use (fsspec reuses equal instances)."""
+        """The fsspec filesystem, created on first use by fsspec's own ``url_to_fs`` (which
+        reuses equal instances, takes connection arguments from the URL, and resolves
+        chains)."""
         if self._fs is None:
-            cls = self.filesystem_class()
+            self.filesystem_class()
             with translate_errors(self.url, "connecting to"):
-                # Connection arguments in the URL (a host, a port, a user) come first.
-                from_url = cls._get_kwargs_from_urls(self.url)
-                self._fs = cls(**{**from_url, **self.storage_options})
+                self._fs, self._fs_path = url_to_fs(self.url, **self.storage_options)
         return self._fs
 
     @property
@@ -189,17 +202,29 @@ class Location:
         """The path as the filesystem wants it (no protocol)."""
         if self.is_local:
             return self.url
-        stripped: str = self.filesystem_class()._strip_protocol(self.url)
-        return stripped
+        if self._fs_path is None:
+            if any(self._chain):
+                self.fs  # noqa: B018  # the chain's path is known once it is resolved
+            else:
+                self._fs_path = self.filesystem_class()._strip_protocol(self.url)
+        assert self._fs_path is not None
+        return self._fs_path
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"url": self.url, "protocol": self.protocol, "storage_options": self.storage_options}
+        return {
+            "url": self.url,
+            "protocol": self.protocol,
+            "storage_options": self.storage_options,
+            "chain": self._chain,
+        }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.url = state["url"]
         self.protocol = state["protocol"]
         self.storage_options = state["storage_options"]
+        self._chain = tuple(state.get("chain", ("", "")))
         self._fs = None
+        self._fs_path = None
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Location) and other.url == self.url
@@ -212,6 +237,18 @@ class Location:
 
     def __str__(self) -> str:
         return self.url
+
+
+def _split_chain(url: str) -> tuple[str, str, str]:
+    """``url`` as (the links before the one naming the file, that link, the links after),
+    as fsspec reads chains: ``zip://member::/a.zip`` names ``member`` in its first link,
+    ``simplecache::s3://b/k`` names ``b/k`` in its last, after bare protocols."""
+    links = url.split(_CHAIN)
+    if len(links) == 1:
+        return "", url, ""
+    if "://" not in links[0]:
+        return _CHAIN.join(links[:-1]) + _CHAIN, links[-1], ""
+    return "", links[0], _CHAIN + _CHAIN.join(links[1:])
 
 
 def relative_path(path: str) -> str:
@@ -271,10 +308,7 @@ def translate_errors(url: str, action: str) -> Iterator[None]:
             "the bucket name and the storage_options"
         ) from error
     except PermissionError as error:
-        protocol = split_protocol(url)[0] or "file"
-        hint = _CREDENTIAL_HINTS.get(
-            _CANONICAL_PROTOCOL.get(protocol, protocol), "check its permissions"
-        )
+        hint = lookup(split_protocol(url)[0]).credentials_hint or "check its permissions"
         raise AccessDeniedError(f"{action} {url} was refused ({_reason(error)}): {hint}") from error
     except TypeError as error:
         if "unexpected keyword argument" not in str(error):
@@ -285,12 +319,11 @@ def translate_errors(url: str, action: str) -> Iterator[None]:
         ) from error
     except Exception as error:
         if type(error).__name__ in _NO_CREDENTIALS:
-            protocol = split_protocol(url)[0] or "file"
-            hint = _CREDENTIAL_HINTS.get(_CANONICAL_PROTOCOL.get(protocol, protocol), "")
+            hint = lookup(split_protocol(url)[0]).credentials_hint
             raise AccessDeniedError(f"no credentials for {action} {url}: {hint}") from error
         if not _is_backend_failure(error):
             raise
-        if split_protocol(url)[0] in (None, *_LOCAL_PROTOCOLS):
+        if lookup(split_protocol(url)[0]).local:
             hint = "check the path, the disk and its permissions"
         else:
             hint = "check the network, the endpoint_url and the service's status, then try again"

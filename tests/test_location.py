@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import pickle
 import socket
 import time
+import zipfile
+from pathlib import Path
 
 import fsspec
 import pytest
 
-from octstore import BackendError, BackendNotInstalledError, Datafile, OctstoreError
+from octstore import (
+    AccessDeniedError,
+    BackendError,
+    BackendNotInstalledError,
+    Datafile,
+    Dataset,
+    OctstoreError,
+    protocols,
+)
+from octstore.backends import backend_for
+from octstore.backends.sidecar import SidecarBackend
 from octstore.location import Location
 
 
@@ -77,3 +90,91 @@ def test_an_unreachable_endpoint_is_a_backend_error_naming_the_url() -> None:
 
     assert isinstance(caught.value, OSError)
     assert time.monotonic() - started < 30
+
+
+# --- chained URLs, resolved as fsspec resolves them -----------------------------------------
+
+
+@pytest.fixture
+def zipped(tmp_path: Path) -> Path:
+    """A zip file holding ``data/north.csv`` and ``data/south.csv``."""
+    archive = tmp_path / "readings.zip"
+    with zipfile.ZipFile(archive, "w") as zipped_file:
+        zipped_file.writestr("data/north.csv", "speed\n4.2\n")
+        zipped_file.writestr("data/south.csv", "speed\n3.9\n")
+    return archive
+
+
+def test_a_chained_url_names_the_member_of_an_archive(zipped: Path) -> None:
+    location = Location(f"zip://data/north.csv::{zipped}")
+
+    assert location.protocol == "zip"
+    assert location.is_read_only
+    assert location.name == "north.csv"
+    assert location.parent == f"zip://data::{zipped}"
+    assert location.sibling("south.csv").url == f"zip://data/south.csv::{zipped}"
+    assert location.fs_path == "data/north.csv"
+    assert location.fs.cat_file(location.fs_path) == b"speed\n4.2\n"
+
+
+def test_a_datafile_and_a_dataset_read_through_a_chained_url(zipped: Path) -> None:
+    with Datafile(f"zip://data/north.csv::{zipped}").open() as f:
+        assert f.read() == "speed\n4.2\n"
+
+    dataset = Dataset(f"zip://data::{zipped}")
+
+    assert sorted(datafile.name for datafile in dataset.files) == ["north.csv", "south.csv"]
+
+
+def test_a_datafile_in_an_archive_cannot_be_written(zipped: Path) -> None:
+    with (
+        pytest.raises(AccessDeniedError, match="read-only"),
+        Datafile(f"zip://data/new.csv::{zipped}").open("w"),
+    ):
+        pass
+
+
+def test_a_chain_of_bare_protocols_names_the_file_in_its_last_link() -> None:
+    fs = fsspec.filesystem("memory")
+    fs.pipe("/chained/x.txt", b"hi")
+
+    location = Location("simplecache::memory://chained/x.txt")
+
+    assert location.protocol == "simplecache"
+    assert location.name == "x.txt"
+    assert location.child("y").url == "simplecache::memory://chained/x.txt/y"
+    assert location.relative_to(Location("simplecache::memory://chained")) == "x.txt"
+    assert pickle.loads(pickle.dumps(location)).fs_path == "/chained/x.txt"
+
+
+def test_metadata_written_through_a_caching_chain_lands_beside_the_file() -> None:
+    fsspec.filesystem("memory").pipe("/chained/y.txt", b"hi")
+    datafile = Datafile("simplecache::memory://chained/y.txt")
+    with datafile.open("rb") as f:
+        assert f.read() == b"hi"
+
+    datafile.labels.add("raw")
+    datafile.update_metadata()
+
+    assert Datafile("memory://chained/y.txt").labels == {"raw"}
+
+
+# --- the protocol registry ----------------------------------------------------------------
+
+
+def test_every_spelling_of_a_protocol_reaches_one_entry() -> None:
+    assert protocols.lookup("s3a") is protocols.lookup("s3")
+    assert protocols.lookup("gcs").name == "gs"
+    assert protocols.lookup(None).local
+    assert protocols.lookup("ftp").backend == protocols.SIDECAR_BACKEND
+
+
+def test_a_registered_protocol_gets_its_backend(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(protocols, "REGISTRY", dict(protocols.REGISTRY))
+    protocols.register(protocols.Protocol("memory", backend="tests.test_location:RecordingBackend"))
+
+    assert isinstance(backend_for(Location("memory://registered/x")), RecordingBackend)
+
+
+class RecordingBackend(SidecarBackend):
+    """A backend only the registry test names."""

@@ -3,7 +3,8 @@
 A :class:`MetadataBackend` knows how one kind of storage keeps a file's content and its
 octstore metadata together: object metadata on GCS and S3 (``gcs.py``, ``s3.py``), a sidecar
 file next to the content everywhere else (``sidecar.py``). Adding a backend is adding one
-module and one line to :data:`REGISTRY`; ``datafile.py`` never asks which protocol it has.
+module and one entry in :data:`octstore.protocols.REGISTRY`; ``datafile.py`` never asks which
+protocol it has.
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ from typing import Any
 from octstore.errors import NotFoundError
 from octstore.location import Location, translate_errors
 from octstore.metadata.changes import MetadataUpdate
+from octstore.protocols import lookup
 from octstore.state import ObjectState
 
 __all__ = [
-    "REGISTRY",
     "Known",
     "Listed",
     "MetadataBackend",
@@ -242,18 +243,13 @@ def listing(
     return files, infos
 
 
-#: Backends by protocol, as ``module:class``; anything else keeps metadata in sidecars.
-REGISTRY: dict[str, str] = {
-    "s3": "octstore.backends.s3:S3Backend",
-    "gs": "octstore.backends.gcs:GcsBackend",
-}
-_DEFAULT = "octstore.backends.sidecar:SidecarBackend"
 _instances: dict[str, MetadataBackend] = {}
 
 
 def backend_for(location: Location) -> MetadataBackend:
-    """The backend that keeps metadata for ``location``'s protocol."""
-    target = REGISTRY.get(location.protocol, _DEFAULT)
+    """The backend that keeps metadata for ``location``'s protocol (its entry in
+    :data:`octstore.protocols.REGISTRY`; sidecar files for a protocol it does not list)."""
+    target = lookup(location.protocol).backend
     backend = _instances.get(target)
     if backend is None:
         module_name, class_name = target.split(":")
