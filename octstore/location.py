@@ -26,7 +26,7 @@ from octstore.errors import (
     OctstoreError,
 )
 from octstore.protocols import canonical, lookup
-from octstore.redaction import redact, remember_secrets
+from octstore.redaction import get_logger, redact, remember_secrets
 
 __all__ = ["Location", "content_type", "relative_path", "translate_errors"]
 
@@ -34,6 +34,7 @@ __all__ = ["Location", "content_type", "relative_path", "translate_errors"]
 _NO_CREDENTIALS = frozenset(
     {"NoCredentialsError", "PartialCredentialsError", "DefaultCredentialsError", "RefreshError"}
 )
+_log = get_logger(__name__)
 #: What separates the links of a chained URL (``simplecache::s3://b/k``).
 _CHAIN = "::"
 
@@ -298,6 +299,7 @@ def translate_errors(url: str, action: str) -> Iterator[None]:
         url: The path or URL the operation concerned.
         action: What was being done, as a verb phrase: ``"reading"``, ``"writing"``, ...
     """
+    _log.debug("%s %s", action, url)
     try:
         yield
     except OctstoreError:

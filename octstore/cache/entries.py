@@ -15,6 +15,7 @@ from typing import IO, Any
 from octstore.errors import IntegrityError, NotFoundError, warn
 from octstore.hashing import crc32c_file
 from octstore.location import Location, translate_errors
+from octstore.redaction import get_logger
 from octstore.state import ObjectState
 
 if sys.platform != "win32":
@@ -39,6 +40,9 @@ from octstore.cache.records import _drop, _intact, _read_record, _record, _touch
 Transfer = Callable[[Location, ObjectState, str], None]
 
 
+_log = get_logger(__name__)
+
+
 def fetch(
     location: Location, state: ObjectState, transfer: Transfer, *, offline: bool = False
 ) -> str:
@@ -57,7 +61,9 @@ def fetch(
     entry = entry_path(location, state.version_token)
     if _intact(entry, _read_record(_entry_directory(entry))):
         _touch(entry)
+        _log.debug("cache hit: %s at %s", location.url, state.version_token)
         return str(entry)
+    _log.debug("cache miss: %s at %s", location.url, state.version_token)
     if offline:
         raise NotFoundError(
             f"{location.url} is not in the cache, and offline mode makes no requests: read it "

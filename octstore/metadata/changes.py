@@ -33,6 +33,7 @@ from typing import Any
 
 from octstore.hashing import canonical_json
 from octstore.metadata import JsonValue, Metadata
+from octstore.redaction import get_logger
 
 __all__ = ["Attempt", "MetadataChanges", "MetadataUpdate", "as_changes", "attempts"]
 
@@ -50,6 +51,9 @@ _UNCHANGED = _Unchanged()
 def _same_value(a: JsonValue, b: JsonValue) -> bool:
     """Equal as JSON: ``1`` and ``True`` (equal in Python) are different tag values."""
     return canonical_json(a) == canonical_json(b)
+
+
+_log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -180,6 +184,7 @@ def attempts(count: int = 10) -> Iterator[Attempt]:
     delay = 0.02
     for number in range(count):
         if number:
+            _log.debug("another writer changed it meanwhile: try %d of %d", number + 1, count)
             time.sleep(delay * random.uniform(0.5, 1.5))
             delay = min(delay * 2, 0.5)
         yield Attempt(number, number == count - 1)
