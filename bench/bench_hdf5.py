@@ -96,8 +96,8 @@ def partial_and_full(url: str, options: dict[str, Any], proxy: Proxy) -> dict[st
 def sweep(url: str, options: dict[str, Any], proxy: Proxy) -> list[dict[str, Any]]:
     """Each read with each cache and block size, as ``Datafile.open`` does it."""
     from octstore.backends import backend_for
-    from octstore.location import Location
     from octstore.datafile.ranges import VersionFile
+    from octstore.location import Location
 
     location = Location(url, options)
     backend = backend_for(location)

@@ -5,6 +5,9 @@ Each error also subclasses the builtin exception a user would already catch
 ``except FileNotFoundError`` keeps working when a plain path becomes a cloud URL.
 Messages name the path concerned and say what to do about it, and never carry a credential:
 every message is redacted (:func:`octstore.redaction.redact`) when the error is made.
+
+Every error and warning here is exported by :mod:`octstore`, whose ``__all__`` is the one list
+of them (``tests/test_exported_members.py`` checks that none is missing).
 """
 
 from __future__ import annotations
@@ -14,32 +17,6 @@ import sys
 import warnings
 
 from octstore.redaction import redact
-
-__all__ = [
-    "AccessDeniedError",
-    "AlreadyExistsError",
-    "BackendError",
-    "BackendNotInstalledError",
-    "ConfigError",
-    "ConflictError",
-    "FilterError",
-    "FormatError",
-    "IntegrityError",
-    "InvalidHandleError",
-    "InvalidLabelError",
-    "InvalidMetadataError",
-    "InvalidModeError",
-    "InvalidPathError",
-    "InvalidTagError",
-    "NoSingleMatchError",
-    "NotFoundError",
-    "NotWrittenError",
-    "OctstoreError",
-    "OctstoreWarning",
-    "TransferError",
-    "UnsafePathError",
-    "warn",
-]
 
 
 class OctstoreError(Exception):

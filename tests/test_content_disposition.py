@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from octstore.store.handles import sanitize_filename
 from octstore.http import content_disposition
+from octstore.store.handles import sanitize_filename
 
 
 @pytest.mark.parametrize(

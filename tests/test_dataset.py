@@ -52,7 +52,9 @@ def test_a_dataset_carries_each_files_metadata_without_downloading(
     corpus: Backend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     downloads: list[str] = []
-    monkeypatch.setattr(cache_module.entries, "download", lambda *args: downloads.append(args[0].url))
+    monkeypatch.setattr(
+        cache_module.entries, "download", lambda *args: downloads.append(args[0].url)
+    )
 
     ds = load(corpus)
 

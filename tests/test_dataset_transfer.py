@@ -21,8 +21,8 @@ from octstore import (
 )
 from octstore import cache as cache_module
 from octstore.backends import MetadataBackend, backend_for
-from octstore.location import Location
 from octstore.dataset.transfer import copy_all
+from octstore.location import Location
 from tests.conftest import Backend
 
 NAMES = ("raw/north.csv", "raw/south.csv", "clean/north.csv", "notes.txt")
@@ -287,7 +287,9 @@ def test_downloading_again_transfers_nothing(
     ds = remote_dataset(backend)
     ds.download(str(tmp_path / "copy"))
     downloads: list[str] = []
-    monkeypatch.setattr(cache_module.entries, "download", lambda *args: downloads.append(args[0].url))
+    monkeypatch.setattr(
+        cache_module.entries, "download", lambda *args: downloads.append(args[0].url)
+    )
 
     report = load(backend).download(str(tmp_path / "copy"))
 

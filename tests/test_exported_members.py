@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
+
 import octstore
+from octstore import errors
 
 
 def test_all_is_sorted_and_every_name_exists() -> None:
@@ -39,3 +42,57 @@ def test_exported_names_have_docstrings() -> None:
 def test_the_attachment_store_is_exported() -> None:
     for name in ("Store", "StoredObject", "GcReport", "InvalidHandleError", "ConfigError"):
         assert name in octstore.__all__, name
+
+
+def test_every_error_and_warning_class_is_exported() -> None:
+    """``octstore.__all__`` is the one list of them: ``octstore.errors`` keeps none of its own."""
+    defined = {
+        name
+        for name, value in vars(errors).items()
+        if inspect.isclass(value)
+        and issubclass(value, (errors.OctstoreError, errors.OctstoreWarning))
+        and value.__module__ == errors.__name__
+    }
+
+    assert defined <= set(octstore.__all__)
+
+
+def test_the_public_names_of_the_previous_release_are_all_still_exported() -> None:
+    previous = [
+        "AccessDeniedError",
+        "AlreadyExistsError",
+        "BackendError",
+        "BackendNotInstalledError",
+        "ConfigError",
+        "ConflictError",
+        "Datafile",
+        "Dataset",
+        "FilterError",
+        "FilterList",
+        "FilterSet",
+        "FormatError",
+        "GcReport",
+        "IntegrityError",
+        "InvalidHandleError",
+        "InvalidLabelError",
+        "InvalidMetadataError",
+        "InvalidModeError",
+        "InvalidPathError",
+        "InvalidTagError",
+        "LabelSet",
+        "Metadata",
+        "NoSingleMatchError",
+        "NotFoundError",
+        "NotWrittenError",
+        "OctstoreError",
+        "OctstoreWarning",
+        "Store",
+        "StoredObject",
+        "TagDict",
+        "TransferError",
+        "TransferReport",
+        "UnsafePathError",
+        "__version__",
+    ]
+
+    assert set(previous) <= set(octstore.__all__)

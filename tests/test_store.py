@@ -27,8 +27,8 @@ from octstore import (
     Store,
     StoredObject,
 )
-from octstore.store.handles import sanitize_filename, split_handle
 from octstore.store import CLAIM_TIMEOUT, READ_AHEAD
+from octstore.store.handles import sanitize_filename, split_handle
 from tests.conftest import Backend
 
 CONTENT = b"Feed the cats!"

@@ -27,8 +27,8 @@ import pytest
 from werkzeug.http import parse_options_header
 
 from octstore import AccessDeniedError, InvalidHandleError, Store
-from octstore.store.handles import split_handle
 from octstore.http import make_server
+from octstore.store.handles import split_handle
 from tests.conftest import Backend
 from tests.reliability.figures import FIGURES
 
