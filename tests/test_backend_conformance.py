@@ -62,11 +62,11 @@ import pytest
 from octstore.backends import Known, MetadataBackend, ObjectState, backend_for
 from octstore.backends.lease import LEASE_SUFFIX
 from octstore.cache import is_temporary_name
-from octstore.changes import MetadataChanges
 from octstore.errors import ConflictError, IntegrityError, InvalidMetadataError, NotFoundError
 from octstore.hashing import EMPTY_HASH, crc32c_bytes
 from octstore.location import Location
 from octstore.metadata import MAX_DOCUMENT_BYTES, Metadata
+from octstore.metadata.changes import MetadataChanges
 from tests.conftest import Backend
 
 GCS_REPLACES_THE_ID = (
