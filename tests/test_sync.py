@@ -141,7 +141,7 @@ def test_the_plan_is_made_before_any_transfer_starts(
         events.append(f"{file.action} {file.destination.name}")
         return real_carry_out(file)
 
-    monkeypatch.setattr("octstore.dataset.dataset.plan", planned)
+    monkeypatch.setattr("octstore.dataset.copying.plan", planned)
     monkeypatch.setattr(transfer, "_carry_out", carried_out)
 
     upload(source, backend)
