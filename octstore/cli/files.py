@@ -1,0 +1,210 @@
+"""Commands on single files: info, ls, label, tag and hash (no content moves)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from octstore.cli.options import (
+    Settings,
+    echo,
+    echo_json,
+    human_size,
+    json_option,
+    parse_assignments,
+    parse_labels,
+    parse_tags,
+)
+from octstore.cli.root import cli
+from octstore.datafile import Datafile
+from octstore.filters import FilterSet
+from octstore.location import Location
+
+
+@cli.command()
+@click.argument("urls", nargs=-1, required=True)
+@json_option
+@click.pass_obj
+def info(settings: Settings, urls: tuple[str, ...], as_json: bool) -> None:
+    """Show each file's size, hash, id, labels, tags, timestamp and where its metadata is.
+
+    No content is downloaded, except to hash a remote file whose backend does not know its
+    CRC32C.
+    """
+    described = [_describe(settings.existing_datafile(url)) for url in urls]
+    if as_json:
+        echo_json(described if len(urls) > 1 else described[0])
+        return
+    for number, record in enumerate(described):
+        if number:
+            echo()
+        echo(f"path       {record['path']}")
+        echo(f"size       {record['size']} bytes ({human_size(record['size'])})")
+        echo(f"hash       {record['hash_value']} (CRC32C)")
+        stored = record["metadata_location"] is not None
+        echo(f"id         {record['id'] if stored else '- (none stored yet)'}")
+        echo(f"labels     {', '.join(record['labels']) or '-'}")
+        tags = " ".join(f"{key}={_compact(value)}" for key, value in record["tags"].items())
+        echo(f"tags       {tags or '-'}")
+        echo(f"timestamp  {record['timestamp'] or '-'}")
+        echo(f"metadata   {record['metadata_location'] or 'none stored yet'}")
+
+
+def _describe(datafile: Datafile) -> dict[str, Any]:
+    metadata = datafile.metadata().model_dump(mode="json")
+    location = datafile.metadata_location  # None: no id is stored yet, so show none
+    return {
+        "path": datafile.path,
+        "name": datafile.name,
+        "size": datafile.size,
+        "hash_value": datafile.hash_value,
+        "id": metadata["id"] if location is not None else None,
+        "labels": metadata["labels"],
+        "tags": metadata["tags"],
+        "timestamp": metadata["timestamp"],
+        "metadata_hash_value": datafile.metadata_hash_value,
+        "metadata_location": location,
+    }
+
+
+def _listed(datafile: Datafile) -> dict[str, Any]:
+    metadata = datafile.metadata().model_dump(mode="json")
+    return {"path": datafile.path, "name": datafile.name, "size": datafile.size, **metadata}
+
+
+@cli.command("ls")
+@click.argument("url", default=".")
+@click.option("-r", "--recursive", is_flag=True, help="Include subdirectories.")
+@click.option(
+    "-f",
+    "--filter",
+    "lookups",
+    multiple=True,
+    callback=parse_assignments,
+    metavar="LOOKUP=VALUE",
+    help="Keep files matching a lookup, as in Python: labels__contains=raw, "
+    "tags__site=north, size__gt=1000, timestamp__gte=2024-01-01. Repeat to combine.",
+)
+@click.option("--order-by", metavar="ATTRIBUTE", default="path", help="Sort by (default: path).")
+@click.option("--reverse", is_flag=True, help="Sort in descending order.")
+@click.option("-l", "--long", "long_format", is_flag=True, help="Show size, labels and tags.")
+@json_option
+@click.pass_obj
+def ls_command(
+    settings: Settings,
+    url: str,
+    recursive: bool,
+    lookups: dict[str, Any],
+    order_by: str,
+    reverse: bool,
+    long_format: bool,
+    as_json: bool,
+) -> None:
+    """List the files under a directory or cloud prefix, filtered by their metadata.
+
+    Values are JSON where they parse as JSON (80, true, ["a","b"]) and text otherwise; quote
+    a number to compare it as text: tags__code='"042"'. One listing, no download.
+    """
+    location = Location(url)
+    if location.is_local and os.path.isfile(location.url):
+        files = FilterSet([settings.datafile(url)])
+    else:
+        files = settings.dataset(url, recursive=recursive).files
+    selected = files.filter(**lookups).order_by(order_by, reverse)
+    if as_json:
+        echo_json([_listed(datafile) for datafile in selected])
+        return
+    for datafile in selected:
+        if not long_format:
+            echo(datafile.path)
+            continue
+        labels = ",".join(sorted(datafile.labels)) or "-"
+        tags = _compact(dict(datafile.tags)) if datafile.tags else "-"
+        echo(f"{datafile.size:>12}  {labels}  {tags}  {datafile.path}")
+
+
+def _edit_metadata(settings: Settings, url: str, edit: Callable[[Datafile], object]) -> None:
+    """Apply ``edit`` to the metadata of the file at ``url`` and store it, without content."""
+    datafile = settings.existing_datafile(url)
+    edit(datafile)
+    datafile.update_metadata()
+
+
+@cli.group()
+def label() -> None:
+    """Add or remove labels (metadata only: no content is transferred)."""
+
+
+@label.command("add")
+@click.argument("url")
+@click.argument("labels", nargs=-1, required=True, callback=parse_labels)
+@click.pass_obj
+def label_add(settings: Settings, url: str, labels: list[str]) -> None:
+    """Add LABELS to the file at URL."""
+    _edit_metadata(settings, url, lambda datafile: datafile.labels.update(labels))
+
+
+@label.command("remove")
+@click.argument("url")
+@click.argument("labels", nargs=-1, required=True, callback=parse_labels)
+@click.pass_obj
+def label_remove(settings: Settings, url: str, labels: list[str]) -> None:
+    """Remove LABELS from the file at URL (labels it does not have are ignored)."""
+    _edit_metadata(settings, url, lambda datafile: datafile.labels.difference_update(labels))
+
+
+@cli.group()
+def tag() -> None:
+    """Set or unset tags (metadata only: no content is transferred)."""
+
+
+@tag.command("set")
+@click.argument("url")
+@click.argument("tags", nargs=-1, required=True, callback=parse_tags)
+@click.pass_obj
+def tag_set(settings: Settings, url: str, tags: dict[str, Any]) -> None:
+    """Set tags KEY=VALUE on the file at URL.
+
+    A value is JSON where it parses as JSON (80, 4.5, true, null, ["a"], {"k": 1}) and text
+    otherwise (north); quote it to keep a number as text: code='"042"'.
+    """
+    _edit_metadata(settings, url, lambda datafile: datafile.tags.update(tags))
+
+
+@tag.command("unset")
+@click.argument("url")
+@click.argument("keys", nargs=-1, required=True)
+@click.pass_obj
+def tag_unset(settings: Settings, url: str, keys: tuple[str, ...]) -> None:
+    """Remove the tags KEYS from the file at URL (keys it does not have are ignored)."""
+
+    def unset(datafile: Datafile) -> None:
+        for key in keys:
+            datafile.tags.pop(key, None)
+
+    _edit_metadata(settings, url, unset)
+
+
+@cli.command("hash")
+@click.argument("urls", nargs=-1, required=True)
+@json_option
+@click.pass_obj
+def hash_command(settings: Settings, urls: tuple[str, ...], as_json: bool) -> None:
+    """Print the CRC32C (GCS's base64 encoding) of each file, local or remote.
+
+    A remote file's hash comes from its backend when it knows it, with no download.
+    """
+    hashes = {url: settings.existing_datafile(url).hash_value for url in urls}
+    if as_json:
+        echo_json(hashes)
+        return
+    for url, value in hashes.items():
+        echo(f"{value}  {url}")
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)

@@ -1,0 +1,205 @@
+"""What every command shares: the global settings, option parsers and printing."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import click
+from fsspec.callbacks import Callback
+
+from octstore.datafile import Datafile
+from octstore.dataset import Dataset
+from octstore.errors import NotFoundError, OctstoreError
+from octstore.location import Location
+from octstore.metadata import validate_label, validate_tag_name
+from octstore.redaction import redact
+
+# --- settings shared by every command ---------------------------------------------------------
+
+
+@dataclass
+class Settings:
+    """The global options, shared by every command through click's context object."""
+
+    debug: bool = False
+    quiet: bool = False
+    storage_options: dict[str, Any] = field(default_factory=dict)
+
+    def options_for(self, url: str) -> dict[str, Any] | None:
+        """The storage options for ``url``: the ``-o`` ones, for remote URLs only."""
+        return None if Location(url).is_local else dict(self.storage_options) or None
+
+    def datafile(self, url: str) -> Datafile:
+        """The datafile at ``url``; a local directory is refused, pointing at ``ls``."""
+        location = Location(url)
+        if location.is_local and os.path.isdir(location.url):
+            raise OctstoreError(f"{url} is a directory: use 'octstore ls {url}' for its files")
+        return Datafile(url, storage_options=self.options_for(url))
+
+    def existing_datafile(self, url: str) -> Datafile:
+        """The datafile at ``url``, or NotFoundError if there is no file there."""
+        datafile = self.datafile(url)
+        if not exists(datafile):
+            raise NotFoundError(f"there is no file at {datafile.path}: check the path or URL")
+        return datafile
+
+    def dataset(self, url: str, *, recursive: bool = True) -> Dataset:
+        return Dataset(url, recursive=recursive, storage_options=self.options_for(url))
+
+    @contextlib.contextmanager
+    def progress(self, description: str) -> Iterator[Callback]:
+        """An fsspec callback drawing a progress bar on stderr (none when it is no terminal)."""
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+        console = Console(stderr=True)
+        with Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+            disable=self.quiet or not console.is_terminal,
+        ) as progress:
+            yield _ProgressCallback(progress, progress.add_task(description, total=None))
+
+    @contextlib.contextmanager
+    def activity(self, description: str) -> Iterator[None]:
+        """A spinner on stderr while one file moves (none when it is no terminal)."""
+        from rich.console import Console
+
+        console = Console(stderr=True)
+        if self.quiet or not console.is_terminal:
+            yield
+            return
+        with console.status(description):
+            yield
+
+
+def exists(datafile: Datafile) -> bool:
+    """Whether the file exists, from the state its datafile read when it was made (or, if it
+    found none, from one more look)."""
+    try:
+        datafile.size  # noqa: B018 - the state, read when the datafile was made
+    except NotFoundError:
+        return False
+    return True
+
+
+class _ProgressCallback(Callback):  # type: ignore[misc]  # fsspec is untyped
+    """An fsspec callback that moves a rich progress bar: files done of files to do."""
+
+    def __init__(self, progress: Any, task: Any) -> None:
+        super().__init__()
+        self._progress = progress
+        self._task = task
+
+    def call(self, *args: Any, **kwargs: Any) -> None:
+        self._progress.update(self._task, total=self.size, completed=self.value)
+
+
+# --- parameter types ------------------------------------------------------------------------
+
+
+def _json_or_text(text: str) -> Any:
+    """``text`` as a JSON value if it is one (``80``, ``true``, ``["a"]``), else as text.
+
+    NaN and Infinity are text: they are not JSON values octstore can store.
+    """
+
+    def refuse(constant: str) -> Any:
+        raise ValueError(constant)
+
+    try:
+        return json.loads(text, parse_constant=refuse)
+    except ValueError:
+        return text
+
+
+def parse_labels(ctx: click.Context, param: click.Parameter, values: Sequence[str]) -> list[str]:
+    """LABEL arguments, each checked before anything is read or written."""
+    try:
+        return [validate_label(value) for value in values]
+    except ValueError as error:
+        raise click.BadParameter(str(error), ctx, param) from None
+
+
+def parse_assignments(
+    ctx: click.Context, param: click.Parameter, values: Sequence[str]
+) -> dict[str, Any]:
+    """``KEY=VALUE`` arguments, each value JSON where it parses as JSON, text otherwise."""
+    assigned: dict[str, Any] = {}
+    for value in values:
+        key, equals, text = value.partition("=")
+        if not equals or not key:
+            raise click.BadParameter(
+                f"{value!r} is not NAME=VALUE: write e.g. site=north or height_m=80", ctx, param
+            )
+        assigned[key] = _json_or_text(text)
+    return assigned
+
+
+def parse_tags(ctx: click.Context, param: click.Parameter, values: Sequence[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` arguments whose keys are tag names."""
+    tags = parse_assignments(ctx, param, values)
+    try:
+        return {validate_tag_name(key): value for key, value in tags.items()}
+    except ValueError as error:
+        raise click.BadParameter(str(error), ctx, param) from None
+
+
+def parse_size(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+    """A size in bytes, from ``500MB``, ``2GiB`` or ``1000000``."""
+    from pydantic import ByteSize, TypeAdapter, ValidationError
+
+    if value is None:
+        return None
+    try:
+        return int(TypeAdapter(ByteSize).validate_python(value))
+    except ValidationError:
+        raise click.BadParameter(
+            f"{value!r} is not a size: write e.g. 500MB, 2GiB or 1000000", ctx, param
+        ) from None
+
+
+def parse_duration(ctx: click.Context, param: click.Parameter, value: str) -> timedelta:
+    """A duration from ``90s``, ``30m``, ``1h``, ``7d`` or a number of seconds."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", value)
+    if match is None:
+        raise click.BadParameter(f"{value!r} is not a duration: write e.g. 90s, 30m, 1h or 7d")
+    unit = {"": "seconds", "s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[match[2]]
+    return timedelta(**{unit: float(match[1])})
+
+
+# --- printing -------------------------------------------------------------------------------
+
+
+def json_option(function: Any) -> Any:
+    """The ``--json`` flag, passed to the command as ``as_json``."""
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON.")(function)
+
+
+def echo(message: str = "", *, err: bool = False, nl: bool = True) -> None:
+    """Print ``message`` (on stderr with ``err``), its credentials redacted: every line the
+    command line prints goes through here."""
+    click.echo(redact(message), err=err, nl=nl)
+
+
+def echo_json(value: Any) -> None:
+    """Print ``value`` as indented JSON (what ``--json`` prints)."""
+    echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+
+
+def human_size(size: int) -> str:
+    """``size`` bytes for people to read: ``1.5MiB``."""
+    from pydantic import ByteSize
+
+    return ByteSize(size).human_readable()

@@ -1,0 +1,123 @@
+"""The root ``octstore`` group and running it: exit codes, one-line errors, signals."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import traceback
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from octstore.__about__ import __version__
+from octstore.cli.options import Settings, echo, parse_assignments
+from octstore.errors import OctstoreError
+from octstore.redaction import redact
+
+# --- the root group -------------------------------------------------------------------------
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="octstore")
+@click.option(
+    "-o",
+    "--storage-option",
+    "storage_options",
+    multiple=True,
+    callback=parse_assignments,
+    metavar="KEY=VALUE",
+    help="An fsspec storage option for remote URLs (e.g. -o endpoint_url=http://...).",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
+@click.option("--debug", is_flag=True, help="Show tracebacks of errors.")
+@click.pass_obj
+def cli(settings: Settings, storage_options: dict[str, Any], quiet: bool, debug: bool) -> None:
+    """Any file, local or in the cloud, as one object: metadata, transfers and a cache.
+
+    \b
+    A tour on a local folder:
+      octstore label add north.csv raw
+      octstore tag set north.csv site=north height_m=80
+      octstore ls . --filter labels__contains=raw --filter tags__height_m__gt=50
+      octstore exec north.csv -- wc -l {}
+    """
+    settings.storage_options = storage_options
+    settings.quiet = quiet
+    settings.debug = debug
+
+
+# --- running ----------------------------------------------------------------------------------
+
+
+def _format_warning(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> str:
+    return redact(f"octstore: warning: {message}\n")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the command line: one line on stderr and a non-zero exit code for any error."""
+    settings = Settings()
+    warnings.formatwarning = _format_warning
+    for name in ("SIGTERM", "SIGHUP"):  # clean up as for Ctrl-C: temp files, programs
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), _exit_on_signal)
+    try:
+        code = cli.main(
+            args=list(argv) if argv is not None else None,
+            prog_name="octstore",
+            standalone_mode=False,
+            obj=settings,
+        )
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        echo("octstore: interrupted", err=True)
+        sys.exit(130)
+    except _NO_ARGS_IS_HELP as error:  # a group with no command: its help, as typed
+        echo(error.format_message(), err=True)
+        sys.exit(2)
+    except click.UsageError as error:
+        command = error.ctx.command_path if error.ctx else "octstore"
+        _fail(settings, error, exit_code=2, suffix=f" (see '{command} --help')")
+    except click.ClickException as error:
+        _fail(settings, error, exit_code=error.exit_code)
+    except OctstoreError as error:
+        _fail(settings, error, exit_code=2 if isinstance(error, ValueError) else 1)
+    except BrokenPipeError:
+        # The reader went away (``octstore ls | head``): say nothing more.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
+    except Exception as error:
+        _fail(settings, error, exit_code=1, unexpected=True)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+#: A group run with no command, which shows its help (click 8.2 and later).
+_NO_ARGS_IS_HELP: tuple[type[click.UsageError], ...] = tuple(
+    filter(None, [getattr(click.exceptions, "NoArgsIsHelpError", None)])
+)
+
+
+def _exit_on_signal(number: int, frame: object) -> None:
+    raise SystemExit(128 + number)
+
+
+def _fail(
+    settings: Settings,
+    error: BaseException,
+    *,
+    exit_code: int,
+    unexpected: bool = False,
+    suffix: str = "",
+) -> None:
+    """Print ``error`` on one line (and its traceback under ``--debug``), and exit."""
+    if settings.debug:
+        echo("".join(traceback.format_exception(error)), err=True, nl=False)
+    text = error.format_message() if isinstance(error, click.ClickException) else str(error)
+    message = " ".join(text.split()) + suffix
+    if unexpected:
+        message = f"{type(error).__name__}: {message}"
+        if not settings.debug:
+            message += " (run with --debug for the traceback)"
+    echo(f"octstore: error: {message}", err=True)
+    sys.exit(exit_code)

@@ -1,0 +1,172 @@
+"""The ``store`` group and ``serve``: the attachment store at a prompt and over HTTP."""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import timedelta
+from typing import IO, Any
+
+import click
+
+from octstore.cli.options import Settings, echo, echo_json, json_option, parse_duration, parse_size
+from octstore.cli.root import cli
+from octstore.store import Store
+
+
+def _store(settings: Settings, name: str) -> Store:
+    """The store configured as ``name``, or at the URL ``name``, with ``-o`` options on top."""
+    from octstore import config
+
+    resolved = config.load().store(name)
+    options = {**resolved.to_storage_options(), **(settings.options_for(resolved.url) or {})}
+    return Store(resolved.url, options or None)
+
+
+@cli.group("store")
+def store_group() -> None:
+    """Attachments kept once per content, addressed by SHA-256 handles.
+
+    STORE is a store's name in the configuration (OCTSTORE_CONFIG, OCTSTORE_* variables) or
+    a directory or URL.
+    """
+
+
+@store_group.command("add")
+@click.argument("store")
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--name", help="The file name to keep (default: each file's own; '-' needs it).")
+@json_option
+@click.pass_obj
+def store_add(
+    settings: Settings, store: str, paths: tuple[str, ...], name: str | None, as_json: bool
+) -> None:
+    """Add local files (or '-' for standard input) to STORE; print a handle for each.
+
+    Content already in the store is not transferred again.
+    """
+    target = _store(settings, store)
+    if name is not None and len(paths) > 1:
+        raise click.UsageError("--name names one file: give one PATH with it")
+    added = []
+    with settings.progress("adding") as callback:
+        callback.set_size(len(paths))
+        for path in paths:
+            if path == "-":
+                if name is None:
+                    raise click.UsageError("give --name for content from standard input")
+                handle = target.add(name, sys.stdin.buffer)
+            else:
+                handle = target.add(name or os.path.basename(path), path)
+            added.append({"path": path, "handle": handle})
+            callback.relative_update(1)
+    if as_json:
+        echo_json(added)
+        return
+    for item in added:
+        echo(item["handle"])
+
+
+@store_group.command("fetch")
+@click.argument("store")
+@click.argument("handle")
+@click.argument("destination", default=".")
+@click.option("--overwrite", is_flag=True, help="Replace a local file with other content.")
+@click.pass_obj
+def store_fetch(
+    settings: Settings, store: str, handle: str, destination: str, overwrite: bool
+) -> None:
+    """Download HANDLE's content into DESTINATION (a directory, or a file path); print where.
+
+    Identical content already there is left as it is.
+    """
+    target = _store(settings, store)
+    if destination.endswith(("/", os.sep)):
+        os.makedirs(destination, exist_ok=True)
+    with settings.activity(f"fetching {handle}"):
+        echo(target.fetch(handle, destination, overwrite=overwrite))
+
+
+@store_group.command("list")
+@click.argument("store")
+@json_option
+@click.pass_obj
+def store_list(settings: Settings, store: str, as_json: bool) -> None:
+    """List every stored content: its SHA-256, size, when it was stored, and its names."""
+    stored = _store(settings, store).list()
+    if as_json:
+        echo_json([item.to_dict() for item in stored])
+        return
+    for item in stored:
+        created = item.created.isoformat(timespec="seconds") if item.created else "-"
+        echo(f"{item.sha256}  {item.size:>12}  {created}  {', '.join(item.names)}")
+
+
+@store_group.command("gc")
+@click.argument("store")
+@click.option(
+    "--referenced",
+    type=click.File("r"),
+    required=True,
+    help="A file of the handles still in use, one a line ('-': standard input).",
+)
+@click.option(
+    "--grace",
+    default="1h",
+    show_default=True,
+    callback=parse_duration,
+    help="Keep content added more recently than this (90s, 30m, 1h, 7d).",
+)
+@click.option("--dry-run", is_flag=True, help="Say what would be deleted; delete nothing.")
+@json_option
+@click.pass_obj
+def store_gc(
+    settings: Settings,
+    store: str,
+    referenced: IO[str],
+    grace: timedelta,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    """Delete the content no referenced handle names and nobody added within --grace.
+
+    Safe while others add to the store: content added during the collection is kept.
+    """
+    handles = {line.strip() for line in referenced if line.strip()}
+    report = _store(settings, store).gc(handles, grace, dry_run=dry_run)
+    if as_json:
+        echo_json(report.to_dict())
+    else:
+        echo(str(report))
+
+
+@cli.command()
+@click.argument("store")
+@click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
+@click.option("--port", default=8000, show_default=True, help="The port (0: any free one).")
+@click.option(
+    "--max-upload-bytes",
+    callback=parse_size,
+    help="The largest upload accepted (default: octstore.http's limit).",
+)
+@click.option("--read-only", is_flag=True, help="Refuse uploads.")
+@click.pass_obj
+def serve(
+    settings: Settings,
+    store: str,
+    host: str,
+    port: int,
+    max_upload_bytes: int | None,
+    read_only: bool,
+) -> None:
+    """Serve STORE over HTTP: GET /<handle> (ranges, conditional requests) and POST /.
+
+    This is werkzeug's development server; in production run octstore.http.make_app under
+    a WSGI server such as gunicorn.
+    """
+    from octstore import http
+
+    options: dict[str, Any] = {"read_only": read_only}
+    if max_upload_bytes is not None:
+        options["max_upload_bytes"] = max_upload_bytes
+    http.serve(_store(settings, store), host, port, **options)
