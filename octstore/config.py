@@ -217,6 +217,8 @@ class Config(BaseSettings):
             toml = TomlConfigSettingsSource(settings_cls, file)
         except ValueError as error:  # TOMLDecodeError, UnicodeDecodeError
             raise ConfigError(f"{file} is not valid TOML ({error}): fix it") from None
+        # Store names are case-insensitive: the file's are lower-cased, as the variables'
+        # are, so that a variable merges into the file's store of that name.
         stores = toml.init_kwargs.get("stores")
         if isinstance(stores, dict):
             toml.init_kwargs["stores"] = {str(k).lower(): v for k, v in stores.items()}
