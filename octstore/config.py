@@ -23,7 +23,8 @@ Every setting can also come from the environment, which wins over the file: a se
 a field joined by ``__`` after ``OCTSTORE_``, such as ``OCTSTORE_DEFAULT_STORE``,
 ``OCTSTORE_S3__ENDPOINT_URL``, ``OCTSTORE_GCS__PROJECT`` or
 ``OCTSTORE_STORES__ATTACHMENTS__URL`` (store names are case-insensitive; in variables,
-write ``-`` as ``_``). ``STORAGE_OPTIONS`` variables hold JSON.
+write ``-`` as ``_``). ``STORAGE_OPTIONS`` variables hold JSON. pydantic-settings reads both
+sources (:class:`Config` is a ``BaseSettings``); :func:`load` names them.
 
 Credentials are optional. Without them, S3 uses the AWS chain (``AWS_ACCESS_KEY_ID`` and
 ``AWS_SECRET_ACCESS_KEY``, ``AWS_PROFILE``, ``~/.aws``, instance roles ...) and GCS the
@@ -36,30 +37,44 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
 import platformdirs
 from fsspec.core import split_protocol
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 from octstore.errors import ConfigError
 from octstore.redaction import redact
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
-
 __all__ = ["Config", "StoreConfig", "StoreSettings", "config_path", "load"]
 
 _PREFIX = "OCTSTORE_"
+_SECTIONS = ("s3", "gcs")
 _S3_ONLY = ("region", "profile", "access_key_id", "secret_access_key", "session_token")
 _GCS_ONLY = ("project", "token")
-_SECRETS = ("access_key_id", "secret_access_key", "session_token", "token")
 _PROTOCOL_SECTIONS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs"}
+# What :func:`load` is reading: the TOML file and the OCTSTORE_* variables, by lower-cased
+# name. BaseSettings asks its class, not the call, for sources; this carries the call's.
+_READING: ContextVar[tuple[Path, dict[str, str]] | None] = ContextVar("_READING", default=None)
+
+
+def _section_for(protocol: str) -> str | None:
+    """The config section (``"s3"``, ``"gcs"``) with the defaults for ``protocol``'s stores."""
+    return _PROTOCOL_SECTIONS.get(protocol)
+
+
+def _revealed(secret: SecretStr | None) -> str | None:
+    return None if secret is None else secret.get_secret_value()
 
 
 class StoreSettings(BaseModel):
@@ -132,7 +147,7 @@ class StoreConfig(StoreSettings):
         Raises:
             ConfigError: If a field does not apply to the store's protocol.
         """
-        section = _PROTOCOL_SECTIONS.get(self.protocol)
+        section = _section_for(self.protocol)
         wrong = {"s3": _GCS_ONLY, "gcs": _S3_ONLY}.get(section or "", (*_S3_ONLY, *_GCS_ONLY))
         misplaced = [name for name in wrong if getattr(self, name) is not None]
         if misplaced or (section is None and self.endpoint_url is not None):
@@ -141,36 +156,30 @@ class StoreConfig(StoreSettings):
                 f"store {self.url}: {fields} do(es) not apply to {self.protocol}:// stores; "
                 "remove them, or put backend-specific options in storage_options"
             )
-        options: dict[str, Any] = {}
-        if self.endpoint_url is not None:
-            options["endpoint_url"] = self.endpoint_url
+        options: dict[str, Any] = {"endpoint_url": self.endpoint_url}
         if section == "s3":
-            if self.region is not None:
-                options["client_kwargs"] = {"region_name": self.region}
-            if self.profile is not None:
-                options["profile"] = self.profile
-            for field, option in (
-                ("access_key_id", "key"),
-                ("secret_access_key", "secret"),
-                ("session_token", "token"),
-            ):
-                secret: SecretStr | None = getattr(self, field)
-                if secret is not None:
-                    options[option] = secret.get_secret_value()
-            if self.anonymous is not None:
-                options["anon"] = self.anonymous
+            options |= {
+                "client_kwargs": None if self.region is None else {"region_name": self.region},
+                "profile": self.profile,
+                "key": _revealed(self.access_key_id),
+                "secret": _revealed(self.secret_access_key),
+                "token": _revealed(self.session_token),
+                "anon": self.anonymous,
+            }
         elif section == "gcs":
-            if self.project is not None:
-                options["project"] = self.project
-            if self.token is not None:
-                options["token"] = self.token.get_secret_value()
-            if self.anonymous:
-                options["token"] = "anon"
+            options |= {
+                "project": self.project,
+                "token": "anon" if self.anonymous else _revealed(self.token),
+            }
+        options = {name: value for name, value in options.items() if value is not None}
         return {**options, **self.storage_options}
 
 
-class Config(BaseModel):
+class Config(BaseSettings):
     """Every setting: the default store, defaults per protocol, and the named stores.
+
+    :func:`load` fills it from the TOML file and the ``OCTSTORE_*`` variables; made directly
+    (``Config(stores={...})`` or ``Config.model_validate``), it holds what it is given.
 
     Attributes:
         default_store: The store :meth:`store` returns when given no name.
@@ -179,13 +188,41 @@ class Config(BaseModel):
         stores: The named stores, by lower-cased name.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = SettingsConfigDict(env_prefix=_PREFIX, env_nested_delimiter="__", extra="forbid")
 
     default_store: str | None = None
     s3: StoreSettings = Field(default_factory=StoreSettings)
     gcs: StoreSettings = Field(default_factory=StoreSettings)
     stores: dict[str, StoreConfig] = Field(default_factory=dict)
     _sources: str = PrivateAttr(default="defaults")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Where values come from, the first to set one winning: the keyword arguments;
+        then, under :func:`load`, the ``OCTSTORE_*`` variables and the TOML file."""
+        reading = _READING.get()
+        if reading is None:
+            return (init_settings,)
+        file, variables = reading
+        environment = EnvSettingsSource(settings_cls)
+        environment.env_vars = variables  # load()'s environment, not necessarily os.environ
+        try:
+            toml = TomlConfigSettingsSource(settings_cls, file)
+        except ValueError as error:  # TOMLDecodeError, UnicodeDecodeError
+            raise ConfigError(f"{file} is not valid TOML ({error}): fix it") from None
+        # Store names are case-insensitive: the file's are lower-cased, as the variables'
+        # are, so that a variable merges into the file's store of that name.
+        stores = toml.init_kwargs.get("stores")
+        if isinstance(stores, dict):
+            toml.init_kwargs["stores"] = {str(k).lower(): v for k, v in stores.items()}
+        return init_settings, environment, toml
 
     def store(self, name: str | None = None) -> StoreConfig:
         """The store called ``name`` with its protocol's defaults filled in.
@@ -215,7 +252,7 @@ class Config(BaseModel):
                     f"OCTSTORE_STORES__{name.upper().replace('-', '_')}__URL, or give a URL"
                 )
             entry = StoreConfig(url=name)
-        section = _PROTOCOL_SECTIONS.get(entry.protocol)
+        section = _section_for(entry.protocol)
         if section is None:
             return entry
         defaults: StoreSettings = getattr(self, section)
@@ -229,16 +266,12 @@ class Config(BaseModel):
     def to_dict(self) -> dict[str, Any]:
         """Every setting that is set, JSON-safe, with secrets masked (see
         :meth:`StoreSettings.to_dict`)."""
-        document: dict[str, Any] = {}
-        if self.default_store is not None:
-            document["default_store"] = self.default_store
-        for section in ("s3", "gcs"):
-            settings = getattr(self, section).to_dict()
-            if settings:
-                document[section] = settings
-        if self.stores:
-            document["stores"] = {name: store.to_dict() for name, store in self.stores.items()}
-        return document
+        document = {
+            "default_store": self.default_store,
+            **{section: getattr(self, section).to_dict() for section in _SECTIONS},
+            "stores": {name: store.to_dict() for name, store in self.stores.items()},
+        }
+        return {key: value for key, value in document.items() if value not in (None, {})}
 
 
 def config_path(environ: Mapping[str, str] | None = None) -> Path:
@@ -266,28 +299,17 @@ def load(
             invalid. The message names the setting, never its value.
     """
     environ = os.environ if environ is None else environ
-    explicit = path is not None or bool(environ.get("OCTSTORE_CONFIG"))
     file = Path(path) if path is not None else config_path(environ)
-    document: dict[str, Any] = {}
-    sources = []
-    if file.is_file():
-        try:
-            document = tomllib.loads(file.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-            raise ConfigError(f"{file} is not valid TOML ({error}): fix it") from None
-        sources.append(str(file))
-    elif explicit:
+    if not file.is_file() and (path is not None or environ.get("OCTSTORE_CONFIG")):
         raise ConfigError(
             f"the config file {file} does not exist: create it, or unset OCTSTORE_CONFIG"
         )
-    if isinstance(document.get("stores"), dict):
-        document["stores"] = {str(k).lower(): v for k, v in document["stores"].items()}
-    overrides = _from_environment(environ)
-    if overrides:
-        sources.append("OCTSTORE_* variables")
-    merged = _merge(document, overrides)
+    variables = _settings_variables(environ)
+    sources = [str(file)] if file.is_file() else []
+    sources += ["OCTSTORE_* variables"] if variables else []
+    reading = _READING.set((file, variables))
     try:
-        config = Config.model_validate(merged)
+        config = Config()
     except ValidationError as error:
         problems = "; ".join(
             f"{'.'.join(str(part) for part in problem['loc'])}: {problem['msg']}"
@@ -295,49 +317,42 @@ def load(
         )
         where = " and ".join(sources) or "defaults"
         raise ConfigError(f"invalid octstore configuration in {where}: {problems}") from None
+    finally:
+        _READING.reset(reading)
     config._sources = " and ".join(sources) or "no config file, no OCTSTORE_* variables"
     return config
 
 
-def _from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
-    """The settings in ``OCTSTORE_*`` variables, nested as in the TOML file."""
-    document: dict[str, Any] = {}
+def _settings_variables(environ: Mapping[str, str]) -> dict[str, str]:
+    """The ``OCTSTORE_*`` variables that hold settings, by lower-cased name; the others
+    (``OCTSTORE_CONFIG``, ``OCTSTORE_CACHE_DIR`` ...) belong to other parts of octstore.
+
+    Raises:
+        ConfigError: If a nested variable is not a setting, or holds storage options that
+            are not a JSON object.
+    """
+    variables: dict[str, str] = {}
     for variable, value in environ.items():
-        if not variable.startswith(_PREFIX):
+        parts = variable[len(_PREFIX) :].lower().split("__")
+        if not variable.startswith(_PREFIX) or (len(parts) == 1 and parts != ["default_store"]):
             continue
-        parts = [part.lower() for part in variable[len(_PREFIX) :].split("__")]
-        if parts == ["default_store"]:
-            document["default_store"] = value
-        elif len(parts) == 2 and parts[0] in ("s3", "gcs"):
-            document.setdefault(parts[0], {})[parts[1]] = _value(variable, parts[1], value)
-        elif len(parts) == 3 and parts[0] == "stores":
-            store = document.setdefault("stores", {}).setdefault(parts[1], {})
-            store[parts[2]] = _value(variable, parts[2], value)
-        elif len(parts) > 1:
+        if not (
+            parts == ["default_store"]
+            or (len(parts) == 2 and parts[0] in _SECTIONS)
+            or (len(parts) == 3 and parts[0] == "stores")
+        ):
             raise ConfigError(
                 f"{variable} is not an octstore setting: use OCTSTORE_DEFAULT_STORE, "
                 "OCTSTORE_S3__<FIELD>, OCTSTORE_GCS__<FIELD> or OCTSTORE_STORES__<NAME>__<FIELD>"
             )
-    return document
+        if parts[-1] == "storage_options" and not _is_json_object(value):
+            raise ConfigError(f'{variable} is not a JSON object: write it as {{"name": value}}')
+        variables[variable.lower()] = value
+    return variables
 
 
-def _value(variable: str, field: str, value: str) -> Any:
-    if field != "storage_options":
-        return value
+def _is_json_object(text: str) -> bool:
     try:
-        options = json.loads(value)
+        return isinstance(json.loads(text), dict)
     except ValueError:
-        options = None
-    if not isinstance(options, dict):
-        raise ConfigError(f'{variable} is not a JSON object: write it as {{"name": value}}')
-    return options
-
-
-def _merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in overrides.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
+        return False

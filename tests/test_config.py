@@ -262,6 +262,181 @@ def test_errors_never_show_the_values(tmp_path: Path, text: str) -> None:
     assert "stores.main" in str(raised.value) or "default_store" in str(raised.value)
 
 
+# --- every source: the TOML file, OCTSTORE_* variables, both, neither ---------------------
+
+
+@pytest.fixture
+def no_user_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default config file (in the user config directory) is not there."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "no-user-config"))
+
+
+def test_settings_come_from_the_toml_file_alone(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+default_store = "main"
+
+[s3]
+region = "eu-west-1"
+
+[stores.main]
+url = "s3://bucket/main"
+storage_options = { use_ssl = false }
+""",
+    )
+
+    config = load(path, environ={})
+
+    assert config.default_store == "main"
+    assert config.store().to_storage_options() == {
+        "client_kwargs": {"region_name": "eu-west-1"},
+        "use_ssl": False,
+    }
+    with pytest.raises(ConfigError) as raised:
+        config.store("other")
+    assert f"({path}; configured: main)" in str(raised.value)
+
+
+def test_settings_come_from_variables_alone(no_user_config: None) -> None:
+    config = load(
+        environ={
+            "OCTSTORE_DEFAULT_STORE": "main",
+            "OCTSTORE_S3__REGION": "eu-west-1",
+            "OCTSTORE_GCS__PROJECT": "my-project",
+            "OCTSTORE_STORES__MAIN__URL": "s3://bucket/main",
+            "OCTSTORE_STORES__MAIN__ANONYMOUS": "true",
+            "OCTSTORE_STORES__MAIN__STORAGE_OPTIONS": '{"use_ssl": false}',
+            "OCTSTORE_STORES__ARCHIVE__URL": "gs://bucket/archive",
+        }
+    )
+
+    assert config.store().to_storage_options() == {
+        "client_kwargs": {"region_name": "eu-west-1"},
+        "anon": True,
+        "use_ssl": False,
+    }
+    assert config.store("archive").to_storage_options() == {"project": "my-project"}
+    with pytest.raises(ConfigError) as raised:
+        config.store("other")
+    assert "(OCTSTORE_* variables; configured: archive, main)" in str(raised.value)
+
+
+def test_neither_file_nor_variables_gives_the_defaults(no_user_config: None) -> None:
+    config = load(environ={"OCTSTORE_CACHE_DIR": "/not/a/setting/of/this/model"})
+
+    assert config.model_dump() == Config().model_dump()
+    assert config.to_dict() == {}
+    assert config.store("s3://bucket/prefix").to_storage_options() == {}
+    with pytest.raises(ConfigError, match="no config file, no OCTSTORE_"):
+        config.store()
+
+
+def test_a_variable_wins_over_the_file_field_by_field(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+[stores.Main]
+url = "s3://bucket/main"
+region = "eu-west-1"
+profile = "file"
+storage_options = { use_ssl = false, max_concurrency = 4 }
+""",
+    )
+
+    config = load(
+        path,
+        environ={
+            "OCTSTORE_STORES__MAIN__PROFILE": "variable",
+            "OCTSTORE_STORES__main__STORAGE_OPTIONS": '{"max_concurrency": 8}',
+        },
+    )
+
+    assert sorted(config.stores) == ["main"]
+    assert config.store("main").to_storage_options() == {
+        "client_kwargs": {"region_name": "eu-west-1"},
+        "profile": "variable",
+        "use_ssl": False,
+        "max_concurrency": 8,
+    }
+
+
+@pytest.mark.parametrize(
+    ("field", "toml", "variable"),
+    [
+        ("endpoint_url", '"http://minio:9000"', "http://minio:9000"),
+        ("region", '"eu-west-1"', "eu-west-1"),
+        ("profile", '"production"', "production"),
+        ("access_key_id", '"AKIA-id"', "AKIA-id"),
+        ("secret_access_key", f'"{SECRET}"', SECRET),
+        ("session_token", '"session"', "session"),
+        ("anonymous", "true", "true"),
+        ("storage_options", "{ use_ssl = false }", '{"use_ssl": false}'),
+    ],
+)
+@pytest.mark.parametrize("section", ["stores.main", "s3"])
+def test_every_field_reads_the_same_from_the_file_and_a_variable(
+    tmp_path: Path, section: str, field: str, toml: str, variable: str
+) -> None:
+    store, setting = '[stores.main]\nurl = "s3://bucket/main"\n', f"{field} = {toml}\n"
+    text = store + setting if section == "stores.main" else f"{store}[s3]\n{setting}"
+    from_file = load(write(tmp_path, text), environ={})
+    name = "OCTSTORE_" + section.upper().replace(".", "__") + "__" + field.upper()
+    from_variable = load(write(tmp_path, store), environ={name: variable})
+
+    assert from_file.store("main").to_storage_options() == (
+        from_variable.store("main").to_storage_options()
+    )
+    assert from_file.store("main").to_storage_options() != {}
+
+
+@pytest.mark.parametrize(
+    ("toml", "variable", "named"),
+    [
+        ('[s3]\nanonymous = "maybe"\n', ("OCTSTORE_S3__ANONYMOUS", "maybe"), "s3.anonymous"),
+        (
+            '[stores.main]\nurl = "/a"\nanonymous = "maybe"\n',
+            ("OCTSTORE_STORES__MAIN__ANONYMOUS", "maybe"),
+            "stores.main.anonymous",
+        ),
+        ("[gcs]\nprojekt = 1\n", ("OCTSTORE_GCS__PROJEKT", "1"), "gcs.projekt"),
+    ],
+)
+def test_a_bad_value_gives_the_same_error_from_the_file_or_a_variable(
+    tmp_path: Path, no_user_config: None, toml: str, variable: tuple[str, str], named: str
+) -> None:
+    path = write(tmp_path, toml)
+    with pytest.raises(ConfigError) as from_file:
+        load(path, environ={"OCTSTORE_STORES__MAIN__URL": "/a"})
+    with pytest.raises(ConfigError) as from_variable:
+        load(environ=dict([variable]) | {"OCTSTORE_STORES__MAIN__URL": "/a"})
+
+    file_message, variable_message = str(from_file.value), str(from_variable.value)
+    assert file_message.startswith(
+        f"invalid octstore configuration in {path} and OCTSTORE_* variables: {named}: "
+    )
+    assert variable_message.startswith(
+        f"invalid octstore configuration in OCTSTORE_* variables: {named}: "
+    )
+    assert file_message.split(": ", 1)[1] == variable_message.split(": ", 1)[1]
+
+
+def test_an_unknown_setting_in_the_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="colour: Extra inputs are not permitted"):
+        load(write(tmp_path, 'colour = "blue"\n'), environ={})
+
+
+def test_a_config_made_directly_reads_neither_file_nor_variables(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OCTSTORE_CONFIG", str(write(tmp_path, '[stores.file]\nurl = "/f"\n')))
+    monkeypatch.setenv("OCTSTORE_STORES__VARIABLE__URL", "/v")
+    assert sorted(load().stores) == ["file", "variable"]
+
+    assert Config().stores == {}
+    assert Config(default_store="given").to_dict() == {"default_store": "given"}
+
+
 # --- real servers -------------------------------------------------------------------------
 
 
