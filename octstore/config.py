@@ -54,6 +54,7 @@ from pydantic_settings import (
 )
 
 from octstore.errors import ConfigError
+from octstore.protocols import lookup
 from octstore.redaction import redact
 
 __all__ = ["Config", "StoreConfig", "StoreSettings", "config_path", "load"]
@@ -62,7 +63,6 @@ _PREFIX = "OCTSTORE_"
 _SECTIONS = ("s3", "gcs")
 _S3_ONLY = ("region", "profile", "access_key_id", "secret_access_key", "session_token")
 _GCS_ONLY = ("project", "token")
-_PROTOCOL_SECTIONS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs"}
 # What :func:`load` is reading: the TOML file and the OCTSTORE_* variables, by lower-cased
 # name. BaseSettings asks its class, not the call, for sources; this carries the call's.
 _READING: ContextVar[tuple[Path, dict[str, str]] | None] = ContextVar("_READING", default=None)
@@ -70,7 +70,7 @@ _READING: ContextVar[tuple[Path, dict[str, str]] | None] = ContextVar("_READING"
 
 def _section_for(protocol: str) -> str | None:
     """The config section (``"s3"``, ``"gcs"``) with the defaults for ``protocol``'s stores."""
-    return _PROTOCOL_SECTIONS.get(protocol)
+    return lookup(protocol).config_section
 
 
 def _revealed(secret: SecretStr | None) -> str | None:
