@@ -12,7 +12,8 @@ it conforms when this module passes on it. The contract:
    ``download`` give back the bytes written. A file written by another tool has no metadata.
    ``put`` reads its source unless ``consumes_source`` says it moves it into place.
 2. Atomicity: a ``put`` that raises (an unreadable source, metadata too large to be read
-   back) leaves the old content and metadata as they were; no write, whether it succeeds or
+   back) leaves the old content and metadata as they were, and so does a ``write_metadata``
+   of metadata too large to be read back; no write, whether it succeeds or
    fails, leaves a temporary file, a pending write or a lease behind.
 3. Metadata without content: ``write_metadata`` changes what ``stat`` reports and returns
    that state; the content, its version token and its hash stay as they were; the stored id
@@ -299,15 +300,7 @@ def test_put_that_raises_leaves_the_old_content_and_metadata(rig: Rig) -> None:
     assert (state.version_token, state.metadata) == (old.version_token, old.metadata)
 
 
-def test_put_of_metadata_too_large_to_read_back_writes_nothing(
-    rig: Rig, request: pytest.FixtureRequest
-) -> None:
-    known_bug(
-        request,
-        rig,
-        {"memory", "s3", "gcs"},
-        "the content is written before the sidecar (object) that cannot hold the metadata",
-    )
+def test_put_of_metadata_too_large_to_read_back_writes_nothing(rig: Rig) -> None:
     old = rig.put("data.csv", b"old", rich_metadata())
     huge = Metadata(tags={"notes": "x" * MAX_DOCUMENT_BYTES})
 
@@ -316,6 +309,17 @@ def test_put_of_metadata_too_large_to_read_back_writes_nothing(
 
     state = rig.stat("data.csv")
     assert rig.backend.read("data.csv") == b"old"
+    assert (state.version_token, state.metadata) == (old.version_token, old.metadata)
+
+
+def test_metadata_changes_too_large_to_read_back_write_nothing(rig: Rig) -> None:
+    old = rig.put("data.csv", b"content", rich_metadata())
+    huge = with_changes(old.metadata, set_tags={"notes": "x" * MAX_DOCUMENT_BYTES})
+
+    with pytest.raises(InvalidMetadataError):
+        rig.write_metadata("data.csv", huge)
+
+    state = rig.stat("data.csv")
     assert (state.version_token, state.metadata) == (old.version_token, old.metadata)
 
 

@@ -52,6 +52,7 @@ from octstore.backends.object_metadata import (
     is_spilled,
     octstore_keys,
     read_spilled,
+    spilled_document,
     write_spilled,
 )
 from octstore.errors import ConflictError, IntegrityError, NotFoundError
@@ -179,6 +180,7 @@ class GcsBackend(MetadataBackend):
         unconditionally."""
         keys = encode(metadata)
         spills = encoded_size(keys) > METADATA_LIMIT
+        document = spilled_document(metadata if spills else None)
         previous = basis.details if basis is not None else {}
         mime = previous.get("contentType") or content_type(location.name)
         with translate_errors(location.url, "writing"):
@@ -214,7 +216,7 @@ class GcsBackend(MetadataBackend):
                 uploaded = written
             location.fs.invalidate_cache(location.fs_path)
             stale = not spills and not create and _may_have_spilled(basis)
-            write_spilled(location, metadata if spills else None, stale=stale)
+            write_spilled(location, document, stale=stale)
             return _state(uploaded, metadata)
 
     def write_metadata(
@@ -266,6 +268,7 @@ class GcsBackend(MetadataBackend):
         """
         keys = encode(metadata)
         spills = encoded_size(keys) > METADATA_LIMIT
+        document = spilled_document(metadata if spills else None)
         if spills:
             keys = encode_spilled(metadata)
         patch: dict[str, str | None] = {key: None for key in octstore_keys if key not in keys}
@@ -303,7 +306,7 @@ class GcsBackend(MetadataBackend):
                 patched = written
             location.fs.invalidate_cache(location.fs_path)
             stale = not spills and _may_have_spilled(basis)
-            write_spilled(location, metadata if spills else None, stale=stale)
+            write_spilled(location, document, stale=stale)
             return _state(patched, metadata)
 
     def download(self, location: Location, state: ObjectState, target: str) -> None:

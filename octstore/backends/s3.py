@@ -184,6 +184,7 @@ class S3Backend(MetadataBackend):
         ``current`` (None: if it is absent, when ``if_absent``; else unconditionally)."""
         foreign = dict(current.details.get("foreign_metadata", {})) if current else {}
         user_metadata, spilled = _user_metadata(location, metadata, crc32c, foreign)
+        document = keys_codec.spilled_document(metadata if spilled else None)
         request: dict[str, Any] = {
             "Bucket": _bucket(location),
             "Key": _key(location),
@@ -223,7 +224,7 @@ class S3Backend(MetadataBackend):
             if written is None:
                 raise
             etag = written
-        keys_codec.write_spilled(location, metadata if spilled else None, stale=had_sidecar)
+        keys_codec.write_spilled(location, document, stale=had_sidecar)
         details = {
             "ETag": etag,
             "ContentType": request["ContentType"],
@@ -291,6 +292,7 @@ class S3Backend(MetadataBackend):
             new = changes.apply(current.metadata)
             foreign = current.details["foreign_metadata"]
             user_metadata, spilled = _user_metadata(location, new, current.crc32c, foreign)
+            document = keys_codec.spilled_document(new if spilled else None)
             kept = {name: head[name] for name in _KEPT_HEADERS if head.get(name)}
             # HeadObject omits StorageClass for STANDARD; a copy without it resets to STANDARD.
             if head.get("StorageClass") and head["StorageClass"] != "STANDARD":
@@ -307,9 +309,7 @@ class S3Backend(MetadataBackend):
                     Metadata=user_metadata,
                     **kept,
                 )
-            keys_codec.write_spilled(
-                location, new if spilled else None, stale=current.details["spilled"]
-            )
+            keys_codec.write_spilled(location, document, stale=current.details["spilled"])
         result = response["CopyObjectResult"]
         etag: str = result["ETag"]
         details = {
