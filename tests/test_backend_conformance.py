@@ -70,11 +70,6 @@ from octstore.metadata import MAX_DOCUMENT_BYTES, Metadata
 from octstore.metadata.changes import MetadataChanges
 from tests.conftest import Backend
 
-GCS_REPLACES_THE_ID = (
-    "GCS writes whole metadata given without if_matches under the writer's id, not the "
-    "stored one (Datafile.upload onto an existing gs:// object replaces its id)"
-)
-
 #: Larger than every backend's object-metadata limit (S3: 2 KB, GCS: 8 KiB).
 BIG_TAG = "x" * 10_000
 
@@ -371,10 +366,7 @@ def test_write_metadata_leaves_the_content_its_version_and_its_hash(rig: Rig) ->
     assert "checked" in stored(after).labels
 
 
-def test_write_metadata_never_replaces_the_stored_id(
-    rig: Rig, request: pytest.FixtureRequest
-) -> None:
-    known_bug(request, rig, {"gcs"}, GCS_REPLACES_THE_ID)
+def test_write_metadata_never_replaces_the_stored_id(rig: Rig) -> None:
     first = rig.put("data.csv", b"content", rich_metadata())
 
     rig.write_metadata("data.csv", Metadata(id=uuid.uuid4(), labels=["other"]))
@@ -523,10 +515,7 @@ def test_write_metadata_applies_changes_to_the_latest_stored_metadata(rig: Rig) 
     assert stored(rig.stat("data.csv")).labels == {"raw", "theirs", "mine"}
 
 
-def test_whole_metadata_replaces_labels_tags_and_timestamp_but_keeps_the_id(
-    rig: Rig, request: pytest.FixtureRequest
-) -> None:
-    known_bug(request, rig, {"gcs"}, GCS_REPLACES_THE_ID)
+def test_whole_metadata_replaces_labels_tags_and_timestamp_but_keeps_the_id(rig: Rig) -> None:
     first = rig.put("data.csv", b"first", rich_metadata())
 
     rig.put("data.csv", b"second", Metadata(labels=["only"]))
