@@ -49,7 +49,6 @@ from octstore.backends.s3_requests import (
     _key,
     _last_modified,
     _read_range,
-    _settled,
     _user_metadata,
     head_object,
     state_from_head,
@@ -101,12 +100,10 @@ class S3Backend(MetadataBackend):
         ]
         with translate_errors(location.url, "listing"):
             heads = sync(fs.loop, _heads, fs, [(_bucket(child), _key(child)) for child in stale])
-            states = {
-                child.url: state_from_head(child, head)
-                for child, head in zip(stale, heads, strict=True)
-            }
+            states = {}
             for child, head in zip(stale, heads, strict=True):
-                if not _settled(head):
+                states[child.url] = state = state_from_head(child, head)
+                if not state.details["settled"]:
                     versions[child.url] += _UNSETTLED
         return [
             (
@@ -164,7 +161,7 @@ class S3Backend(MetadataBackend):
             if if_matches is not None and (
                 current is None
                 or current.version_token != if_matches.version_token
-                or (changes.replaces and _changed_since(if_matches, current))
+                or (changes.replaces and _changed_since(location, if_matches, current))
             ):
                 raise ConflictError.content_changed(location.url, source)
             stored = current.metadata if current is not None else None
@@ -229,10 +226,11 @@ class S3Backend(MetadataBackend):
             "ETag": etag,
             "ContentType": request["ContentType"],
             # PutObject's response carries no LastModified: None is "unknown", and a later
-            # conditional write compares the ETag only.
+            # conditional write compares the ETag and the metadata.
             "LastModified": None,
             "foreign_metadata": foreign,
             "spilled": spilled,
+            "settled": False,
         }
         return ObjectState(size, etag, crc32c, metadata, details)
 
@@ -287,7 +285,11 @@ class S3Backend(MetadataBackend):
         with translate_errors(location.url, "writing metadata of"), self._lease(location):
             head = head_object(location)
             current = state_from_head(location, head, read_sidecar=not changes.replaces)
-            if if_matches is not None and changes.replaces and _changed_since(if_matches, current):
+            if (
+                if_matches is not None
+                and changes.replaces
+                and _changed_since(location, if_matches, current)
+            ):
                 raise ConflictError.metadata_changed(location.url)
             new = changes.apply(current.metadata)
             foreign = current.details["foreign_metadata"]
@@ -317,6 +319,7 @@ class S3Backend(MetadataBackend):
             "ETag": etag,
             "LastModified": _last_modified(result.get("LastModified")),
             "spilled": spilled,
+            "settled": False,
         }
         return ObjectState(current.size, etag, current.crc32c, new, details)
 
