@@ -12,7 +12,8 @@ it conforms when this module passes on it. The contract:
    ``download`` give back the bytes written. A file written by another tool has no metadata.
    ``put`` reads its source unless ``consumes_source`` says it moves it into place.
 2. Atomicity: a ``put`` that raises (an unreadable source, metadata too large to be read
-   back) leaves the old content and metadata as they were; no write, whether it succeeds or
+   back) leaves the old content and metadata as they were, and so does a ``write_metadata``
+   of metadata too large to be read back; no write, whether it succeeds or
    fails, leaves a temporary file, a pending write or a lease behind.
 3. Metadata without content: ``write_metadata`` changes what ``stat`` reports and returns
    that state; the content, its version token and its hash stay as they were; the stored id
@@ -68,11 +69,6 @@ from octstore.location import Location
 from octstore.metadata import MAX_DOCUMENT_BYTES, Metadata
 from octstore.metadata.changes import MetadataChanges
 from tests.conftest import Backend
-
-GCS_REPLACES_THE_ID = (
-    "GCS writes whole metadata given without if_matches under the writer's id, not the "
-    "stored one (Datafile.upload onto an existing gs:// object replaces its id)"
-)
 
 #: Larger than every backend's object-metadata limit (S3: 2 KB, GCS: 8 KiB).
 BIG_TAG = "x" * 10_000
@@ -299,15 +295,7 @@ def test_put_that_raises_leaves_the_old_content_and_metadata(rig: Rig) -> None:
     assert (state.version_token, state.metadata) == (old.version_token, old.metadata)
 
 
-def test_put_of_metadata_too_large_to_read_back_writes_nothing(
-    rig: Rig, request: pytest.FixtureRequest
-) -> None:
-    known_bug(
-        request,
-        rig,
-        {"memory", "s3", "gcs"},
-        "the content is written before the sidecar (object) that cannot hold the metadata",
-    )
+def test_put_of_metadata_too_large_to_read_back_writes_nothing(rig: Rig) -> None:
     old = rig.put("data.csv", b"old", rich_metadata())
     huge = Metadata(tags={"notes": "x" * MAX_DOCUMENT_BYTES})
 
@@ -316,6 +304,17 @@ def test_put_of_metadata_too_large_to_read_back_writes_nothing(
 
     state = rig.stat("data.csv")
     assert rig.backend.read("data.csv") == b"old"
+    assert (state.version_token, state.metadata) == (old.version_token, old.metadata)
+
+
+def test_metadata_changes_too_large_to_read_back_write_nothing(rig: Rig) -> None:
+    old = rig.put("data.csv", b"content", rich_metadata())
+    huge = with_changes(old.metadata, set_tags={"notes": "x" * MAX_DOCUMENT_BYTES})
+
+    with pytest.raises(InvalidMetadataError):
+        rig.write_metadata("data.csv", huge)
+
+    state = rig.stat("data.csv")
     assert (state.version_token, state.metadata) == (old.version_token, old.metadata)
 
 
@@ -367,10 +366,7 @@ def test_write_metadata_leaves_the_content_its_version_and_its_hash(rig: Rig) ->
     assert "checked" in stored(after).labels
 
 
-def test_write_metadata_never_replaces_the_stored_id(
-    rig: Rig, request: pytest.FixtureRequest
-) -> None:
-    known_bug(request, rig, {"gcs"}, GCS_REPLACES_THE_ID)
+def test_write_metadata_never_replaces_the_stored_id(rig: Rig) -> None:
     first = rig.put("data.csv", b"content", rich_metadata())
 
     rig.write_metadata("data.csv", Metadata(id=uuid.uuid4(), labels=["other"]))
@@ -447,25 +443,28 @@ def test_whole_metadata_with_a_version_whose_content_changed_raises_conflict(rig
     assert stored(rig.stat("data.csv")).labels == {"second"}
 
 
+@pytest.mark.parametrize("notes", ["", BIG_TAG], ids=["small", "large"])
+@pytest.mark.parametrize("read_by", ["stat", "put"])
 def test_whole_metadata_with_a_state_read_before_a_metadata_update_raises_conflict(
-    rig: Rig, request: pytest.FixtureRequest
+    rig: Rig, notes: str, read_by: str
 ) -> None:
-    known_bug(
-        request,
-        rig,
-        {"s3"},
-        "S3 tells a metadata-only change by LastModified, to the second: one made in the "
-        "second the state was read is not seen",
-        strict=False,
-    )
-    rig.put("data.csv", b"content", Metadata(labels=["first"]))
-    read = rig.stat("data.csv")
+    written = rig.put("data.csv", b"content", Metadata(labels=["first"], tags={"notes": notes}))
+    read = rig.stat("data.csv") if read_by == "stat" else written
     rig.write_metadata("data.csv", with_changes(read.metadata, add=["theirs"]))
 
     with pytest.raises(ConflictError):
         rig.write_metadata("data.csv", Metadata(labels=["mine"]), if_matches=read)
 
     assert stored(rig.stat("data.csv")).labels == {"first", "theirs"}
+
+
+def test_whole_metadata_with_the_state_a_write_returned_writes(rig: Rig) -> None:
+    written = rig.put("data.csv", b"content", Metadata(labels=["first"], tags={"n": 1}))
+    updated = rig.write_metadata("data.csv", Metadata(labels=["second"]), if_matches=written)
+
+    rig.write_metadata("data.csv", Metadata(labels=["third"]), if_matches=updated)
+
+    assert stored(rig.stat("data.csv")).labels == {"third"}
 
 
 # --- 5. creation ----------------------------------------------------------------------------
@@ -519,10 +518,7 @@ def test_write_metadata_applies_changes_to_the_latest_stored_metadata(rig: Rig) 
     assert stored(rig.stat("data.csv")).labels == {"raw", "theirs", "mine"}
 
 
-def test_whole_metadata_replaces_labels_tags_and_timestamp_but_keeps_the_id(
-    rig: Rig, request: pytest.FixtureRequest
-) -> None:
-    known_bug(request, rig, {"gcs"}, GCS_REPLACES_THE_ID)
+def test_whole_metadata_replaces_labels_tags_and_timestamp_but_keeps_the_id(rig: Rig) -> None:
     first = rig.put("data.csv", b"first", rich_metadata())
 
     rig.put("data.csv", b"second", Metadata(labels=["only"]))

@@ -560,3 +560,45 @@ def test_whole_metadata_never_changes_a_stored_id(
     backend.write_metadata(at("x"), Metadata(labels=["other"]), if_matches=state)
 
     assert backend.stat(at("x")).metadata == Metadata(id=state.metadata.id, labels=["other"])
+
+
+@pytest.fixture
+def race_after_read(monkeypatch: pytest.MonkeyPatch, gcs_fs: Any) -> Callable[[str], None]:
+    """Make another writer change the custom metadata of an object right after octstore's
+    next read of it (a PATCH: its metageneration goes up)."""
+
+    def arm(name: str) -> None:
+        real_read = backend._read
+
+        def read_then_race(location: Location, *, read_sidecar: bool) -> ObjectState:
+            state = real_read(location, read_sidecar=read_sidecar)
+            monkeypatch.setattr(backend, "_read", real_read)
+            gcs_fs.setxattrs(f"{GCS_BUCKET}/{name}", **{"octstore-labels": '["theirs"]'})
+            return state
+
+        monkeypatch.setattr(backend, "_read", read_then_race)
+
+    return arm
+
+
+def test_whole_metadata_put_without_a_state_that_loses_a_race_is_retried_keeping_the_id(
+    at: Callable[[str], Location], source: Source, gcs_fs: Any, race_after_read: Any
+) -> None:
+    first = put(at("x"), source, b"old", rich_metadata())
+    race_after_read("x")
+
+    put(at("x"), source, b"new", Metadata(labels={"mine"}))
+
+    assert backend.stat(at("x")).metadata == Metadata(id=first.metadata.id, labels={"mine"})
+    assert read(gcs_fs, "x") == b"new"
+
+
+def test_whole_metadata_without_a_state_that_loses_a_race_is_retried_keeping_the_id(
+    at: Callable[[str], Location], source: Source, race_after_read: Any
+) -> None:
+    first = put(at("x"), source, b"content", rich_metadata())
+    race_after_read("x")
+
+    backend.write_metadata(at("x"), Metadata(labels={"mine"}))
+
+    assert backend.stat(at("x")).metadata == Metadata(id=first.metadata.id, labels={"mine"})

@@ -481,6 +481,22 @@ def test_upload_a_local_file_with_its_metadata(backend: Backend, tmp_path: Path)
     assert remote.id == local.id
 
 
+def test_upload_onto_an_existing_file_keeps_its_id(backend: Backend, tmp_path: Path) -> None:
+    existing = make(backend, "remote.csv", labels=["old"])
+    with existing.open("w") as f:
+        f.write("old")
+    local = Datafile(tmp_path / "local.csv", labels=["new"])
+    with local.open("w") as f:
+        f.write("new")
+
+    local.upload(backend.url("remote.csv"), **backend.storage_options)
+
+    remote = make(backend, "remote.csv")
+    assert backend.read("remote.csv") == b"new"
+    assert remote.labels == {"new"}
+    assert remote.id == existing.id != local.id
+
+
 def test_delete_removes_content_and_metadata(backend: Backend) -> None:
     df = make(backend, labels=["x"])
     with df.open("w") as f:

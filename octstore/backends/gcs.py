@@ -52,6 +52,7 @@ from octstore.backends.object_metadata import (
     is_spilled,
     octstore_keys,
     read_spilled,
+    spilled_document,
     write_spilled,
 )
 from octstore.errors import ConflictError, IntegrityError, NotFoundError
@@ -79,22 +80,32 @@ class GcsBackend(MetadataBackend):
         Raises:
             NotFoundError: If the object or its bucket does not exist.
         """
+        return self._read(location, read_sidecar=True)
+
+    def _read(self, location: Location, *, read_sidecar: bool) -> ObjectState:
+        """:meth:`stat`; metadata that spilled is read from the sidecar object only if
+        ``read_sidecar`` (whole metadata needs the stored id alone, kept in the object)."""
         with translate_errors(location.url, "reading"):
             bucket, key = _bucket_and_key(location)
             resource: dict[str, Any] = location.fs.call(
                 "GET", "b/{}/o/{}", bucket, key, json_out=True
             )
-            return _state(resource, self._read_metadata(location, resource.get("metadata")))
+            custom = resource.get("metadata")
+            return _state(
+                resource, self._read_metadata(location, custom, read_sidecar=read_sidecar)
+            )
 
     def _read_metadata(
-        self, location: Location, custom: Mapping[str, str | None] | None
+        self, location: Location, custom: Mapping[str, str | None] | None, *, read_sidecar: bool
     ) -> Metadata | None:
         custom = custom or {}
         metadata = decode(custom, location.url)
         if metadata is None:
             present = {k: v for k, v in custom.items() if v is not None}
             return octue.from_gcs_metadata(present, location.url)
-        return read_spilled(location, metadata) if is_spilled(custom) else metadata
+        if read_sidecar and is_spilled(custom):
+            return read_spilled(location, metadata)
+        return metadata
 
     def list(
         self, location: Location, *, recursive: bool = True, known: Known | None = None
@@ -110,7 +121,7 @@ class GcsBackend(MetadataBackend):
                 if known and child.url in known and known[child.url][0] == version:
                     listed.append((child, known[child.url][1], version))
                     continue
-                metadata = self._read_metadata(child, info.get("metadata"))
+                metadata = self._read_metadata(child, info.get("metadata"), read_sidecar=True)
                 listed.append((child, _state(info, metadata), version))
         return listed
 
@@ -127,10 +138,12 @@ class GcsBackend(MetadataBackend):
         """Upload ``source`` with its metadata in one request GCS verifies by ``crc32c``.
 
         ``source`` is left in place. Files over :data:`RESUMABLE_THRESHOLD` bytes go up in
-        chunks, so memory stays bounded. Metadata changes are applied to the metadata of the
-        state read and written under its generation and metageneration; if only the
-        metadata changed meanwhile (another writer's metadata update), they are applied
-        again to the new metadata and the upload retried.
+        chunks, so memory stays bounded. The metadata is applied to that of the state read
+        (``if_matches``, else read afresh: whole metadata keeps the stored id) and written
+        under its generation and metageneration. If the object changed meanwhile, changes
+        (or whole metadata without ``if_matches``) are applied again to what it holds now
+        and the upload retried; changes with ``if_matches`` only if its content did not
+        change.
 
         Raises:
             ConflictError: If ``if_absent`` and the object exists, or ``if_matches`` and its
@@ -139,19 +152,19 @@ class GcsBackend(MetadataBackend):
             IntegrityError: If the content did not match ``crc32c``; nothing was written.
         """
         changes = as_changes(metadata)
-        merges = not changes.replaces and not if_absent
+        retries = not if_absent and (if_matches is None or not changes.replaces)
         basis = if_matches
-        if merges and basis is None:
-            basis = self._stat_or_none(location)
+        if basis is None and not if_absent:
+            basis = self._read_or_none(location, read_sidecar=not changes.replaces)
         for attempt in attempts():
             stored = basis.metadata if basis is not None and not if_absent else None
-            create = if_absent or (merges and basis is None)
+            create = if_absent or basis is None
             try:
                 return self._put(location, source, changes.apply(stored), crc32c, basis, create)
             except ConflictError:
-                if not merges or attempt.last:
+                if not retries or attempt.last:
                     raise
-            fresh = self._stat_or_none(location)
+            fresh = self._read_or_none(location, read_sidecar=not changes.replaces)
             if if_matches is not None and (
                 fresh is None or fresh.version_token != if_matches.version_token
             ):
@@ -159,9 +172,9 @@ class GcsBackend(MetadataBackend):
             basis = fresh
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _stat_or_none(self, location: Location) -> ObjectState | None:
+    def _read_or_none(self, location: Location, *, read_sidecar: bool) -> ObjectState | None:
         try:
-            return self.stat(location)
+            return self._read(location, read_sidecar=read_sidecar)
         except NotFoundError:
             return None
 
@@ -179,6 +192,7 @@ class GcsBackend(MetadataBackend):
         unconditionally."""
         keys = encode(metadata)
         spills = encoded_size(keys) > METADATA_LIMIT
+        document = spilled_document(metadata if spills else None)
         previous = basis.details if basis is not None else {}
         mime = previous.get("contentType") or content_type(location.name)
         with translate_errors(location.url, "writing"):
@@ -214,7 +228,7 @@ class GcsBackend(MetadataBackend):
                 uploaded = written
             location.fs.invalidate_cache(location.fs_path)
             stale = not spills and not create and _may_have_spilled(basis)
-            write_spilled(location, metadata if spills else None, stale=stale)
+            write_spilled(location, document, stale=stale)
             return _state(uploaded, metadata)
 
     def write_metadata(
@@ -225,7 +239,8 @@ class GcsBackend(MetadataBackend):
         The changes are applied to the metadata of ``if_matches`` (read afresh if None) and
         patched under its generation and metageneration; if the object changed meanwhile,
         they are applied again to what it holds now, and the PATCH retried. Whole metadata
-        with ``if_matches`` is written only if the object did not change since. The
+        keeps the stored id; with ``if_matches`` it is written only if the object did not
+        change since (without, it is retried like changes). The
         generation stays the same and the metageneration goes up by one. Keys of other
         tools (octue's, say) are left alone.
 
@@ -236,28 +251,32 @@ class GcsBackend(MetadataBackend):
                 differs); or, for changes, if it kept changing through every retry.
         """
         changes = as_changes(metadata)
-        basis = if_matches
-        if basis is None and not changes.replaces:
-            basis = self.stat(location)
+        retries = if_matches is None or not changes.replaces
+        read_sidecar = not changes.replaces
+        basis = (
+            if_matches
+            if if_matches is not None
+            else self._read(location, read_sidecar=read_sidecar)
+        )
         for attempt in attempts():
-            new = changes.apply(basis.metadata if basis is not None else None)
+            new = changes.apply(basis.metadata)
             try:
                 return self._patch(location, new, basis, maybe_ours=changes.replaces)
             except ConflictError:
-                if changes.replaces or attempt.last:
+                if not retries or attempt.last:
                     raise
-            basis = self.stat(location)
+            basis = self._read(location, read_sidecar=read_sidecar)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _patch(
         self,
         location: Location,
         metadata: Metadata,
-        basis: ObjectState | None,
+        basis: ObjectState,
         *,
         maybe_ours: bool,
     ) -> ObjectState:
-        """One metadata PATCH to ``metadata``, if the object is still at ``basis`` (if given).
+        """One metadata PATCH to ``metadata``, if the object is still at ``basis``.
 
         With ``maybe_ours``, a failed precondition is first checked for being this PATCH's
         own first attempt (retried after its response was lost). Changes need no such
@@ -266,14 +285,15 @@ class GcsBackend(MetadataBackend):
         """
         keys = encode(metadata)
         spills = encoded_size(keys) > METADATA_LIMIT
+        document = spilled_document(metadata if spills else None)
         if spills:
             keys = encode_spilled(metadata)
         patch: dict[str, str | None] = {key: None for key in octstore_keys if key not in keys}
         patch.update(keys)
-        params: dict[str, str] = {}
-        if basis is not None:
-            params["ifGenerationMatch"] = str(basis.details["generation"])
-            params["ifMetagenerationMatch"] = str(basis.details["metageneration"])
+        params = {
+            "ifGenerationMatch": str(basis.details["generation"]),
+            "ifMetagenerationMatch": str(basis.details["metageneration"]),
+        }
         with translate_errors(location.url, "writing metadata of"):
             bucket, key = _bucket_and_key(location)
             try:
@@ -293,8 +313,7 @@ class GcsBackend(MetadataBackend):
                 written = maybe_ours and _resource_if(
                     location,
                     lambda found: (
-                        basis is not None
-                        and str(found.get("generation")) == str(basis.details["generation"])
+                        str(found.get("generation")) == str(basis.details["generation"])
                         and _holds(found.get("metadata") or {}, patch)
                     ),
                 )
@@ -303,7 +322,7 @@ class GcsBackend(MetadataBackend):
                 patched = written
             location.fs.invalidate_cache(location.fs_path)
             stale = not spills and _may_have_spilled(basis)
-            write_spilled(location, metadata if spills else None, stale=stale)
+            write_spilled(location, document, stale=stale)
             return _state(patched, metadata)
 
     def download(self, location: Location, state: ObjectState, target: str) -> None:

@@ -46,6 +46,7 @@ __all__ = [
     "is_spilled",
     "octstore_keys",
     "read_spilled",
+    "spilled_document",
     "write_spilled",
 ]
 
@@ -162,16 +163,29 @@ def read_spilled(location: Location, in_object: Metadata) -> Metadata:
     return in_object if spilled is None else spilled.model_copy(update={"id": in_object.id})
 
 
-def write_spilled(location: Location, metadata: Metadata | None, *, stale: bool) -> None:
-    """Write ``metadata`` to ``location``'s sidecar object, or, if None, delete a ``stale`` one.
+def spilled_document(metadata: Metadata | None) -> bytes | None:
+    """The sidecar object's document for spilled ``metadata`` (None: it did not spill).
+
+    Make it before the object is written, so that metadata too large to be read back is
+    refused before anything is written.
+
+    Raises:
+        InvalidMetadataError: If the document is larger than octstore reads back.
+    """
+    return dump_sidecar(metadata) if metadata is not None else None
+
+
+def write_spilled(location: Location, document: bytes | None, *, stale: bool) -> None:
+    """Write ``document`` (from :func:`spilled_document`) to ``location``'s sidecar object,
+    or, if None, delete a ``stale`` one.
 
     Call it only after the object itself was written, so that a failed conditional write
     leaves the sidecar as it was.
     """
     sidecar = _sidecar(location)
     fs = location.fs
-    if metadata is not None:
-        fs.pipe_file(sidecar.fs_path, dump_sidecar(metadata))
+    if document is not None:
+        fs.pipe_file(sidecar.fs_path, document)
     elif stale:
         with suppress(FileNotFoundError):
             fs.rm_file(sidecar.fs_path)

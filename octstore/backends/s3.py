@@ -49,7 +49,6 @@ from octstore.backends.s3_requests import (
     _key,
     _last_modified,
     _read_range,
-    _settled,
     _user_metadata,
     head_object,
     state_from_head,
@@ -101,12 +100,10 @@ class S3Backend(MetadataBackend):
         ]
         with translate_errors(location.url, "listing"):
             heads = sync(fs.loop, _heads, fs, [(_bucket(child), _key(child)) for child in stale])
-            states = {
-                child.url: state_from_head(child, head)
-                for child, head in zip(stale, heads, strict=True)
-            }
+            states = {}
             for child, head in zip(stale, heads, strict=True):
-                if not _settled(head):
+                states[child.url] = state = state_from_head(child, head)
+                if not state.details["settled"]:
                     versions[child.url] += _UNSETTLED
         return [
             (
@@ -164,7 +161,7 @@ class S3Backend(MetadataBackend):
             if if_matches is not None and (
                 current is None
                 or current.version_token != if_matches.version_token
-                or (changes.replaces and _changed_since(if_matches, current))
+                or (changes.replaces and _changed_since(location, if_matches, current))
             ):
                 raise ConflictError.content_changed(location.url, source)
             stored = current.metadata if current is not None else None
@@ -184,6 +181,7 @@ class S3Backend(MetadataBackend):
         ``current`` (None: if it is absent, when ``if_absent``; else unconditionally)."""
         foreign = dict(current.details.get("foreign_metadata", {})) if current else {}
         user_metadata, spilled = _user_metadata(location, metadata, crc32c, foreign)
+        document = keys_codec.spilled_document(metadata if spilled else None)
         request: dict[str, Any] = {
             "Bucket": _bucket(location),
             "Key": _key(location),
@@ -223,15 +221,16 @@ class S3Backend(MetadataBackend):
             if written is None:
                 raise
             etag = written
-        keys_codec.write_spilled(location, metadata if spilled else None, stale=had_sidecar)
+        keys_codec.write_spilled(location, document, stale=had_sidecar)
         details = {
             "ETag": etag,
             "ContentType": request["ContentType"],
             # PutObject's response carries no LastModified: None is "unknown", and a later
-            # conditional write compares the ETag only.
+            # conditional write compares the ETag and the metadata.
             "LastModified": None,
             "foreign_metadata": foreign,
             "spilled": spilled,
+            "settled": False,
         }
         return ObjectState(size, etag, crc32c, metadata, details)
 
@@ -286,11 +285,16 @@ class S3Backend(MetadataBackend):
         with translate_errors(location.url, "writing metadata of"), self._lease(location):
             head = head_object(location)
             current = state_from_head(location, head, read_sidecar=not changes.replaces)
-            if if_matches is not None and changes.replaces and _changed_since(if_matches, current):
+            if (
+                if_matches is not None
+                and changes.replaces
+                and _changed_since(location, if_matches, current)
+            ):
                 raise ConflictError.metadata_changed(location.url)
             new = changes.apply(current.metadata)
             foreign = current.details["foreign_metadata"]
             user_metadata, spilled = _user_metadata(location, new, current.crc32c, foreign)
+            document = keys_codec.spilled_document(new if spilled else None)
             kept = {name: head[name] for name in _KEPT_HEADERS if head.get(name)}
             # HeadObject omits StorageClass for STANDARD; a copy without it resets to STANDARD.
             if head.get("StorageClass") and head["StorageClass"] != "STANDARD":
@@ -307,9 +311,7 @@ class S3Backend(MetadataBackend):
                     Metadata=user_metadata,
                     **kept,
                 )
-            keys_codec.write_spilled(
-                location, new if spilled else None, stale=current.details["spilled"]
-            )
+            keys_codec.write_spilled(location, document, stale=current.details["spilled"])
         result = response["CopyObjectResult"]
         etag: str = result["ETag"]
         details = {
@@ -317,6 +319,7 @@ class S3Backend(MetadataBackend):
             "ETag": etag,
             "LastModified": _last_modified(result.get("LastModified")),
             "spilled": spilled,
+            "settled": False,
         }
         return ObjectState(current.size, etag, current.crc32c, new, details)
 

@@ -178,16 +178,31 @@ def _last_modified(value: object) -> str | None:
     return moment.astimezone(timezone.utc).replace(microsecond=0).isoformat()
 
 
-def _changed_since(previous: ObjectState, current: ObjectState) -> bool:
-    """Whether the object changed from ``previous`` to ``current``: content or metadata.
+def _changed_since(location: Location, previous: ObjectState, current: ObjectState) -> bool:
+    """Whether the object changed from ``previous`` to ``current`` (its head, read under the
+    lease without its sidecar object): content or metadata.
 
-    A metadata-only change keeps the ETag but moves ``LastModified``; a state whose
-    ``LastModified`` is unknown (None, as after a ``PutObject``) is compared by ETag only.
+    A content change moves the ETag. A metadata update (a copy onto itself) keeps it and
+    moves ``LastModified``, but only to the second: one made in the second ``previous`` was
+    read shows only in the metadata, compared as octstore encodes it (exactly). Metadata
+    that spilled is read from the sidecar object for that, unless ``previous`` was read a
+    second after it was last modified (``settled``), when ``LastModified`` alone tells.
     """
     if previous.version_token != current.version_token:
         return True
     before = previous.details.get("LastModified")
-    return before is not None and before != current.details.get("LastModified")
+    if before is not None and before != current.details.get("LastModified"):
+        return True
+    now = current.metadata
+    if now is not None and current.details.get("spilled"):
+        if before is not None and previous.details.get("settled"):
+            return False
+        now = keys_codec.read_spilled(location, now)
+    return _encoded(previous.metadata) != _encoded(now)
+
+
+def _encoded(metadata: Metadata | None) -> dict[str, str] | None:
+    return keys_codec.encode(metadata) if metadata is not None else None
 
 
 def _bucket(location: Location) -> str:
@@ -274,6 +289,8 @@ def state_from_head(
             if key not in keys_codec.octstore_keys
         },
         "spilled": spilled,
+        # read a second after LastModified: any later change moves it (see _settled)
+        "settled": _settled(head),
     }
     return ObjectState(
         size=int(head["ContentLength"]),

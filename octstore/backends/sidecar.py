@@ -230,18 +230,20 @@ class SidecarBackend(MetadataBackend):
                 location, if_matches, if_absent, kept=source, metadata_too=changes.replaces
             )
             new = changes.apply(current.metadata if current is not None else None)
+            # Made before anything is written: metadata too large to read back is refused here.
+            document = dump_sidecar(new)
             if location.is_local:
-                self._put_local(location, source, new)
+                self._put_local(location, source, document)
             else:  # no conditional writes here: the lock keeps writers in turn
                 location.fs.put_file(source, location.fs_path)
-                location.fs.pipe_file(self._sidecar(location).fs_path, dump_sidecar(new))
+                location.fs.pipe_file(self._sidecar(location).fs_path, document)
                 location.fs.invalidate_cache(location.parent)
             state = self.stat(location)
             return ObjectState(state.size, state.version_token, crc32c, new, state.details)
 
-    def _put_local(self, location: Location, source: str, metadata: Metadata) -> None:
-        """Move ``source`` into place with its sidecar, in the crash-safe order of the
-        module's docstring; the lock is held."""
+    def _put_local(self, location: Location, source: str, document: bytes) -> None:
+        """Move ``source`` into place with its sidecar ``document``, in the crash-safe order of
+        the module's docstring; the lock is held."""
         os.makedirs(location.parent, exist_ok=True)
         if os.stat(source).st_dev != os.stat(location.parent).st_dev:
             # another filesystem: copy beside the target, so the swap is a rename
@@ -251,15 +253,11 @@ class SidecarBackend(MetadataBackend):
         else:
             staged = source
         pending = self._pending(location).url
-        sidecar = dump_sidecar(metadata).decode("utf-8")
-        document = {"content": _identity(staged), "sidecar": sidecar}
-        cache.write_atomically(pending, json.dumps(document).encode("utf-8"))
+        intent = {"content": _identity(staged), "sidecar": document.decode("utf-8")}
+        cache.write_atomically(pending, json.dumps(intent).encode("utf-8"))
         os.replace(staged, location.url)
-        self._write_local_sidecar(location, metadata)
+        cache.write_atomically(self._sidecar(location).url, document)
         os.remove(pending)
-
-    def _write_local_sidecar(self, location: Location, metadata: Metadata) -> None:
-        cache.write_atomically(self._sidecar(location).url, dump_sidecar(metadata))
 
     def _pending(self, location: Location) -> Location:
         return location.sibling(f".{location.name}{_PENDING_SUFFIX}")
