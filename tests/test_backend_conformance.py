@@ -181,21 +181,6 @@ def stored(state: ObjectState) -> Metadata:
     return state.metadata
 
 
-def known_bug(
-    request: pytest.FixtureRequest,
-    rig: Rig,
-    backends: set[str],
-    reason: str,
-    *,
-    strict: bool = True,
-) -> None:
-    """Expect this test to fail on ``backends``: a backend bug, reported and not yet fixed.
-    Strict, so the marker goes as soon as the fix lands (not strict: the bug shows only
-    some of the time)."""
-    if rig.backend.name in backends:
-        request.applymarker(pytest.mark.xfail(reason=reason, strict=strict))
-
-
 def with_changes(
     basis: Metadata | None,
     *,
