@@ -271,6 +271,13 @@ class _ConcurrentServer(ThreadingHTTPServer):
     daemon_threads = True
 
 
+#: Seconds a request to the GCS emulator may take, at either end, before it fails. Without a
+#: bound, a request whose peer stalls blocks forever: on the server, a handler waiting for a
+#: body holds the storage lock, and every other request waits behind it; in gcsfs, a GET
+#: waits for a response that never comes. A failure names the request; a hang names nothing.
+REQUEST_TIMEOUT = 60
+
+
 class GcsServer:
     """The GCS emulator on a free loopback port, concurrent and GCS-faithful (see above)."""
 
@@ -282,6 +289,8 @@ class GcsServer:
         harness = self
 
         class Handler(gcs_server.RequestHandler):
+            timeout = REQUEST_TIMEOUT  # on the socket: reads and writes
+
             def _locked(self, method: str) -> None:
                 with lock:
                     if harness._recorded is not None:
@@ -320,8 +329,13 @@ class GcsServer:
 
     @property
     def storage_options(self) -> dict[str, Any]:
-        """What gcsfs needs to reach this server."""
-        return {"endpoint_url": self.endpoint_url, "token": "anon", "skip_instance_cache": True}
+        """What gcsfs needs to reach this server, and a bound on each request."""
+        return {
+            "endpoint_url": self.endpoint_url,
+            "token": "anon",
+            "requests_timeout": REQUEST_TIMEOUT,
+            "skip_instance_cache": True,
+        }
 
     @staticmethod
     def content_gets(requests: list[dict[str, Any]], key: str) -> int:
