@@ -1,4 +1,5 @@
-"""Sessions: ``tests`` (the suite), ``lint``, ``typecheck``, ``docs`` and ``bench``.
+"""Sessions: ``tests`` (the suite), ``slow`` (its long variants), ``lint``, ``typecheck``,
+``docs``, ``reliability`` (the docs' Reliability page) and ``bench``.
 
 Each session installs what it needs into its own virtualenv, so a fresh machine needs only
 Python, pip and nox.
@@ -28,9 +29,28 @@ def install(session: nox.Session, *groups: str, extras: str = "all") -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """The whole test suite, against real moto S3 and GCS emulator servers on loopback."""
+    """The whole test suite but the ``slow`` variants, against real moto S3 and GCS emulator
+    servers on loopback (a pair for each pytest-xdist worker)."""
     install(session, "test")
     session.run("pytest", *session.posargs)
+
+
+@nox.session
+def slow(session: nox.Session) -> None:
+    """The long race and soak variants (``@pytest.mark.slow``), which ``tests`` leaves out."""
+    install(session, "test")
+    session.run("pytest", "-m", "slow", *session.posargs)
+
+
+@nox.session
+def reliability(session: nox.Session) -> None:
+    """Run the reliability suite (``tests/reliability``), then render the docs' Reliability
+    page from the figures it wrote to ``build/reliability/figures.json``."""
+    install(session, "test")
+    figures = ROOT / "build" / "reliability" / "figures.json"
+    figures.unlink(missing_ok=True)  # a failed run writes none: never render an old one
+    session.run("pytest", "tests/reliability", *session.posargs)
+    session.run("python", "-m", "tests.reliability.report")
 
 
 @nox.session

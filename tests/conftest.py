@@ -2,7 +2,8 @@
 
 Every behaviour test takes ``backend`` and so runs on ``local``, ``memory``, ``s3`` (moto) and
 ``gcs`` (the GCS emulator). A server starts once per session, only if a test needs it, and is
-reset between tests.
+reset between tests. Under pytest-xdist each worker is a session of its own, with its own
+servers on free ports.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 import fsspec
 import pytest
 
+from tests.reliability.figures import FiguresWriter
 from tests.servers import DUMMY_AWS_CREDENTIALS, GCS_BUCKET, S3_BUCKET, GcsServer, S3Server
 
 BACKENDS = ("local", "memory", "s3", "gcs")
@@ -159,6 +161,10 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
     server = request.getfixturevalue("gcs_server")
     options = {k: v for k, v in server.storage_options.items() if k != "skip_instance_cache"}
     yield Backend(name, f"gs://{GCS_BUCKET}/{prefix}", options, fs, server)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(FiguresWriter(), "octstore-reliability-figures")
 
 
 def pytest_report_header() -> str:

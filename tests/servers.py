@@ -53,20 +53,42 @@ DUMMY_AWS_CREDENTIALS = {"key": "testing-key-id", "secret": "testing-secret"}
 
 
 class S3Server:
-    """moto's S3 server on a free loopback port, with its request recorder."""
+    """moto's S3 server on a free loopback port, with its request recorder.
+
+    One request at a time changes moto's state, as in the GCS emulator below: moto checks a
+    conditional write (``If-None-Match: *``, ``If-Match``) and then makes it, with no lock
+    between, so two racing writers could both succeed where S3 lets exactly one. (moto's own
+    ``ThreadedMotoServer`` is this server without the lock.)
+    """
 
     def __init__(self) -> None:
-        from moto.server import ThreadedMotoServer
+        from moto.moto_server.werkzeug_app import (
+            DomainDispatcherApplication,
+            MotoRequestHandler,
+            create_backend_app,
+        )
+        from werkzeug.serving import make_server
 
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        app = DomainDispatcherApplication(create_backend_app)
+        lock = threading.Lock()
 
-    def start(self) -> None:
-        self._server.start()
-        host, port = self._server.get_host_and_port()
+        def one_at_a_time(environ: Any, start_response: Any) -> Any:
+            with lock:
+                return app(environ, start_response)
+
+        self._server = make_server(
+            "127.0.0.1", 0, one_at_a_time, threaded=True, request_handler=MotoRequestHandler
+        )
+        self._thread = threading.Thread(target=self._server.serve_forever, name="moto", daemon=True)
+        host, port = self._server.server_address[:2]
         self.endpoint_url = f"http://{host}:{port}"
 
+    def start(self) -> None:
+        self._thread.start()
+
     def stop(self) -> None:
-        self._server.stop()
+        self._server.shutdown()
+        self._thread.join(timeout=5)
         with contextlib.suppress(FileNotFoundError):
             os.remove(os.environ["MOTO_RECORDER_FILEPATH"])
 
@@ -271,6 +293,13 @@ class _ConcurrentServer(ThreadingHTTPServer):
     daemon_threads = True
 
 
+#: Seconds a request to the GCS emulator may take, at either end, before it fails. Without a
+#: bound, a request whose peer stalls blocks forever: on the server, a handler waiting for a
+#: body holds the storage lock, and every other request waits behind it; in gcsfs, a GET
+#: waits for a response that never comes. A failure names the request; a hang names nothing.
+REQUEST_TIMEOUT = 60
+
+
 class GcsServer:
     """The GCS emulator on a free loopback port, concurrent and GCS-faithful (see above)."""
 
@@ -282,6 +311,8 @@ class GcsServer:
         harness = self
 
         class Handler(gcs_server.RequestHandler):
+            timeout = REQUEST_TIMEOUT  # on the socket: reads and writes
+
             def _locked(self, method: str) -> None:
                 with lock:
                     if harness._recorded is not None:
@@ -320,8 +351,13 @@ class GcsServer:
 
     @property
     def storage_options(self) -> dict[str, Any]:
-        """What gcsfs needs to reach this server."""
-        return {"endpoint_url": self.endpoint_url, "token": "anon", "skip_instance_cache": True}
+        """What gcsfs needs to reach this server, and a bound on each request."""
+        return {
+            "endpoint_url": self.endpoint_url,
+            "token": "anon",
+            "requests_timeout": REQUEST_TIMEOUT,
+            "skip_instance_cache": True,
+        }
 
     @staticmethod
     def content_gets(requests: list[dict[str, Any]], key: str) -> int:

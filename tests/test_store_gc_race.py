@@ -1,8 +1,8 @@
 """gc racing with adds in other processes never deletes what was just added.
 
 One process adds content (some of it already stored and old enough to collect, some new)
-while another runs gc over and over, in 20 rounds per backend. Every handle an add returned
-must still reach its content afterwards.
+while another runs gc over and over, in 4 rounds per backend (20 in the ``slow`` variant).
+Every handle an add returned must still reach its content afterwards.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from octstore import Store
 from tests import workers
 from tests.conftest import Backend
 
-ROUNDS = 20
+ROUNDS = 4
+SOAK_ROUNDS = 20
 OLD = 8  # stored before each round and aged, so gc wants them; the adder adds AGAIN again
 AGAIN = 5
 NEW = 3
@@ -88,13 +89,16 @@ def age(store: Store, handle: str, by: timedelta) -> None:
     datafile.update_metadata()
 
 
+@pytest.mark.parametrize(
+    "rounds", [ROUNDS, pytest.param(SOAK_ROUNDS, marks=pytest.mark.slow)], ids="{}-rounds".format
+)
 @pytest.mark.parametrize("backend", ["local", "s3", "gcs"], indirect=True)
 def test_gc_racing_with_adds_in_other_processes_loses_nothing(
-    backend: Backend, processes: dict[str, Any]
+    backend: Backend, processes: dict[str, Any], rounds: int
 ) -> None:
     rng = random.Random(8)
     total_runs = total_deleted = 0
-    for round_number in range(ROUNDS):
+    for round_number in range(rounds):
         url = backend.url(f"round-{round_number}")
         store = Store(url, backend.storage_options)
         old = [(f"old {n}.bin", os.urandom(rng.randrange(1, 4096))) for n in range(OLD)]
@@ -125,8 +129,8 @@ def test_gc_racing_with_adds_in_other_processes_loses_nothing(
                 assert file.read() == content
 
     print(
-        f"{backend.name}: {ROUNDS} rounds, {total_runs} gc runs during adds deleted "
+        f"{backend.name}: {rounds} rounds, {total_runs} gc runs during adds deleted "
         f"{total_deleted} objects; no added content lost"
     )
-    assert total_runs >= ROUNDS
+    assert total_runs >= rounds
     assert total_deleted > 0  # gc did collect while the adds ran
