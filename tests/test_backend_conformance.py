@@ -24,7 +24,7 @@ it conforms when this module passes on it. The contract:
    raises ``ConflictError`` and writes nothing, also when only the metadata changed since.
 5. Creation: ``put(if_absent=True)`` creates a missing file, and on an existing one raises
    ``ConflictError`` and writes nothing.
-6. Metadata changes (:class:`octstore.changes.MetadataChanges`) are applied to the metadata
+6. Metadata changes (:class:`octstore.metadata.changes.MetadataChanges`) are applied to the metadata
    stored when the write happens, by ``put`` and ``write_metadata`` alike, so another
    writer's change is kept; whole :class:`~octstore.metadata.Metadata` replaces labels, tags
    and timestamp but keeps the stored id; changes to a file without metadata store the
