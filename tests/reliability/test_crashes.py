@@ -350,7 +350,7 @@ def _store_sound(store: Store, backend: Backend, contents: dict[str, bytes], tmp
 
 
 def _claims_left(store: Store) -> list[str]:
-    return store._claim_files()
+    return store.claims.files()
 
 
 def _gc_survives(backend: Backend, tmp_path: Path, kill: dict[str, Any]) -> None:
@@ -375,7 +375,7 @@ def _gc_survives(backend: Backend, tmp_path: Path, kill: dict[str, Any]) -> None
     assert report.kept_busy == []
     assert _store_sound(store, backend, contents, tmp_path) == kept
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("octstore.store.store.CLAIM_TIMEOUT", timedelta(seconds=0.2))
+        patch.setattr("octstore.store.claims.CLAIM_TIMEOUT", timedelta(seconds=0.2))
         time.sleep(0.5)
         for digest, data in contents.items():
             assert store.add(f"{digest[:8]}.bin", data) == f"{digest}/{digest[:8]}.bin"
