@@ -256,3 +256,31 @@ def test_an_upload_over_an_existing_object_takes_the_lease(
     calls = [(r["method"], r["path"].rsplit("/", 1)[-1]) for r in requests]
     assert calls[0] == ("PUT", ".data.csv.octstore-lease")
     assert calls[-1] == ("DELETE", ".data.csv.octstore-lease")
+
+
+def test_a_lease_whose_release_was_lost_does_not_block_the_next_update_of_the_process(
+    datafile: Datafile, client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A release lost to the network leaves the lease until it expires; this process knows
+    the lease is its own, finished write's, and takes it over instead of waiting it out."""
+    monkeypatch.setenv("OCTSTORE_LEASE_WAIT", "1")
+    fs = datafile._location.fs
+    real_call = fs.call_s3
+
+    def losing_releases(method: str, *args: Any, **kwargs: Any) -> Any:
+        if method == "delete_object" and kwargs.get("Key") == LEASE_KEY:
+            raise OSError("connection reset while releasing")
+        return real_call(method, *args, **kwargs)
+
+    datafile.labels.add("raw")
+    with monkeypatch.context() as patch:
+        patch.setattr(fs, "call_s3", losing_releases)
+        with pytest.warns(OctstoreWarning, match="could not release its lease"):
+            datafile.update_metadata()
+    assert LEASE_KEY in keys(client)  # left behind, as a lost release leaves it
+
+    datafile.labels.add("clean")
+    datafile.update_metadata()  # within the wait, long before the lease expires
+
+    assert stored_labels(client) == '["clean","raw"]'
+    assert keys(client) == ["dir/data.csv"]

@@ -54,6 +54,12 @@ _HELD_FOR = "octstore-lease-ttl"
 _log = get_logger(__name__)
 
 
+#: The leases this process could not release, by ``bucket/key``: their tokens. Such a lease
+#: belongs to a write that is over, so this process may take it over at once rather than
+#: wait for it to expire.
+_unreleased: dict[str, str] = {}
+
+
 def lease_name(name: str) -> str:
     """The lease object name of the object ``name``."""
     return f".{name}{LEASE_SUFFIX}"
@@ -155,9 +161,16 @@ def held(
         except FileNotFoundError:
             continue  # released meanwhile: take it
         lease_metadata = {k.lower(): v for k, v in (head.get("Metadata") or {}).items()}
-        if lease_metadata.get(_OWNER) == token:  # ours, from a retried request
+        owner = lease_metadata.get(_OWNER)
+        if owner == token:  # ours, from a retried request
             etag = head["ETag"]  # whose response was lost
             break
+        if owner is not None and _unreleased.get(f"{bucket}/{lease_key}") == owner:
+            _log.debug("taking over this process's unreleased lease of %s", location.url)
+            etag = put(IfMatch=head["ETag"])
+            if etag is not None:
+                break
+            continue
         age = _server_age(head)
         if age is not None and age > max(ttl, _held_for(lease_metadata)):
             _log.debug("taking over the expired lease of %s (%.0f s old)", location.url, age)
@@ -174,10 +187,12 @@ def held(
             )
         time.sleep(delay * random.uniform(0.5, 1.5))
         delay = min(delay * 2, 0.5)
+    _unreleased.pop(f"{bucket}/{lease_key}", None)  # it is taken: nothing of it is left
     try:
         yield
     finally:
-        _release(location, bucket, lease_key, etag, is_conflict, is_missing)
+        if not _release(location, bucket, lease_key, etag, is_conflict, is_missing):
+            _unreleased[f"{bucket}/{lease_key}"] = token
 
 
 def _release(
@@ -187,14 +202,15 @@ def _release(
     etag: str,
     is_conflict: Callable[[BaseException], bool],
     is_missing: Callable[[BaseException], bool],
-) -> None:
-    """Delete the lease if it is still ours; a lease taken over meanwhile is left alone."""
+) -> bool:
+    """Delete the lease if it is still ours (a lease taken over meanwhile is left alone);
+    whether nothing of ours is left behind."""
     try:
         location.fs.call_s3("delete_object", Bucket=bucket, Key=lease_key, IfMatch=etag)
     except OSError as error:
         if is_missing(error):  # gone: our own delete retried after its response was lost,
             _log.debug("the lease of %s was gone at its release", location.url)  # or taken
-            return  # over and released: nothing of ours to clean up either way
+            return True  # over and released: nothing of ours to clean up either way
         if is_conflict(error):
             problem = (
                 "held its lease longer than it said it would, and another writer took it "
@@ -206,4 +222,7 @@ def _release(
                 f"could not release its lease ({error}): other writers wait for it to "
                 "expire (OCTSTORE_LEASE_TTL)"
             )
+            warn(f"the write of {location.url} {problem}", stacklevel=3)
+            return False
         warn(f"the write of {location.url} {problem}", stacklevel=3)
+    return True
