@@ -110,9 +110,12 @@ def destinations(
 
 
 def _substance(manifest: Manifest) -> dict[str, Any]:
-    """What a manifest says, without the listing versions: they tell a loader when to read a
-    file again, and a manifest that differs only in them need not be written again."""
+    """What a manifest says, without the listing versions and whether a state had settled
+    when it was read (S3): they tell a loader when to read a file again, not what the file
+    is, and a manifest that differs only in them need not be written again."""
     document = manifest.model_dump(mode="json", exclude={"files": {"__all__": {"listing_version"}}})
+    for entry in document["files"]:
+        entry["details"].pop("settled", None)
     document["files"] = sorted(document["files"], key=lambda entry: entry["path"])
     return document
 
