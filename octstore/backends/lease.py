@@ -126,6 +126,7 @@ def held(
     fs = location.fs
     directory, _, name = key.rpartition("/")
     lease_key = f"{directory}/{lease_name(name)}" if directory else lease_name(name)
+    lease_id = f"{bucket}/{lease_key}"
     token = uuid.uuid4().hex
     ttl = _seconds("OCTSTORE_LEASE_TTL", DEFAULT_TTL)
     lasts = ttl + max(0.0, longer_by)
@@ -165,7 +166,7 @@ def held(
         if owner == token:  # ours, from a retried request
             etag = head["ETag"]  # whose response was lost
             break
-        if owner is not None and _unreleased.get(f"{bucket}/{lease_key}") == owner:
+        if owner is not None and _unreleased.get(lease_id) == owner:
             _log.debug("taking over this process's unreleased lease of %s", location.url)
             etag = put(IfMatch=head["ETag"])
             if etag is not None:
@@ -187,12 +188,12 @@ def held(
             )
         time.sleep(delay * random.uniform(0.5, 1.5))
         delay = min(delay * 2, 0.5)
-    _unreleased.pop(f"{bucket}/{lease_key}", None)  # it is taken: nothing of it is left
+    _unreleased.pop(lease_id, None)  # it is taken: nothing of it is left
     try:
         yield
     finally:
         if not _release(location, bucket, lease_key, etag, is_conflict, is_missing):
-            _unreleased[f"{bucket}/{lease_key}"] = token
+            _unreleased[lease_id] = token
 
 
 def _release(
