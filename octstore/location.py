@@ -85,7 +85,9 @@ class Location:
         # A chain's filesystem is its first link's: ``simplecache`` in simplecache::s3://b/k.
         outer = before.partition(_CHAIN)[0] if before else protocol
         self.protocol = canonical(outer or "file")
-        self.filesystem_class()  # fail now, naming the fix, if the protocol is unusable
+        # Fail now, naming the fix, if a protocol of the URL (of any link) is unusable.
+        for link_protocol in {outer, protocol, *_chained_protocols(before, after)} - {None}:
+            _filesystem_class(canonical(link_protocol))
         # The URL keeps everything after the protocol, a host included (ftp://host/dir/x):
         # the filesystem's own path for it (``fs_path``) may drop the host.
         self.url = f"{before}{canonical(protocol or 'file')}://{rest.lstrip('/')}{after}"
@@ -172,20 +174,7 @@ class Location:
             BackendNotInstalledError: If it needs an optional extra that is not installed.
             OctstoreError: If fsspec does not know the protocol.
         """
-        try:
-            cls: type[Any] = fsspec.get_filesystem_class(self.protocol)
-        except ImportError as error:
-            extra = lookup(self.protocol).extra
-            fix = f"pip install 'octstore[{extra}]'" if extra else str(error)
-            raise BackendNotInstalledError(
-                f"{self.protocol}:// needs a package that is not installed: {fix}"
-            ) from error
-        except ValueError as error:
-            known = ", ".join(sorted(fsspec.available_protocols()))
-            raise OctstoreError(
-                f"unknown protocol {self.protocol!r}: use a local path or one of {known}"
-            ) from error
-        return cls
+        return _filesystem_class(self.protocol)
 
     @property
     def fs(self) -> Any:
@@ -238,6 +227,32 @@ class Location:
 
     def __str__(self) -> str:
         return self.url
+
+
+def _filesystem_class(protocol: str) -> type[Any]:
+    """fsspec's filesystem class for ``protocol``, or an octstore error naming the fix."""
+    try:
+        cls: type[Any] = fsspec.get_filesystem_class(protocol)
+    except ImportError as error:
+        extra = lookup(protocol).extra
+        fix = f"pip install 'octstore[{extra}]'" if extra else str(error)
+        raise BackendNotInstalledError(
+            f"{protocol}:// needs a package that is not installed: {fix}"
+        ) from error
+    except ValueError as error:
+        known = ", ".join(sorted(fsspec.available_protocols()))
+        raise OctstoreError(
+            f"unknown protocol {protocol!r}: use a local path or one of {known}"
+        ) from error
+    return cls
+
+
+def _chained_protocols(before: str, after: str) -> list[str | None]:
+    """The protocols of a chain's other links: the bare ones before the link naming the file
+    (``simplecache``), and those of the URLs after it (``s3`` in ``zip://m::s3://b/a.zip``;
+    None for a local path)."""
+    bare = [link for link in before.split(_CHAIN) if link]
+    return [*bare, *(split_protocol(link)[0] for link in after.split(_CHAIN) if link)]
 
 
 def _split_chain(url: str) -> tuple[str, str, str]:

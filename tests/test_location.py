@@ -178,3 +178,16 @@ def test_a_registered_protocol_gets_its_backend(monkeypatch: pytest.MonkeyPatch)
 
 class RecordingBackend(SidecarBackend):
     """A backend only the registry test names."""
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "simplecache::nosuchproto://b/x",
+        "zip://m::nosuchproto://b/a.zip",
+        "nosuchproto::memory://b/x",
+    ],
+)
+def test_an_unknown_protocol_anywhere_in_a_chain_is_a_clear_error(url: str) -> None:
+    with pytest.raises(OctstoreError, match="unknown protocol 'nosuchproto'"):
+        Location(url)
