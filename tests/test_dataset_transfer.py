@@ -181,8 +181,8 @@ def test_upload_never_overwrites_a_file_created_at_the_destination_after_plannin
 
     destination_listing = sync.destination_listing
 
-    def listed_then_written(*args: Any) -> Any:
-        listed = destination_listing(*args)
+    def listed_then_written(*args: Any, **kwargs: Any) -> Any:
+        listed = destination_listing(*args, **kwargs)
         backend.write("notes.txt", b"another writer's")  # after the upload looked
         return listed
 
@@ -428,3 +428,51 @@ def test_waiting_for_many_files_costs_the_caller_cpu_in_proportion() -> None:
     # in proportion. A ratio measured in one run, not a time: the machine may be busy.
     small, large = caller_cpu(500), caller_cpu(2000)
     assert large < 10 * max(small, 0.005)
+
+
+# --- request counts -----------------------------------------------------------------------
+
+WRITES = frozenset({"PUT", "POST", "PATCH", "DELETE"})
+
+
+def _many_files(root: Path, count: int) -> Dataset:
+    for i in range(count):
+        write(str(root / f"part{i % 3}" / f"f{i}.csv"), b"x" * (i + 1), tags={"i": i})
+    return Dataset(str(root))
+
+
+@pytest.mark.parametrize("backend", ["s3", "gcs"], indirect=True)
+def test_an_upload_to_a_new_prefix_costs_one_request_per_file(
+    backend: Backend, tmp_path: Path
+) -> None:
+    count = 40
+    ds = _many_files(tmp_path / "src", count)
+
+    with backend.server.recording() as requests:
+        report = ds.upload(backend.root, storage_options=backend.storage_options)
+
+    assert len(report.transferred) == count
+    # One write per file; the manifest's read and write; a listing before (s3fs adds a HEAD
+    # and a one-key listing when a prefix is empty) and one after.
+    assert len(requests) <= count + 6, sorted(
+        (r["method"], r["path"], str(r["query"])) for r in requests if r["method"] != "PUT"
+    )
+    uploaded = load(backend)
+    assert sorted(df.tags["i"] for df in uploaded) == list(range(count))
+
+
+@pytest.mark.parametrize("backend", ["s3", "gcs"], indirect=True)
+def test_uploading_unchanged_files_again_writes_nothing_and_costs_a_listing(
+    backend: Backend, tmp_path: Path
+) -> None:
+    count = 40
+    ds = _many_files(tmp_path / "src", count)
+    ds.upload(backend.root, storage_options=backend.storage_options)
+
+    with backend.server.recording() as requests:
+        report = ds.upload(backend.root, storage_options=backend.storage_options)
+
+    assert len(report.skipped) == count
+    assert [r for r in requests if r["method"] in WRITES] == []
+    # the manifest's read and one listing page
+    assert len(requests) <= 2 + 1, sorted((r["method"], r["path"]) for r in requests)

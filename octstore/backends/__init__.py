@@ -23,6 +23,7 @@ from octstore.protocols import lookup
 from octstore.state import ObjectState
 
 __all__ = [
+    "UNSETTLED",
     "Known",
     "Listed",
     "MetadataBackend",
@@ -35,6 +36,24 @@ __all__ = [
 Listed = tuple[Location, ObjectState, str]
 #: States known from elsewhere (a manifest), by URL: the listing version, and the state.
 Known = Mapping[str, tuple[str, ObjectState]]
+#: Ends a listing version that a later listing could show unchanged although the file's
+#: metadata changed (an S3 metadata update in the same second): a loader reads such a file
+#: afresh. A sync may plan on it all the same (:func:`trusting_unsettled`), since each of its
+#: writes re-checks the file's state under its precondition.
+UNSETTLED = "|unsettled"
+
+
+def trusting_unsettled(known: Known) -> tuple[dict[str, tuple[str, ObjectState]], set[str]]:
+    """``known`` with its unsettled listing versions taken at their word, and the URLs whose
+    versions were unsettled (to be marked so again in what the listing returns)."""
+    trusted: dict[str, tuple[str, ObjectState]] = {}
+    unsettled: set[str] = set()
+    for url, (version, state) in known.items():
+        if version.endswith(UNSETTLED):
+            version = version[: -len(UNSETTLED)]
+            unsettled.add(url)
+        trusted[url] = (version, state)
+    return trusted, unsettled
 
 
 class MetadataBackend(ABC):
@@ -186,6 +205,13 @@ class MetadataBackend(ABC):
         Raises:
             NotFoundError: If there is no such directory, prefix or bucket.
         """
+
+    def written_version(self, location: Location, state: ObjectState) -> str | None:
+        """The listing version to give :meth:`list` as ``known`` for ``state``, which ``put``
+        or ``write_metadata`` just returned, so that listing the file costs no request for
+        its metadata; None if the backend cannot tell it without one (it is then read as any
+        other file)."""
+        return None
 
     def metadata_location(self, location: Location, state: ObjectState) -> str:
         """Where the metadata of the file at ``location`` is kept, for people to read: here,

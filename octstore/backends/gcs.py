@@ -178,6 +178,10 @@ class GcsBackend(MetadataBackend):
         except NotFoundError:
             return None
 
+    def written_version(self, location: Location, state: ObjectState) -> str | None:
+        """The generation and metageneration the write's response gave."""
+        return f"{state.details['generation']}.{state.details['metageneration']}"
+
     def _put(
         self,
         location: Location,

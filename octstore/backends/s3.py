@@ -16,10 +16,9 @@ download. So:
   object under it and applies its changes to the metadata it finds there;
 - ``download`` is one ``GetObject`` conditional on ``If-Match``, streamed to disk in chunks.
 
-S3 allows 2 KB of user metadata in all. Metadata that does not fit spills into the sidecar
-object ``.<name>.octstore.json`` beside the object, and the object keeps only its id, its
-hash and ``octstore-sidecar: 1``. User metadata written by other tools counts against the
-same limit and is kept by metadata updates and by writes conditional on the state read.
+S3 allows 2 KB of user metadata in all: metadata beyond it spills into the sidecar object
+``.<name>.octstore.json``, the object keeping its id, hash and ``octstore-sidecar: 1``.
+Other tools' user metadata counts against the limit and is kept by every write.
 """
 
 from __future__ import annotations
@@ -37,6 +36,7 @@ from octstore.backends.s3_requests import (
     _KEPT_HEADERS,
     _SECONDS_PER_BYTE,
     _UNSETTLED,
+    _WRITTEN,
     METADATA_LIMIT,
     _bucket,
     _changed_since,
@@ -49,6 +49,7 @@ from octstore.backends.s3_requests import (
     _key,
     _last_modified,
     _read_range,
+    _trusting_written,
     _user_metadata,
     head_object,
     state_from_head,
@@ -93,11 +94,8 @@ class S3Backend(MetadataBackend):
         versions = {
             child.url: f"{info['ETag']}|{info.get('LastModified')}" for child, info in files
         }
-        stale = [
-            child
-            for child, _ in files
-            if not (known and child.url in known and known[child.url][0] == versions[child.url])
-        ]
+        known = _trusting_written(files, versions, known)
+        stale = [c for c, _ in files if known.get(c.url, ("",))[0] != versions[c.url]]
         with translate_errors(location.url, "listing"):
             heads = sync(fs.loop, _heads, fs, [(_bucket(child), _key(child)) for child in stale])
             states = {}
@@ -108,11 +106,14 @@ class S3Backend(MetadataBackend):
         return [
             (
                 child,
-                states[child.url] if child.url in states else known[child.url][1],  # type: ignore[index]
+                states[child.url] if child.url in states else known[child.url][1],
                 versions[child.url],
             )
             for child, _ in files
         ]
+
+    def written_version(self, location: Location, state: ObjectState) -> str | None:
+        return f"{state.version_token}{_WRITTEN}"  # a listing supplies LastModified
 
     def put(
         self,
@@ -325,8 +326,7 @@ class S3Backend(MetadataBackend):
 
     def read_bytes(self, location: Location) -> bytes:
         """One ``GetObject``: s3fs would first send a HEAD to decide on parallel ranges."""
-        data: bytes = location.fs.cat_file(location.fs_path, max_concurrency=1)
-        return data
+        return bytes(location.fs.cat_file(location.fs_path, max_concurrency=1))
 
     def download(self, location: Location, state: ObjectState, target: str) -> None:
         """Stream the object's content at exactly ``state`` (its ETag) to the file ``target``.

@@ -8,11 +8,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from octstore.backends import ObjectState
+from octstore.backends import UNSETTLED, Known, ObjectState
 from octstore.backends import object_metadata as keys_codec
 from octstore.errors import IntegrityError, InvalidMetadataError, NotFoundError
 from octstore.location import Location
@@ -52,7 +53,10 @@ _CONFLICT_CODES = frozenset({"PreconditionFailed", "412", "ConditionalRequestCon
 
 #: Marks a listing version that must not be trusted later (see ``_settled``): no listing
 #: shows it, so the file is read afresh next time.
-_UNSETTLED = "|unsettled"
+_UNSETTLED = UNSETTLED
+#: Ends the known listing version of a state this process just wrote (``written_version``):
+#: a write's response carries the ETag but no LastModified.
+_WRITTEN = "|written"
 
 
 def _settled(head: Mapping[str, Any]) -> bool:
@@ -168,6 +172,25 @@ def _changed_while_read(location: Location) -> IntegrityError:
         f"{location.url} changed while it was read (it is no longer the version that was "
         "opened): open it again to read the new version"
     )
+
+
+def _trusting_written(
+    files: list[tuple[Location, dict[str, Any]]],
+    versions: dict[str, str],
+    known: Known | None,
+) -> dict[str, tuple[str, ObjectState]]:
+    """``known``, with each state this process just wrote (known at its ETag, marked
+    ``_WRITTEN``) taken as the listed file's when the ETags agree, with the listing's
+    LastModified. Its listing version is marked unsettled in ``versions``: a metadata update
+    by someone else in the same second would list the same."""
+    trusted = dict(known or {})
+    for child, info in files:
+        if trusted.get(child.url, ("",))[0] == f"{info['ETag']}{_WRITTEN}":
+            versions[child.url] += _UNSETTLED
+            state = trusted[child.url][1]
+            details = {**state.details, "LastModified": _last_modified(info.get("LastModified"))}
+            trusted[child.url] = (versions[child.url], replace(state, details=details))
+    return trusted
 
 
 def _last_modified(value: object) -> str | None:

@@ -21,10 +21,6 @@ from octstore.errors import InvalidPathError, OctstoreError, UnsafePathError
 from octstore.location import Location, relative_path
 
 if TYPE_CHECKING:
-    pass
-
-
-if TYPE_CHECKING:
     from octstore.dataset.dataset import Dataset
 
 
@@ -46,8 +42,9 @@ def copy_to(
     sync = plan(placed, root, overwrite=overwrite, refused=refused)
     report, failures = execute(sync, callback=callback, concurrency=concurrency)
     synced = {*report.transferred, *report.metadata_updated, *report.skipped}
-    # Only a sync that wrote something needs a second listing for the new states.
-    after = destination_listing(root, sync.basis) if sync.writes else sync.listed
+    # Only a sync that wrote something needs a second listing for the new states; the
+    # states its writes returned spare a request each for the files written.
+    after = destination_listing(root, sync.basis, report._written) if sync.writes else sync.listed
     # The id the destination's dataset already has wins, as files' ids do.
     own = dataset._manifest()
     if sync.basis is not None:

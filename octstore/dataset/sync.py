@@ -21,11 +21,11 @@ state planned as each write's precondition, so changing the engine never changes
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from octstore.backends import backend_for
+from octstore.backends import UNSETTLED, backend_for, trusting_unsettled
 from octstore.datafile import Datafile, interface
 from octstore.dataset.manifest import Manifest, ManifestEntry, read_manifest
 from octstore.errors import NotFoundError, OctstoreError
@@ -118,7 +118,7 @@ def plan(
         refused: Files already refused (their path would leave ``root``), to report.
     """
     basis = read_manifest(root)
-    listed = destination_listing(root, basis)
+    listed = destination_listing(root, basis, planning=True)
     entries = {root.child(entry.path).url: entry for entry in basis.files} if basis else {}
     files = [
         _decide(datafile, destination, listed, entries.get(destination.url), overwrite)
@@ -127,15 +127,44 @@ def plan(
     return SyncPlan(root, files, dict(refused or {}), basis, listed)
 
 
-def destination_listing(root: Location, basis: Manifest | None) -> Listing:
+def destination_listing(
+    root: Location,
+    basis: Manifest | None,
+    written: Mapping[str, ObjectState] | None = None,
+    *,
+    planning: bool = False,
+) -> Listing:
     """The state of every file under ``root`` now, with its listing version, by URL (none if
-    ``root`` does not exist). The manifest spares requests for the files it still describes."""
-    known = basis.known(root) if basis else None
+    ``root`` does not exist). The manifest spares requests for the files it still describes,
+    and so do the states that writes just returned (``written``, by URL).
+
+    ``planning``: the listing decides a sync, whose every write re-checks the file's state
+    under its precondition, so an unsettled manifest entry (see
+    :data:`octstore.backends.UNSETTLED`) is taken at its word instead of read again; it
+    stays marked unsettled in the result.
+    """
+    backend = backend_for(root)
+    known: dict[str, tuple[str, ObjectState]] = dict(basis.known(root)) if basis else {}
+    unsettled: set[str] = set()
+    if planning:
+        known, unsettled = trusting_unsettled(known)
+    for url, state in (written or {}).items():
+        version = backend.written_version(Location(url, root.storage_options), state)
+        if version is not None:
+            known[url] = (version, state)
     try:
-        listed = backend_for(root).list(root, recursive=True, known=known)
+        listed = backend.list(root, recursive=True, known=known)
     except NotFoundError:
         return {}
-    return {location.url: (version, state) for location, state, version in listed}
+    return {
+        location.url: (
+            version + UNSETTLED
+            if location.url in unsettled and known[location.url][0] == version
+            else version,
+            state,
+        )
+        for location, state, version in listed
+    }
 
 
 def resolved_metadata(

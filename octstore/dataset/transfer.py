@@ -75,8 +75,12 @@ class TransferReport:
     bytes_transferred: int = 0
     destination_changed: list[str] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)
+    #: The state each write returned, by destination: what the manifest records.
+    _written: dict[str, ObjectState] = field(default_factory=dict, repr=False, compare=False)
 
-    def _record(self, path: str, outcome: Outcome, size: int) -> None:
+    def _record(
+        self, path: str, outcome: Outcome, size: int, state: ObjectState | None = None
+    ) -> None:
         lists = {
             "transferred": self.transferred,
             "metadata": self.metadata_updated,
@@ -84,6 +88,8 @@ class TransferReport:
         }
         lists[outcome].append(path)
         self.bytes_transferred += size
+        if state is not None:
+            self._written[path] = state
 
     def __str__(self) -> str:
         text = (
@@ -148,9 +154,8 @@ def execute(
     }
     failures.update(sync.refused)
 
-    def carry_out(file: FilePlan) -> tuple[str, Outcome, int]:
-        outcome, size = _carry_out(file)
-        return file.destination.url, outcome, size
+    def carry_out(file: FilePlan) -> tuple[str, Outcome, int, ObjectState | None]:
+        return (file.destination.url, *_carry_out(file))
 
     try:
         _run(carry_out, sync.with_action("copy", "metadata", "same"), report, callback, concurrency)
@@ -179,18 +184,19 @@ def raise_failures(report: TransferReport, failures: dict[str, BaseException], t
     ) from first
 
 
-def _carry_out(file: FilePlan) -> tuple[Outcome, int]:
-    """Write what ``file``'s plan says, conditional on the state it was planned on."""
+def _carry_out(file: FilePlan) -> tuple[Outcome, int, ObjectState | None]:
+    """Write what ``file``'s plan says, conditional on the state it was planned on; return
+    what was done, the bytes sent, and the state written (None if nothing was)."""
     backend = backend_for(file.destination)
     outcome: Outcome = "skipped"
-    size = 0
+    size, state = 0, None
     if file.action == "metadata":
-        backend.write_metadata(file.destination, file.metadata, if_matches=file.existing)
+        state = backend.write_metadata(file.destination, file.metadata, if_matches=file.existing)
         outcome = "metadata"
     elif file.action == "copy":
         with _local_content(file.source, file.destination) as (source, crc32c):
             size = os.path.getsize(source)
-            backend.put(
+            state = backend.put(
                 file.destination,
                 source,
                 file.metadata,
@@ -200,7 +206,7 @@ def _carry_out(file: FilePlan) -> tuple[Outcome, int]:
             )
         outcome = "transferred"
     _write_back_id(file.source, file.metadata)
-    return outcome, size
+    return outcome, size, state
 
 
 def _write_back_id(datafile: Datafile, metadata: Metadata) -> None:
@@ -278,7 +284,7 @@ def _run(
     callback.set_size(len(items))
     failures: dict[str, BaseException] = {}
     with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="octstore") as pool:
-        futures: dict[Future[tuple[str, Outcome, int]], Any] = {}
+        futures: dict[Future[Any], Any] = {}
         try:
             futures = {pool.submit(work, item): item for item in items}
             # as_completed waits on all futures at once: calling wait() on the pending set
