@@ -167,8 +167,19 @@ def _remember_userinfo(userinfo: str) -> None:
         _remember(part)
 
 
+# The environment the secrets below were read from, and the secrets.
+_environment: tuple[dict[Any, Any] | None, list[str]] = (None, [])
+
+
 def _environment_secrets() -> list[str]:
-    return [
+    """The values of the environment's secret variables, read again whenever it changed
+    (compared in one C-level step, not variable by variable)."""
+    global _environment
+    raw = getattr(os.environ, "_data", None)  # os.environ's own bytes: cheap to compare
+    seen, secrets = _environment
+    if raw is not None and seen == raw:
+        return secrets
+    secrets = [
         value
         for name, value in os.environ.items()
         if len(value) >= _SHORTEST_KNOWN
@@ -176,6 +187,8 @@ def _environment_secrets() -> list[str]:
         and name.upper() not in _DIRECTORY_VARIABLES
         and is_secret_name(name, value)
     ]
+    _environment = (dict(raw) if raw is not None else None, secrets)
+    return secrets
 
 
 def _redact_text(text: str, mask: str | None) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -311,6 +312,15 @@ def test_download_does_not_fill_the_cache_but_uses_it(
         "download",
         lambda location, *args: (downloads.append(location.url), real_download(location, *args)),
     )
+    remote = type(backend_for(Location(backend.root)))
+    if remote.async_downloads:  # downloads run on the event loop, not through the cache
+        real_async = remote.download_async
+
+        async def download_async(self: Any, location: Location, *args: Any) -> None:
+            downloads.append(location.url)
+            await real_async(self, location, *args)
+
+        monkeypatch.setattr(remote, "download_async", download_async)
 
     ds.download(str(tmp_path / "copy"))
 
@@ -476,3 +486,87 @@ def test_uploading_unchanged_files_again_writes_nothing_and_costs_a_listing(
     assert [r for r in requests if r["method"] in WRITES] == []
     # the manifest's read and one listing page
     assert len(requests) <= 2 + 1, sorted((r["method"], r["path"]) for r in requests)
+
+
+# --- interrupts ---------------------------------------------------------------------------
+
+
+def _interrupting_on_first(monkeypatch: pytest.MonkeyPatch, backend_class: type) -> None:
+    """Make the first ``put`` through ``backend_class`` interrupt the main thread (as Ctrl-C
+    does) and every ``put`` slow, so that the interrupt lands with files in flight."""
+    import signal
+    import threading
+
+    original = backend_class.put
+    first = threading.Lock()  # one interrupt: a second one would stop the clean-up too
+
+    def put(self: MetadataBackend, *args: Any, **kw: Any) -> Any:
+        if first.acquire(blocking=False):
+            signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)  # type: ignore[arg-type]
+        time.sleep(0.05)
+        return original(self, *args, **kw)
+
+    monkeypatch.setattr(backend_class, "put", put)
+
+
+def _files_under(root: Path) -> dict[str, bytes]:
+    return {
+        str(path.relative_to(root)): path.read_bytes() for path in root.rglob("*") if path.is_file()
+    }
+
+
+def test_an_interrupted_download_leaves_no_partial_file(
+    backend: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    count = 24
+    contents = {f"d{i % 2}/f{i}.bin": bytes([i]) * (64 * 1024 + i) for i in range(count)}
+    for name, data in contents.items():
+        write(backend.url(name), data, backend.storage_options)
+    ds = load(backend)
+    destination = tmp_path / "copy"
+    _interrupting_on_first(monkeypatch, type(backend_for(Location(str(destination)))))
+
+    with pytest.raises(KeyboardInterrupt):
+        ds.download(str(destination), concurrency=4)
+
+    left = _files_under(destination)
+    data_files = {name: data for name, data in left.items() if name.split("/")[-1][0] != "."}
+    assert [name for name in left if name.endswith(".tmp")] == []
+    assert len(data_files) < count  # it was interrupted
+    for name, data in data_files.items():
+        assert data == contents[name]  # whole, or not there at all
+    monkeypatch.undo()
+    time.sleep(0.2)
+    assert _files_under(destination) == left  # nothing went on writing after the interrupt
+    report = ds.download(str(destination))  # and running it again finishes the job
+    assert len(report.transferred) == count - len(data_files)
+    assert {name: (destination / name).read_bytes() for name in contents} == contents
+
+
+def test_an_interrupted_upload_leaves_no_partial_file(
+    backend: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    count = 24
+    source = tmp_path / "src"
+    contents = {f"d{i % 2}/f{i}.bin": bytes([i]) * (64 * 1024 + i) for i in range(count)}
+    for name, data in contents.items():
+        write(str(source / name), data)
+    ds = Dataset(str(source))
+    _interrupting_on_first(monkeypatch, type(backend_for(Location(backend.root))))
+
+    with pytest.raises(KeyboardInterrupt):
+        ds.upload(backend.root, storage_options=backend.storage_options, concurrency=4)
+
+    monkeypatch.undo()
+    backend.fs.invalidate_cache()
+    there = [
+        path
+        for path in backend.fs.find(backend.root)
+        if not path.rsplit("/", 1)[-1].startswith(".")
+    ]
+    assert len(there) < count
+    for path in there:
+        name = path.split(backend.root.split("://")[-1] + "/", 1)[-1]
+        assert backend.read(name) == contents[name]
+    report = ds.upload(backend.root, storage_options=backend.storage_options)
+    assert len(report.transferred) == count - len(there)

@@ -122,7 +122,7 @@ def test_without_a_basis_a_different_file_at_the_destination_is_a_conflict(
 def test_the_plan_is_made_before_any_transfer_starts(
     backend: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from octstore.dataset import sync, transfer
+    from octstore.dataset import per_file, sync
 
     source = make_source(tmp_path / "src")
     upload(source, backend)
@@ -130,7 +130,7 @@ def test_the_plan_is_made_before_any_transfer_starts(
     backend.write("a.csv", b"their edit")
     (source / "b.csv").write_bytes(b"my edit")
     events: list[str] = []
-    real_plan, real_carry_out = sync.plan, transfer._carry_out
+    real_plan, real_carry_out = sync.plan, per_file.carry_out
 
     def planned(*args: object, **kwargs: object) -> sync.SyncPlan:
         result = real_plan(*args, **kwargs)  # type: ignore[arg-type]
@@ -142,7 +142,7 @@ def test_the_plan_is_made_before_any_transfer_starts(
         return real_carry_out(file)
 
     monkeypatch.setattr("octstore.dataset.copying.plan", planned)
-    monkeypatch.setattr(transfer, "_carry_out", carried_out)
+    monkeypatch.setattr(per_file, "carry_out", carried_out)
 
     upload(source, backend)
 

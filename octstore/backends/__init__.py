@@ -74,6 +74,9 @@ class MetadataBackend(ABC):
     #: GCS ``generation``), so that a reader can fetch only the parts it needs. Without it,
     #: readers that want parts download the whole file into the cache instead.
     reads_version_ranges: bool = False
+    #: Whether :meth:`download_async` runs on fsspec's event loop, so that the transfer
+    #: engine runs many downloads at once there rather than a thread for each.
+    async_downloads: bool = False
 
     @abstractmethod
     def stat(self, location: Location) -> ObjectState:
@@ -205,6 +208,11 @@ class MetadataBackend(ABC):
         Raises:
             NotFoundError: If there is no such directory, prefix or bucket.
         """
+
+    async def download_async(self, location: Location, state: ObjectState, target: str) -> None:
+        """:meth:`download`, as a coroutine on the event loop of ``location``'s filesystem
+        (only where :attr:`async_downloads`)."""
+        raise NotImplementedError(f"{type(self).__name__} downloads in a thread")
 
     def written_version(self, location: Location, state: ObjectState) -> str | None:
         """The listing version to give :meth:`list` as ``known`` for ``state``, which ``put``

@@ -9,13 +9,11 @@ content's ``crc32c`` itself), so that:
   verifies, conditional on the generation and metageneration read (``ifGenerationMatch``,
   ``ifMetagenerationMatch``; ``ifGenerationMatch=0`` to create), so that neither another
   writer's content nor their metadata-only change is lost;
-- :meth:`GcsBackend.write_metadata` is one metadata PATCH that never moves content,
-  conditional on generation and metageneration;
+- :meth:`GcsBackend.write_metadata` is one conditional metadata PATCH, no content moved;
 - :meth:`GcsBackend.download` streams exactly the generation read (``generation=``).
 
-Custom metadata beyond GCS's 8 KiB spills into the sidecar object ``.<name>.octstore.json``
-beside the object, written after the object. Objects carrying octue's ``octue__*`` keys are
-read as if octstore had written them.
+Custom metadata beyond 8 KiB spills into the sidecar object ``.<name>.octstore.json``,
+written after the object. Objects with octue's ``octue__*`` keys read as octstore's.
 """
 
 from __future__ import annotations
@@ -69,6 +67,7 @@ class GcsBackend(MetadataBackend):
     atomic_metadata = True
     versioned_writes = True  # put returns the version of what it wrote, from the response
     reads_version_ranges = True  # a media GET with Range, pinned by generation=
+    async_downloads = True
 
     def metadata_location(self, location: Location, state: ObjectState) -> str:
         """The object's own custom metadata (and its sidecar object, if it spilled)."""
@@ -341,12 +340,15 @@ class GcsBackend(MetadataBackend):
             IntegrityError: If that generation no longer exists (the object was overwritten
                 or deleted since ``state``) or GCS sent another version.
         """
+        sync(location.fs.loop, self.download_async, location, state, target)
+
+    async def download_async(self, location: Location, state: ObjectState, target: str) -> None:
         generation = str(state.details.get("generation") or state.version_token)
         fs = location.fs
         with translate_errors(location.url, "downloading"):
             url = fs.url(location.fs_path, generation=generation)
             try:
-                sync(fs.loop, _download, fs, url, generation, state.crc32c, target)
+                await _download(fs, url, generation, state.crc32c, target)
             except (_OtherVersion, FileNotFoundError):
                 # A 404 means the generation read is gone: without versioning GCS keeps only
                 # the live one, so the object was overwritten or deleted meanwhile.

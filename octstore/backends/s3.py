@@ -68,6 +68,7 @@ class S3Backend(MetadataBackend):
     atomic_metadata = True
     versioned_writes = True  # put returns the version of what it wrote, from the response
     reads_version_ranges = True  # GetObject with Range and If-Match
+    async_downloads = True
 
     def metadata_location(self, location: Location, state: ObjectState) -> str:
         """The object's own user metadata (and its sidecar object, if it spilled)."""
@@ -339,7 +340,9 @@ class S3Backend(MetadataBackend):
             IntegrityError: If the object changed since ``state`` (S3 answers 412).
             NotFoundError: If the object or its bucket no longer exists.
         """
-        fs = location.fs
+        sync(location.fs.loop, self.download_async, location, state, target)
+
+    async def download_async(self, location: Location, state: ObjectState, target: str) -> None:
         changed = IntegrityError(
             f"{location.url} changed while it was downloaded (it is no longer the version "
             "that was read): try again"
@@ -347,14 +350,8 @@ class S3Backend(MetadataBackend):
         with translate_errors(location.url, "downloading"):
             try:
                 with _conflicts_as(changed):
-                    sync(
-                        fs.loop,
-                        _download,
-                        fs,
-                        _bucket(location),
-                        _key(location),
-                        state.version_token,
-                        target,
+                    await _download(
+                        location.fs, _bucket(location), _key(location), state.version_token, target
                     )
             except BaseException:
                 with suppress(OSError):

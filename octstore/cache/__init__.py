@@ -31,6 +31,7 @@ Layout under :func:`cache_root` (``OCTSTORE_CACHE_DIR``, else the user cache dir
 
 from octstore.cache.entries import (
     Transfer,
+    copy_cached,
     copy_out,
     download,
     fetch,
@@ -38,11 +39,13 @@ from octstore.cache.entries import (
     keep,
     lookup,
     open_entry,
+    verify,
 )
 from octstore.cache.files import (
     copy_file,
     default_permissions,
     is_temporary_name,
+    rebuildable,
     staging_path,
     temporary_path_beside,
     write_atomically,
@@ -69,6 +72,7 @@ __all__ = [
     "Transfer",
     "cache_root",
     "clear",
+    "copy_cached",
     "copy_file",
     "copy_out",
     "default_permissions",
@@ -85,7 +89,9 @@ __all__ = [
     "max_bytes",
     "open_entry",
     "prune",
+    "rebuildable",
     "staging_path",
     "temporary_path_beside",
+    "verify",
     "write_atomically",
 ]

@@ -80,7 +80,7 @@ def fetch(
             raise _unavailable(location, error) from error
         try:
             download(location, state, temporary, transfer)
-            _verify(location, state, temporary)
+            verify(location, state, temporary)
             os.replace(temporary, entry)
             _record(entry, location, state)
         except OSError as error:
@@ -103,18 +103,26 @@ def copy_out(location: Location, state: ObjectState, target: str, transfer: Tran
     Raises:
         IntegrityError: If the downloaded bytes do not match the state; ``target`` is removed.
     """
-    entry = entry_path(location, state.version_token)
-    if _intact(entry, _read_record(_entry_directory(entry))):
-        _touch(entry)
-        copy_file(str(entry), target)
+    if copy_cached(location, state, target):
         return
     try:
         download(location, state, target, transfer)
-        _verify(location, state, target)
+        verify(location, state, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.remove(target)
         raise
+
+
+def copy_cached(location: Location, state: ObjectState, target: str) -> bool:
+    """Copy ``location``'s content at ``state`` into ``target`` if an intact cache entry holds
+    it; whether one did."""
+    entry = entry_path(location, state.version_token)
+    if not _intact(entry, _read_record(_entry_directory(entry))):
+        return False
+    _touch(entry)
+    copy_file(str(entry), target)
+    return True
 
 
 def download(location: Location, state: ObjectState, target: str, transfer: Transfer) -> None:
@@ -122,7 +130,12 @@ def download(location: Location, state: ObjectState, target: str, transfer: Tran
     transfer(location, state, target)
 
 
-def _verify(location: Location, state: ObjectState, path: str) -> None:
+def verify(location: Location, state: ObjectState, path: str) -> None:
+    """Check the downloaded ``path`` against ``state``: its CRC32C, else its size.
+
+    Raises:
+        IntegrityError: If it does not match.
+    """
     if state.crc32c is not None:
         actual = crc32c_file(path)
         if actual != state.crc32c:
@@ -245,7 +258,7 @@ def _uncached(location: Location, state: ObjectState, transfer: Transfer) -> Ite
     try:
         with translate_errors(location.url, "downloading"):
             download(location, state, temporary, transfer)
-        _verify(location, state, temporary)
+        verify(location, state, temporary)
         yield temporary
     finally:
         with contextlib.suppress(FileNotFoundError):

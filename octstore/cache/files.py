@@ -4,11 +4,14 @@ permissions a new file gets, and kernel copies."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import shutil
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextvars import ContextVar
 from pathlib import Path
 
 if sys.platform != "win32":
@@ -61,7 +64,13 @@ def temporary_path_beside(path: str) -> str:
 
 
 def _in_cache(directory: str) -> bool:
-    return Path(directory).resolve().is_relative_to(cache_root().resolve())
+    return _resolved(Path(directory)).is_relative_to(_resolved(cache_root()))
+
+
+@functools.lru_cache(maxsize=256)
+def _resolved(path: Path) -> Path:
+    """``path`` resolved, once per process: it only decides a temp file's permissions."""
+    return path.resolve()
 
 
 def is_temporary_name(name: str) -> bool:
@@ -83,15 +92,34 @@ def staging_path(name: str) -> str:
         return temporary
 
 
-def write_atomically(path: str, data: bytes) -> None:
-    """Write ``data`` to ``path`` so a reader sees the old bytes or the new, never a mix."""
+#: Whether atomic writes also reach the disk before they return (see :func:`rebuildable`).
+_durable: ContextVar[bool] = ContextVar("octstore_durable_writes", default=True)
+
+
+@contextlib.contextmanager
+def rebuildable() -> Iterator[None]:
+    """Inside the block, :func:`write_atomically` writes content that a verified download
+    can rebuild (a downloaded copy and its sidecar): still all or nothing for a reader, but
+    without waiting for the disk (``fsync``). After a power loss such a file may be its old
+    version, never a mix; the next sync reports it."""
+    token = _durable.set(False)
+    try:
+        yield
+    finally:
+        _durable.reset(token)
+
+
+def write_atomically(path: str, data: bytes, *, durable: bool | None = None) -> None:
+    """Write ``data`` to ``path`` so a reader sees the old bytes or the new, never a mix; on
+    disk before it returns when ``durable`` (by default: outside :func:`rebuildable`)."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
     temporary = temporary_path_beside(path)
     try:
         with open(temporary, "wb") as out:
             out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
+            if _durable.get() if durable is None else durable:
+                out.flush()
+                os.fsync(out.fileno())
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

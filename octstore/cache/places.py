@@ -4,6 +4,7 @@ path of an entry."""
 from __future__ import annotations
 
 import errno
+import functools
 import hashlib
 import os
 import sys
@@ -28,7 +29,15 @@ DEFAULT_MAX_BYTES = 20 * 2**30
 
 def cache_root() -> Path:
     """The cache directory: ``OCTSTORE_CACHE_DIR``, else the user cache dir for octstore."""
-    configured = os.environ.get("OCTSTORE_CACHE_DIR")
+    environ = os.environ
+    return _root(
+        environ.get("OCTSTORE_CACHE_DIR"), environ.get("XDG_CACHE_HOME"), environ.get("HOME")
+    )
+
+
+@functools.lru_cache(maxsize=16)
+def _root(configured: str | None, xdg_cache_home: str | None, home: str | None) -> Path:
+    """:func:`cache_root` for these variables (the ones it and platformdirs read)."""
     root = Path(configured) if configured else Path(platformdirs.user_cache_dir("octstore"))
     return root.expanduser()
 

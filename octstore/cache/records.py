@@ -36,9 +36,11 @@ def _record(entry: Path, location: Location, state: ObjectState) -> None:
         "mtime_ns": stat.st_mtime_ns,
         "ino": stat.st_ino,
     }
-    write_atomically(str(_entry_directory(entry) / _RECORD), json.dumps(document).encode())
+    write_atomically(
+        str(_entry_directory(entry) / _RECORD), json.dumps(document).encode(), durable=False
+    )
     index = {"url": location.url, "entry": str(entry.relative_to(cache_root()))}
-    write_atomically(str(_url_index(location)), json.dumps(index).encode())
+    write_atomically(str(_url_index(location)), json.dumps(index).encode(), durable=False)
 
 
 def _read_record(directory: Path) -> dict[str, Any] | None:

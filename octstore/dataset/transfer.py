@@ -11,18 +11,24 @@ its metadata is written, and only if it differs.
 
 from __future__ import annotations
 
-import contextlib
 import os
-from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from fsspec.callbacks import DEFAULT_CALLBACK, Callback
 
 from octstore import cache
 from octstore.backends import backend_for
 from octstore.datafile import Datafile, interface
+from octstore.dataset import engine, per_file
+from octstore.dataset.per_file import (
+    Outcome,
+    carry_out_async,
+    local_content,
+    shared_loop,
+    write_back_id,
+)
 from octstore.dataset.sync import FilePlan, SyncPlan, holds, plan, resolved_metadata
 from octstore.errors import (
     AlreadyExistsError,
@@ -31,9 +37,7 @@ from octstore.errors import (
     TransferError,
     UnsafePathError,
 )
-from octstore.hashing import crc32c_file
 from octstore.location import Location
-from octstore.metadata import Metadata
 from octstore.state import ObjectState
 
 __all__ = [
@@ -48,8 +52,6 @@ __all__ = [
 
 #: How many files are in flight at once, unless a caller says otherwise.
 DEFAULT_CONCURRENCY = 32
-
-Outcome = Literal["transferred", "metadata", "skipped"]
 
 
 @dataclass
@@ -154,11 +156,18 @@ def execute(
     }
     failures.update(sync.refused)
 
-    def carry_out(file: FilePlan) -> tuple[str, Outcome, int, ObjectState | None]:
-        return (file.destination.url, *_carry_out(file))
+    def named(file: FilePlan) -> tuple[str, Outcome, int, ObjectState | None]:
+        return (file.destination.url, *per_file.carry_out(file))
 
     try:
-        _run(carry_out, sync.with_action("copy", "metadata", "same"), report, callback, concurrency)
+        _run(
+            named,
+            sync.with_action("copy", "metadata", "same"),
+            report,
+            callback,
+            concurrency,
+            carry_out_async,
+        )
     except TransferError as error:
         failures.update(error.failures)
     return report, failures
@@ -184,38 +193,6 @@ def raise_failures(report: TransferReport, failures: dict[str, BaseException], t
     ) from first
 
 
-def _carry_out(file: FilePlan) -> tuple[Outcome, int, ObjectState | None]:
-    """Write what ``file``'s plan says, conditional on the state it was planned on; return
-    what was done, the bytes sent, and the state written (None if nothing was)."""
-    backend = backend_for(file.destination)
-    outcome: Outcome = "skipped"
-    size, state = 0, None
-    if file.action == "metadata":
-        state = backend.write_metadata(file.destination, file.metadata, if_matches=file.existing)
-        outcome = "metadata"
-    elif file.action == "copy":
-        with _local_content(file.source, file.destination) as (source, crc32c):
-            size = os.path.getsize(source)
-            state = backend.put(
-                file.destination,
-                source,
-                file.metadata,
-                crc32c=crc32c,
-                if_matches=file.existing,
-                if_absent=file.existing is None,
-            )
-        outcome = "transferred"
-    _write_back_id(file.source, file.metadata)
-    return outcome, size, state
-
-
-def _write_back_id(datafile: Datafile, metadata: Metadata) -> None:
-    """Give a local source the id its copy has (the destination's, which won)."""
-    if datafile.cloud_path is not None or datafile.id == str(metadata.id):
-        return
-    interface.store_id(datafile, metadata.id)
-
-
 def copy_one(
     datafile: Datafile, destination: Location, *, overwrite: bool = True
 ) -> TransferReport:
@@ -239,7 +216,7 @@ def copy_one(
     report = TransferReport(destination.url)
     report._record(destination.url, *_copy(datafile, destination, existing, overwrite=overwrite))
     if destination.url != datafile.path:
-        _write_back_id(datafile, resolved_metadata(datafile, destination, existing))
+        write_back_id(datafile, resolved_metadata(datafile, destination, existing))
     return report
 
 
@@ -275,30 +252,28 @@ def _run(
     report: TransferReport,
     callback: Callback,
     concurrency: int,
+    work_async: Any = None,
 ) -> None:
-    """Run ``work`` on each item, ``concurrency`` at a time, filing outcomes in ``report``.
+    """Run ``work`` on each item, ``concurrency`` at a time (``work_async`` on fsspec's event
+    loop where every item can: see :mod:`octstore.dataset.engine`), filing outcomes in
+    ``report``.
 
     A failed file does not stop the others; the failures are raised together at the end.
-    On an interrupt, files not yet started are not started, and those in flight finish.
+    On an interrupt, files not yet started are not started, and those in flight are
+    cancelled and cleaned up.
     """
     callback.set_size(len(items))
-    failures: dict[str, BaseException] = {}
-    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="octstore") as pool:
-        futures: dict[Future[Any], Any] = {}
-        try:
-            futures = {pool.submit(work, item): item for item in items}
-            # as_completed waits on all futures at once: calling wait() on the pending set
-            # for each completion would cost time in the number of files, squared.
-            for future in as_completed(futures):
-                error = future.exception()
-                if error is not None:
-                    failures[_name(futures[future])] = error
-                else:
-                    report._record(*future.result())
-                callback.relative_update(1)
-        except BaseException:
-            pool.shutdown(wait=True, cancel_futures=True)
-            raise
+    loop = shared_loop(items) if work_async is not None else None
+    failures = engine.run(
+        items,
+        work,
+        name=_name,
+        record=lambda done: report._record(*done),
+        callback=callback,
+        concurrency=concurrency,
+        work_async=work_async,
+        loop=loop,
+    )
     for paths in (report.transferred, report.metadata_updated, report.skipped):
         paths.sort()
     raise_failures(report, failures, len(items))
@@ -333,7 +308,7 @@ def _copy(
             f"{destination.url} exists with other content than {datafile.path}: overwrite it "
             "(overwrite=True, or --overwrite at the command line), or copy it elsewhere"
         )
-    with _local_content(datafile, destination) as (source, crc32c):
+    with local_content(datafile, destination) as (source, crc32c):
         size = os.path.getsize(source)
         backend.put(
             destination,
@@ -344,35 +319,3 @@ def _copy(
             if_absent=existing is None,
         )
     return "transferred", size
-
-
-@contextlib.contextmanager
-def _local_content(datafile: Datafile, destination: Location) -> Iterator[tuple[str, str]]:
-    """A local file with ``datafile``'s content that ``put`` to ``destination`` may consume,
-    and its CRC32C. Remote content is copied from the cache or downloaded straight to it."""
-    consumes = backend_for(destination).consumes_source(destination)
-    if datafile.cloud_path is None and not consumes:
-        yield datafile.path, datafile.hash_value
-        return
-    if destination.is_local:  # beside it, so that putting it in place is a rename
-        os.makedirs(destination.parent, exist_ok=True)
-        target = cache.temporary_path_beside(destination.url)
-    else:
-        target = cache.staging_path(destination.name)
-    try:
-        if datafile.cloud_path is None:
-            cache.copy_file(datafile.path, target)
-            crc32c = crc32c_file(target)
-        else:
-            state = interface.current_state(datafile)
-            cache.copy_out(
-                interface.location_of(datafile),
-                state,
-                target,
-                interface.backend_of(datafile).download,
-            )
-            crc32c = state.crc32c or crc32c_file(target)
-        yield target, crc32c
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(target)

@@ -1,0 +1,170 @@
+"""Running one piece of work per file, many files at once: the transfer engine.
+
+Where every remote file of a transfer is on an async filesystem (S3, GCS) sharing one event
+loop, each file's work is a coroutine on that loop (fsspec's), ``concurrency`` at a time:
+the requests of all files are in flight together there, and only the short local steps
+(hashing, renames, sidecars) go to a few threads. Otherwise each file's work runs in a thread
+of its own pool, as fsspec does for synchronous filesystems.
+
+A failed file does not stop the others; the failures are raised together at the end. On an
+interrupt (``KeyboardInterrupt``), files not yet started are not started, those in flight
+are cancelled, and every temp file is removed before the interrupt is raised again: nothing
+partial is left at any destination, since each file is put in place in one rename or one
+request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import signal
+import threading
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from typing import Any, TypeVar
+
+from fsspec.callbacks import Callback
+
+__all__ = ["Local", "run"]
+
+T = TypeVar("T")
+#: Runs a blocking local step in the engine's threads, from a coroutine.
+Local = Callable[..., Awaitable[Any]]
+#: What one file's work returns: its name in the report, the outcome, its bytes, its state.
+Done = tuple[Any, ...]
+
+#: How long an interrupted transfer waits for its files' clean-up.
+CLEAN_UP_SECONDS = 60
+#: Threads for the local steps of files whose transfers run on the event loop.
+LOCAL_THREADS = 4
+
+
+def run(
+    items: Sequence[T],
+    work: Callable[[T], Done],
+    *,
+    name: Callable[[T], str],
+    record: Callable[[Done], None],
+    callback: Callback,
+    concurrency: int,
+    work_async: Callable[[T, Local], Awaitable[Done]] | None = None,
+    loop: asyncio.AbstractEventLoop | None = None,
+) -> dict[str, BaseException]:
+    """Do ``work`` for each item (``work_async`` on ``loop``, if both are given), at most
+    ``concurrency`` at a time; ``record`` what each returned, and tell ``callback`` after
+    each item. Returns each failed item's error, by its ``name``."""
+    if work_async is not None and loop is not None:
+        return _on_loop(items, work_async, name, record, callback, concurrency, loop)
+    return _in_threads(items, work, name, record, callback, concurrency)
+
+
+def _in_threads(
+    items: Sequence[T],
+    work: Callable[[T], Done],
+    name: Callable[[T], str],
+    record: Callable[[Done], None],
+    callback: Callback,
+    concurrency: int,
+) -> dict[str, BaseException]:
+    failures: dict[str, BaseException] = {}
+    pool = concurrent.futures.ThreadPoolExecutor(
+        max_workers=max(1, concurrency), thread_name_prefix="octstore"
+    )
+    try:
+        with _interrupts_held():
+            futures = {pool.submit(work, item): item for item in items}
+        # as_completed waits on all futures at once: calling wait() on the pending set for
+        # each completion would cost time in the number of files, squared.
+        for future in concurrent.futures.as_completed(futures):
+            error = future.exception()
+            if error is not None:
+                failures[name(futures[future])] = error
+            else:
+                record(future.result())
+            callback.relative_update(1)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return failures
+
+
+@contextlib.contextmanager
+def _interrupts_held() -> Iterator[None]:
+    """Hold back Ctrl-C (``SIGINT``) until the block is done, then take it: an interrupt
+    while a pool starts a thread leaves that thread out of the pool's shutdown, running on
+    after the interrupt."""
+    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - Windows
+        yield
+        return
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
+def _on_loop(
+    items: Sequence[T],
+    work_async: Callable[[T, Local], Awaitable[Done]],
+    name: Callable[[T], str],
+    record: Callable[[Done], None],
+    callback: Callback,
+    concurrency: int,
+    loop: asyncio.AbstractEventLoop,
+) -> dict[str, BaseException]:
+    failures: dict[str, BaseException] = {}
+    threads = concurrent.futures.ThreadPoolExecutor(
+        max_workers=LOCAL_THREADS, thread_name_prefix="octstore-local"
+    )
+
+    async def local(function: Callable[..., Any], *args: Any) -> Any:
+        step = asyncio.get_running_loop().run_in_executor(threads, function, *args)
+        try:
+            return await asyncio.shield(step)
+        except asyncio.CancelledError:
+            # A thread cannot be stopped midway: let the (short) step end before the
+            # file's clean-up runs, so that the two never race over its temp file.
+            with contextlib.suppress(BaseException):
+                await step
+            raise
+
+    async def one(item: T, slots: asyncio.Semaphore) -> None:
+        async with slots:
+            try:
+                done = await work_async(item, local)
+            except Exception as error:
+                failures[name(item)] = error
+            else:
+                record(done)
+            callback.relative_update(1)
+
+    started, finished = threading.Event(), threading.Event()
+
+    async def every() -> None:
+        started.set()
+        slots = asyncio.Semaphore(max(1, concurrency))
+        tasks = [asyncio.ensure_future(one(item, slots)) for item in items]
+        if not tasks:  # asyncio.wait refuses an empty set
+            finished.set()
+            return
+        try:
+            await asyncio.wait(tasks)
+        except asyncio.CancelledError:
+            for task in tasks:
+                task.cancel()
+            await asyncio.wait(tasks)  # each file's clean-up, before the interrupt goes on
+            raise
+        finally:
+            finished.set()
+
+    future = asyncio.run_coroutine_threadsafe(every(), loop)
+    try:
+        future.result()
+    except BaseException:
+        # Interrupted: cancel the files in flight, and wait until their clean-up ran.
+        future.cancel()
+        if started.is_set():
+            finished.wait(timeout=CLEAN_UP_SECONDS)
+        raise
+    finally:
+        threads.shutdown(wait=True, cancel_futures=True)
+    return failures

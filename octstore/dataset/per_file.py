@@ -1,0 +1,162 @@
+"""What one file of a dataset transfer does: carry out its plan (content with metadata, or
+metadata alone), in threads, or with its download on fsspec's event loop; and the local copy
+of its content that a ``put`` may consume."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import Iterator, Sequence
+from typing import Any, Literal
+
+from octstore import cache
+from octstore.backends import backend_for
+from octstore.datafile import Datafile, interface
+from octstore.dataset.engine import Local
+from octstore.dataset.sync import FilePlan
+from octstore.hashing import crc32c_file
+from octstore.location import Location
+from octstore.metadata import Metadata
+from octstore.state import ObjectState
+
+__all__ = [
+    "Outcome",
+    "carry_out",
+    "carry_out_async",
+    "local_content",
+    "shared_loop",
+    "write_back_id",
+]
+
+Outcome = Literal["transferred", "metadata", "skipped"]
+
+
+def carry_out(file: FilePlan) -> tuple[Outcome, int, ObjectState | None]:
+    """Write what ``file``'s plan says, conditional on the state it was planned on; return
+    what was done, the bytes sent, and the state written (None if nothing was)."""
+    backend = backend_for(file.destination)
+    outcome: Outcome = "skipped"
+    size, state = 0, None
+    if file.action == "metadata":
+        state = backend.write_metadata(file.destination, file.metadata, if_matches=file.existing)
+        outcome = "metadata"
+    elif file.action == "copy":
+        with local_content(file.source, file.destination) as (source, crc32c):
+            size = os.path.getsize(source)
+            state = backend.put(
+                file.destination,
+                source,
+                file.metadata,
+                crc32c=crc32c,
+                if_matches=file.existing,
+                if_absent=file.existing is None,
+            )
+        outcome = "transferred"
+    write_back_id(file.source, file.metadata)
+    return outcome, size, state
+
+
+def write_back_id(datafile: Datafile, metadata: Metadata) -> None:
+    """Give a local source the id its copy has (the destination's, which won)."""
+    if datafile.cloud_path is not None or datafile.id == str(metadata.id):
+        return
+    interface.store_id(datafile, metadata.id)
+
+
+def shared_loop(items: Sequence[Any]) -> asyncio.AbstractEventLoop | None:
+    """The one event loop that every remote file of ``items`` downloads on, if there is one
+    (None: run each file in a thread)."""
+    loops = set()
+    for item in items:
+        if isinstance(item, FilePlan) and _downloads_on_loop(item):
+            loops.add(interface.location_of(item.source).fs.loop)
+    return loops.pop() if len(loops) == 1 else None
+
+
+def _downloads_on_loop(file: FilePlan) -> bool:
+    """Whether ``file`` is a download (a remote source to a local file) that its source's
+    backend runs on the event loop."""
+    return (
+        file.action == "copy"
+        and file.destination.is_local
+        and file.source.cloud_path is not None
+        and interface.backend_of(file.source).async_downloads
+    )
+
+
+async def carry_out_async(file: FilePlan, local: Local) -> tuple[Any, ...]:
+    """:func:`carry_out` for one file, the download of a remote source on the event loop
+    and the local steps in ``local``'s threads."""
+    if not _downloads_on_loop(file):
+        return (file.destination.url, *await local(carry_out, file))
+    location = interface.location_of(file.source)
+    # Named here, not in a thread, so that the clean-up below always knows it.
+    os.makedirs(file.destination.parent, exist_ok=True)
+    target = cache.temporary_path_beside(file.destination.url)
+    try:
+        state, cached = await local(_stage_download, file, location, target)
+        if not cached:
+            await interface.backend_of(file.source).download_async(location, state, target)
+        return (file.destination.url, *await local(_place_download, file, target, state, cached))
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(target)
+
+
+def _stage_download(file: FilePlan, location: Location, target: str) -> tuple[ObjectState, bool]:
+    """The source's state to download, and whether its content was copied into ``target``
+    from the cache."""
+    state = interface.current_state(file.source)
+    return state, cache.copy_cached(location, state, target)
+
+
+def _place_download(
+    file: FilePlan, target: str, state: ObjectState, cached: bool
+) -> tuple[Outcome, int, ObjectState]:
+    """Verify the downloaded ``target`` and put it in place with its metadata."""
+    if not cached:
+        cache.verify(interface.location_of(file.source), state, target)
+    size = os.path.getsize(target)
+    with cache.rebuildable():  # a copy of remote content: a verified re-download rebuilds it
+        written = backend_for(file.destination).put(
+            file.destination,
+            target,
+            file.metadata,
+            crc32c=state.crc32c or crc32c_file(target),
+            if_matches=file.existing,
+            if_absent=file.existing is None,
+        )
+    return "transferred", size, written
+
+
+@contextlib.contextmanager
+def local_content(datafile: Datafile, destination: Location) -> Iterator[tuple[str, str]]:
+    """A local file with ``datafile``'s content that ``put`` to ``destination`` may consume,
+    and its CRC32C. Remote content is copied from the cache or downloaded straight to it."""
+    consumes = backend_for(destination).consumes_source(destination)
+    if datafile.cloud_path is None and not consumes:
+        yield datafile.path, datafile.hash_value
+        return
+    if destination.is_local:  # beside it, so that putting it in place is a rename
+        os.makedirs(destination.parent, exist_ok=True)
+        target = cache.temporary_path_beside(destination.url)
+    else:
+        target = cache.staging_path(destination.name)
+    try:
+        if datafile.cloud_path is None:
+            cache.copy_file(datafile.path, target)
+            crc32c = crc32c_file(target)
+        else:
+            state = interface.current_state(datafile)
+            cache.copy_out(
+                interface.location_of(datafile),
+                state,
+                target,
+                interface.backend_of(datafile).download,
+            )
+            crc32c = state.crc32c or crc32c_file(target)
+        yield target, crc32c
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(target)
