@@ -187,6 +187,16 @@ class MetadataBackend(ABC):
             NotFoundError: If there is no such directory, prefix or bucket.
         """
 
+    def listing_version(self, location: Location, state: ObjectState) -> str | None:
+        """The listing version :meth:`list` shows of the file at ``location`` while it is at
+        ``state`` (one a write returned, say), if ``state`` alone tells it without a request;
+        else None, and whoever records the state must have it read afresh next time.
+
+        Here, None: a sidecar's listing version holds its modification time, which no write
+        returns, and S3's cannot tell a change later in the same second (see ``list``).
+        """
+        return None
+
     def metadata_location(self, location: Location, state: ObjectState) -> str:
         """Where the metadata of the file at ``location`` is kept, for people to read: here,
         the sidecar file's path or URL."""

@@ -33,6 +33,7 @@ from octstore.backends.gcs_requests import (
     _bucket_and_key,
     _download,
     _holds,
+    _listing_version,
     _may_have_spilled,
     _multipart_upload,
     _OtherVersion,
@@ -117,13 +118,17 @@ class GcsBackend(MetadataBackend):
         listed: list[Listed] = []
         with translate_errors(location.url, "listing"):
             for child, info in files:
-                version = f"{info['generation']}.{info.get('metageneration')}"
+                version = _listing_version(info)
                 if known and child.url in known and known[child.url][0] == version:
                     listed.append((child, known[child.url][1], version))
                     continue
                 metadata = self._read_metadata(child, info.get("metadata"), read_sidecar=True)
                 listed.append((child, _state(info, metadata), version))
         return listed
+
+    def listing_version(self, location: Location, state: ObjectState) -> str | None:
+        """The generation and metageneration, which every state read or written carries."""
+        return _listing_version(state.details) if "generation" in state.details else None
 
     def put(
         self,
