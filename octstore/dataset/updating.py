@@ -27,7 +27,13 @@ from octstore.errors import TransferError
 from octstore.location import Location, relative_path
 from octstore.state import ObjectState
 
-__all__ = ["UNKNOWN_LISTING_VERSION", "ListedStates", "recorded", "store_changes"]
+__all__ = [
+    "UNKNOWN_LISTING_VERSION",
+    "ListedStates",
+    "entries_under",
+    "recorded",
+    "store_changes",
+]
 
 #: The listing version of a manifest entry whose file's was not known when it was written: no
 #: listing shows it, so the next load reads that file afresh.
