@@ -214,12 +214,22 @@ class MetadataBackend(ABC):
         (only where :attr:`async_downloads`)."""
         raise NotImplementedError(f"{type(self).__name__} downloads in a thread")
 
-    def written_version(self, location: Location, state: ObjectState) -> str | None:
-        """The listing version to give :meth:`list` as ``known`` for ``state``, which ``put``
-        or ``write_metadata`` just returned, so that listing the file costs no request for
-        its metadata; None if the backend cannot tell it without one (it is then read as any
-        other file)."""
+    def listing_version(self, location: Location, state: ObjectState) -> str | None:
+        """The listing version :meth:`list` shows of the file at ``location`` while it is at
+        ``state`` (one a write returned, say), if ``state`` alone tells it without a request;
+        else None, and whoever records the state must have it read afresh next time.
+
+        Here, None: a sidecar's listing version holds its modification time, which no write
+        returns, and S3's cannot tell a change later in the same second (see ``list``).
+        """
         return None
+
+    def written_version(self, location: Location, state: ObjectState) -> str | None:
+        """The version to give :meth:`list` as ``known`` for ``state``, which a write just
+        returned, in the listing that follows the write, so that listing the file costs no
+        request for its metadata: its :meth:`listing_version`, unless the backend completes
+        it from that listing (S3: the LastModified that a write's response lacks)."""
+        return self.listing_version(location, state)
 
     def metadata_location(self, location: Location, state: ObjectState) -> str:
         """Where the metadata of the file at ``location`` is kept, for people to read: here,

@@ -31,6 +31,7 @@ from octstore.backends.gcs_requests import (
     _bucket_and_key,
     _download,
     _holds,
+    _listing_version,
     _may_have_spilled,
     _multipart_upload,
     _OtherVersion,
@@ -112,17 +113,20 @@ class GcsBackend(MetadataBackend):
         """Every object under the prefix with its metadata, from the listing alone: GCS
         listings carry each object's custom metadata (plus a read per spilled sidecar that
         is not ``known``). The listing version is the generation and metageneration."""
-        files, _ = listing(location, recursive=recursive)
         listed: list[Listed] = []
         with translate_errors(location.url, "listing"):
-            for child, info in files:
-                version = f"{info['generation']}.{info.get('metageneration')}"
+            for child, info in listing(location, recursive=recursive)[0]:
+                version = _listing_version(info)
                 if known and child.url in known and known[child.url][0] == version:
                     listed.append((child, known[child.url][1], version))
                     continue
                 metadata = self._read_metadata(child, info.get("metadata"), read_sidecar=True)
                 listed.append((child, _state(info, metadata), version))
-        return listed
+            return listed
+
+    def listing_version(self, location: Location, state: ObjectState) -> str | None:
+        """The generation and metageneration, which every state carries."""
+        return _listing_version(state.details) if "generation" in state.details else None
 
     def put(
         self,
@@ -176,10 +180,6 @@ class GcsBackend(MetadataBackend):
             return self._read(location, read_sidecar=read_sidecar)
         except NotFoundError:
             return None
-
-    def written_version(self, location: Location, state: ObjectState) -> str | None:
-        """The generation and metageneration the write's response gave."""
-        return f"{state.details['generation']}.{state.details['metageneration']}"
 
     def _put(
         self,

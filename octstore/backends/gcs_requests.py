@@ -84,6 +84,12 @@ def _preconditions(if_matches: ObjectState | None, if_absent: bool) -> dict[str,
     return {}
 
 
+def _listing_version(resource: Mapping[str, Any]) -> str:
+    """What a listing shows of an object (its resource, or a state's details): its generation
+    and metageneration, which every change of content or metadata moves."""
+    return f"{resource['generation']}.{resource.get('metageneration')}"
+
+
 def _state(resource: Mapping[str, Any], metadata: Metadata | None) -> ObjectState:
     """The state an object resource describes, with ``metadata`` already read."""
     return ObjectState(

@@ -1,10 +1,9 @@
-"""Commands on single files: info, ls, label, tag and hash (no content moves)."""
+"""Commands that read files: info, ls and hash (no content moves)."""
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
 from typing import Any
 
 import click
@@ -13,11 +12,9 @@ from octstore.cli.options import (
     Settings,
     echo,
     echo_json,
+    filter_option,
     human_size,
     json_option,
-    parse_assignments,
-    parse_labels,
-    parse_tags,
 )
 from octstore.cli.root import cli
 from octstore.datafile import Datafile
@@ -79,16 +76,7 @@ def _listed(datafile: Datafile) -> dict[str, Any]:
 @cli.command("ls")
 @click.argument("url", default=".")
 @click.option("-r", "--recursive", is_flag=True, help="Include subdirectories.")
-@click.option(
-    "-f",
-    "--filter",
-    "lookups",
-    multiple=True,
-    callback=parse_assignments,
-    metavar="LOOKUP=VALUE",
-    help="Keep files matching a lookup, as in Python: labels__contains=raw, "
-    "tags__site=north, size__gt=1000, timestamp__gte=2024-01-01. Repeat to combine.",
-)
+@filter_option
 @click.option("--order-by", metavar="ATTRIBUTE", default="path", help="Sort by (default: path).")
 @click.option("--reverse", is_flag=True, help="Sort in descending order.")
 @click.option("-l", "--long", "long_format", is_flag=True, help="Show size, labels and tags.")
@@ -125,68 +113,6 @@ def ls_command(
         labels = ",".join(sorted(datafile.labels)) or "-"
         tags = _compact(dict(datafile.tags)) if datafile.tags else "-"
         echo(f"{datafile.size:>12}  {labels}  {tags}  {datafile.path}")
-
-
-def _edit_metadata(settings: Settings, url: str, edit: Callable[[Datafile], object]) -> None:
-    """Apply ``edit`` to the metadata of the file at ``url`` and store it, without content."""
-    datafile = settings.existing_datafile(url)
-    edit(datafile)
-    datafile.update_metadata()
-
-
-@cli.group()
-def label() -> None:
-    """Add or remove labels (metadata only: no content is transferred)."""
-
-
-@label.command("add")
-@click.argument("url")
-@click.argument("labels", nargs=-1, required=True, callback=parse_labels)
-@click.pass_obj
-def label_add(settings: Settings, url: str, labels: list[str]) -> None:
-    """Add LABELS to the file at URL."""
-    _edit_metadata(settings, url, lambda datafile: datafile.labels.update(labels))
-
-
-@label.command("remove")
-@click.argument("url")
-@click.argument("labels", nargs=-1, required=True, callback=parse_labels)
-@click.pass_obj
-def label_remove(settings: Settings, url: str, labels: list[str]) -> None:
-    """Remove LABELS from the file at URL (labels it does not have are ignored)."""
-    _edit_metadata(settings, url, lambda datafile: datafile.labels.difference_update(labels))
-
-
-@cli.group()
-def tag() -> None:
-    """Set or unset tags (metadata only: no content is transferred)."""
-
-
-@tag.command("set")
-@click.argument("url")
-@click.argument("tags", nargs=-1, required=True, callback=parse_tags)
-@click.pass_obj
-def tag_set(settings: Settings, url: str, tags: dict[str, Any]) -> None:
-    """Set tags KEY=VALUE on the file at URL.
-
-    A value is JSON where it parses as JSON (80, 4.5, true, null, ["a"], {"k": 1}) and text
-    otherwise (north); quote it to keep a number as text: code='"042"'.
-    """
-    _edit_metadata(settings, url, lambda datafile: datafile.tags.update(tags))
-
-
-@tag.command("unset")
-@click.argument("url")
-@click.argument("keys", nargs=-1, required=True)
-@click.pass_obj
-def tag_unset(settings: Settings, url: str, keys: tuple[str, ...]) -> None:
-    """Remove the tags KEYS from the file at URL (keys it does not have are ignored)."""
-
-    def unset(datafile: Datafile) -> None:
-        for key in keys:
-            datafile.tags.pop(key, None)
-
-    _edit_metadata(settings, url, unset)
 
 
 @cli.command("hash")

@@ -182,6 +182,20 @@ def parse_duration(ctx: click.Context, param: click.Parameter, value: str) -> ti
 # --- printing -------------------------------------------------------------------------------
 
 
+def filter_option(function: Any) -> Any:
+    """The ``-f``/``--filter LOOKUP=VALUE`` option (repeatable), passed as ``lookups``."""
+    return click.option(
+        "-f",
+        "--filter",
+        "lookups",
+        multiple=True,
+        callback=parse_assignments,
+        metavar="LOOKUP=VALUE",
+        help="Keep files matching a lookup, as in Python: labels__contains=raw, "
+        "tags__site=north, size__gt=1000, timestamp__gte=2024-01-01. Repeat to combine.",
+    )(function)
+
+
 def json_option(function: Any) -> Any:
     """The ``--json`` flag, passed to the command as ``as_json``."""
     return click.option("--json", "as_json", is_flag=True, help="Print JSON.")(function)

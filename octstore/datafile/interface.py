@@ -16,7 +16,16 @@ from octstore.location import Location
 from octstore.metadata import Metadata
 from octstore.state import ObjectState
 
-__all__ = ["assemble", "backend_of", "current_state", "fetch", "location_of", "store_id"]
+__all__ = [
+    "assemble",
+    "backend_of",
+    "current_state",
+    "fetch",
+    "known_state",
+    "location_of",
+    "metadata_changed",
+    "store_id",
+]
 
 
 def assemble(location: Location, metadata: Metadata | None, state: ObjectState | None) -> Datafile:
@@ -37,6 +46,18 @@ def backend_of(datafile: Datafile) -> MetadataBackend:
 def current_state(datafile: Datafile) -> ObjectState:
     """The state a content access acts on: the one just read if unused, else one request."""
     return datafile._current()
+
+
+def known_state(datafile: Datafile) -> ObjectState | None:
+    """The state ``datafile`` last read or wrote (None: none, or it was deleted)."""
+    return datafile._state
+
+
+def metadata_changed(datafile: Datafile) -> bool:
+    """Whether ``datafile.update_metadata()`` has changes to store: labels, tags or timestamp
+    changed since they were read (or, for metadata not read from storage, any at all). Unlike
+    ``update_metadata()``, a file with no metadata stored and nothing changed has none."""
+    return not (basis.changes(datafile).is_empty and datafile._basis_read)
 
 
 def fetch(datafile: Datafile, state: ObjectState) -> str:

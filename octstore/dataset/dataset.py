@@ -23,21 +23,21 @@ from fsspec.callbacks import DEFAULT_CALLBACK, Callback
 
 from octstore.backends import backend_for
 from octstore.datafile import Datafile, interface
-from octstore.dataset import copying
+from octstore.dataset import copying, updating
 from octstore.dataset.manifest import Manifest, ManifestEntry, read_manifest, write_manifest
 from octstore.dataset.transfer import (
     DEFAULT_CONCURRENCY,
     TransferReport,
     fetch_all,
+    raise_failures,
 )
 from octstore.errors import NotFoundError, OctstoreError
 from octstore.filters import FilterSet
 from octstore.hashing import canonical_json, crc32c_bytes
-from octstore.location import Location, relative_path
+from octstore.location import Location
 from octstore.metadata import Metadata
 from octstore.metadata.holder import MetadataHolder
 from octstore.redaction import redact
-from octstore.state import ObjectState
 
 __all__ = ["Dataset"]
 
@@ -90,7 +90,7 @@ class Dataset(MetadataHolder):
         self.name = name if name is not None else (self._location.name if self._location else None)
         self._files: dict[str, Datafile] = {}
         # Each listed file's state with the listing version it was read at: the manifest.
-        self._listed: dict[str, tuple[str, ObjectState]] = {}
+        self._listed: updating.ListedStates = {}
         if self._location is not None:
             known = manifest.known(self._location) if manifest else None
             for child, state, version in backend_for(self._location).list(
@@ -145,21 +145,86 @@ class Dataset(MetadataHolder):
         if self._files.pop(path, None) is None:
             raise NotFoundError(f"the dataset {self.name!r} holds no datafile {path}")
 
-    def update_metadata(self) -> None:
-        """Write the manifest ``.octstore-dataset.json`` into the dataset's root.
+    def update_metadata(
+        self,
+        files: Iterable[Datafile] | None = None,
+        *,
+        callback: Callback = DEFAULT_CALLBACK,
+        concurrency: int = DEFAULT_CONCURRENCY,
+    ) -> TransferReport:
+        """Store the metadata changes of many datafiles at once, then write the manifest
+        ``.octstore-dataset.json`` into the dataset's root.
 
-        It holds the dataset's id, name, labels and tags, and each file's state as the
-        dataset listed it, so the next load is one listing plus one read of the manifest.
-        Files' own metadata is stored by each ``Datafile.update_metadata()``.
+        Each datafile (of ``files``, or of the dataset) whose labels, tags or timestamp
+        changed since they were read is stored as its own ``Datafile.update_metadata()``
+        stores it: the changes are applied to the metadata stored at the time of writing, so
+        changes another process made meanwhile are kept, and appear here afterwards. The files
+        run ``concurrency`` at a time; a datafile with nothing changed costs no request (one
+        with no metadata stored is not given any).
+
+        The manifest holds the dataset's id, name, labels and tags, and each file's state as
+        the dataset listed it or as its write returned it, so that the next load is one
+        listing plus one read of the manifest (files whose new state a listing cannot be
+        matched to without a request, such as S3 objects updated within the last second, are
+        read afresh by that load).
+
+        A dataset with no root (made from ``files`` alone) has no manifest: its files'
+        metadata is still stored, and an error follows only if the dataset has labels or
+        tags of its own, which only a manifest keeps.
+
+        Args:
+            files: The datafiles to store, e.g. ``ds.files.filter(labels__contains="raw")``
+                (default: all); each must be one the dataset holds.
+            callback: An fsspec callback for progress: told the number of files to write,
+                then each file done.
+            concurrency: How many files are written at once.
+
+        Returns:
+            What was written (``metadata_updated``) and what had nothing to write
+            (``skipped``).
 
         Raises:
-            OctstoreError: If the dataset has no root (it was made from ``files`` alone).
+            NotFoundError: If one of ``files`` is not in the dataset; nothing was written.
+            TransferError: If some files failed (its ``failures`` hold each one's error, its
+                ``report`` what was done); the others were stored and the manifest written.
+                Running it again retries the failed ones.
+            OctstoreError: If the dataset has no root and labels or tags of its own (after
+                its files' metadata was stored).
         """
-        if self._location is None:
+        selected = self._held(files)
+        report, failures = updating.store_changes(
+            selected, self.path, callback=callback, concurrency=concurrency
+        )
+        if self._location is not None:
+            self._listed = updating.recorded(self._listed, self._files.values(), self._location)
+            self._write_manifest(self._location)
+        elif self.labels or self.tags:
             raise OctstoreError(
                 f"the dataset {self.name!r} has no root directory or prefix to keep a "
-                "manifest in: make it with Dataset(path)"
+                "manifest in, with its own labels and tags: make it with Dataset(path) "
+                f"(its files' metadata was stored: {report})"
             )
+        raise_failures(report, failures, len(selected))
+        return report
+
+    def _held(self, files: Iterable[Datafile] | None) -> list[Datafile]:
+        """``files`` (each once), or all the dataset's datafiles.
+
+        Raises:
+            NotFoundError: If one is not in the dataset.
+        """
+        if files is None:
+            return list(self)
+        selected = {datafile.path: datafile for datafile in files}
+        for path in selected:
+            if path not in self._files:
+                raise NotFoundError(
+                    f"the dataset {self.name!r} holds no datafile {path}: add it first "
+                    "(add()), or store its metadata on its own (Datafile.update_metadata())"
+                )
+        return [selected[path] for path in sorted(selected)]
+
+    def _write_manifest(self, root: Location) -> None:
         entries = [
             ManifestEntry(
                 path=relative,
@@ -170,18 +235,9 @@ class Dataset(MetadataHolder):
                 metadata=state.metadata,
                 details=dict(state.details),
             )
-            for url, (version, state) in sorted(self._listed.items())
-            # A key no folder could hold (``a/..``) is listed but not indexed.
-            if _is_safe(relative := Location(url).relative_to(self._location))
+            for relative, version, state in updating.entries_under(root, self._listed)
         ]
-        manifest = Manifest(
-            id=self._metadata.id,
-            name=self.name,
-            labels=self.labels,
-            tags=self.tags,
-            files=entries,
-        )
-        write_manifest(self._location, manifest)
+        write_manifest(root, self._manifest().model_copy(update={"files": entries}))
 
     # --- transfers ------------------------------------------------------------------------
 
@@ -339,11 +395,3 @@ class Dataset(MetadataHolder):
 
     def __repr__(self) -> str:
         return redact(f"<Dataset({self.name!r}) id={self.id!r} files={len(self)}>")
-
-
-def _is_safe(relative: str) -> bool:
-    try:
-        relative_path(relative)
-    except ValueError:
-        return False
-    return True
