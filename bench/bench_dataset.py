@@ -29,8 +29,8 @@ octstore and fsspec are measured first, one after the other, 5 runs each after a
 then the peers, which take up to minutes a run, each 3 runs (octue) or 1 (cloudpathlib), octue
 and cloudpathlib at the same time (on different servers and proxies) and nothing else then.
 
-Targets: (1) >= 20x faster than octue, <= 3 requests with a manifest; (2), (3) within 1.15x
-of raw fsspec, >= 5x faster than octue; (5) 0 content bytes.
+Targets: (1) >= 20x faster than octue, <= 3 requests with a manifest; (2), (3) within 1.1x
+of raw fsspec (issue 18), >= 5x faster than octue; (5) 0 content bytes.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ from harness import (
 )
 
 #: octue and cloudpathlib take from seconds to a minute or two a run (one file after another,
-#: or a few at a time); fewer runs keep all benchmarks under 15 minutes on 2 cores. octue's
+#: or a few at a time); fewer runs keep all benchmarks under 25 minutes on 2 cores. octue's
 #: load takes ~1 minute a run, 2 runs differ by a few percent, and it is 200x octstore's.
 OCTUE_RUNS = 3
 OCTUE_LOAD_RUNS = 2
@@ -74,6 +74,8 @@ CLOUDPATHLIB_RUNS = 1
 #: Runs of a few seconds or more have no warm-up run (it would add minutes in all): each
 #: client makes one request first instead, so that its connections and sessions exist.
 LONG = {"warmup": False}
+#: Issue 18: a dataset download or upload takes at most this times raw fsspec's time.
+FSSPEC_FACTOR = 1.1
 #: Files whose metadata scenario 5 updates.
 METADATA_COUNT = 100
 #: A new tag value for each run of each system in scenario 5.
@@ -83,8 +85,10 @@ values = itertools.count()
 class Bench:
     """The servers, the dataset on both backends, and what each system measured."""
 
-    def __init__(self, cloud: Cloud) -> None:
+    def __init__(self, cloud: Cloud, runs: int = RUNS) -> None:
         self.cloud = cloud
+        #: Runs of each octstore and fsspec transfer.
+        self.runs = runs
         self.local = make_local_dataset()
         self.bare = data_only_copy(self.local)
         self.names = relative_names()
@@ -163,6 +167,7 @@ class Bench:
                 # A dataset just loaded, as a user has it: each file's state is fresh from
                 # the listing, so its download needs no revalidation request.
                 setup=lambda: (Dataset(url, storage_options=options), fresh_dir("octstore")),
+                runs=self.runs,
                 **LONG,
             ),
         )
@@ -174,6 +179,7 @@ class Bench:
                 lambda target: fs.get(remote, [os.path.join(target, n) for n in self.names]),
                 proxy,
                 setup=lambda: fresh_dir("fsspec"),
+                runs=self.runs,
                 **LONG,
             ),
         )
@@ -191,6 +197,7 @@ class Bench:
                 lambda job: job[0].upload(job[1], storage_options=options),
                 proxy,
                 setup=lambda: (Dataset(self.local), self.prefix(backend, "octstore")),
+                runs=self.runs,
                 **LONG,
             ),
         )
@@ -205,6 +212,7 @@ class Bench:
                 ),
                 proxy,
                 setup=lambda: self.prefix(backend, "fsspec"),
+                runs=self.runs,
                 **LONG,
             ),
         )
@@ -465,13 +473,13 @@ def results(bench: Bench, latency: float) -> dict[str, dict[str, Any]]:
 def transfer_result(
     scenario: str, systems: dict[str, dict[str, Any]], common: dict[str, Any], notes: list[str]
 ) -> dict[str, Any]:
-    """A transfer scenario's result, with its targets: within 1.15x of raw fsspec and >= 5x
-    faster than octue."""
+    """A transfer scenario's result, with its targets: within 1.1x of raw fsspec (issue 18)
+    and >= 5x faster than octue."""
     targets = [
         ratio_target(
-            f"{backend}: time within 1.15x of raw fsspec's",
+            f"{backend}: time within {FSSPEC_FACTOR:g}x of raw fsspec's",
             1 / measured["fsspec"]["ratio"],
-            at_most=1.15,
+            at_most=FSSPEC_FACTOR,
         )
         for backend, measured in systems.items()
     ]

@@ -49,9 +49,15 @@ from tests.servers import (  # noqa: E402
 
 #: The round trip every request pays at the proxy: a nearby cloud region.
 LATENCY = 0.020
+#: Quick mode (``OCTSTORE_BENCH_QUICK=1``): small sizes and one run, to check that a scenario
+#: works; its results go to ``bench/results-quick/`` (untracked), never to ``bench/results/``.
+QUICK = os.environ.get("OCTSTORE_BENCH_QUICK", "") not in ("", "0")
 #: Runs per system and scenario (the median is reported).
-RUNS = int(os.environ.get("OCTSTORE_BENCH_RUNS", "5"))
-RESULTS = Path(__file__).parent / "results"
+RUNS = int(os.environ.get("OCTSTORE_BENCH_RUNS", "1" if QUICK else "5"))
+RESULTS = Path(
+    os.environ.get("OCTSTORE_BENCH_RESULTS")
+    or Path(__file__).parent / ("results-quick" if QUICK else "results")
+)
 OCTUE_PYTHON_VARIABLE = "OCTSTORE_BENCH_OCTUE_PYTHON"
 
 for noisy in ("werkzeug", "gcp_storage_emulator", "moto"):
@@ -263,26 +269,51 @@ def measure(
         else:
             action()
     seconds: list[float] = []
+    cpu: list[float] = []
     counts: list[dict[str, int]] = []
     for _ in range(runs):
         prepared = setup() if setup else None
         with proxy.counting() as exchanges:
-            started = time.perf_counter()
+            started, started_cpu = time.perf_counter(), time.process_time()
             result = action(prepared) if setup else action()
             elapsed = time.perf_counter() - started
+            cpu.append(time.process_time() - started_cpu)
         seconds.append(timed(result) if timed else elapsed)
-        counts.append(
-            {
-                "requests": len(exchanges),
-                "bytes_up": sum(e.bytes_up for e in exchanges),
-                "bytes_down": sum(e.bytes_down for e in exchanges),
-                "content_bytes": content_bytes(exchanges),
-            }
-        )
-    median_run = sorted(counts, key=lambda c: c["requests"])[len(counts) // 2]
+        counts.append(traffic(exchanges))
+    return summarise(seconds, counts, cpu)
+
+
+def traffic(exchanges: list[Exchange]) -> dict[str, int]:
+    """One run's counts: requests, bytes, content bytes and writes."""
     return {
-        "median_s": statistics.median(seconds),
-        "runs_s": seconds,
+        "requests": len(exchanges),
+        "bytes_up": sum(e.bytes_up for e in exchanges),
+        "bytes_down": sum(e.bytes_down for e in exchanges),
+        "content_bytes": content_bytes(exchanges),
+        "writes": writes(exchanges),
+    }
+
+
+#: Methods that change what a server stores (an S3 copy is a PUT, a GCS rewrite a POST).
+WRITE_METHODS = ("PUT", "POST", "PATCH", "COPY")
+
+
+def writes(exchanges: list[Exchange]) -> int:
+    """Requests among ``exchanges`` that write: PUT, POST, PATCH, COPY (not DELETE)."""
+    return sum(1 for exchange in exchanges if exchange.method in WRITE_METHODS)
+
+
+def summarise(
+    seconds: list[float], counts: list[dict[str, int]], cpu: list[float] | None = None
+) -> dict[str, Any]:
+    """Runs' times (and the measuring process's CPU seconds, user + sys, in all its threads)
+    and counts as a system's result: medians, and the counts of the median run by requests."""
+    median_run = sorted(counts, key=lambda c: c["requests"])[len(counts) // 2]
+    measured: dict[str, Any] = {"median_s": statistics.median(seconds), "runs_s": seconds}
+    if cpu:
+        measured |= {"cpu_s": statistics.median(cpu), "runs_cpu_s": cpu}
+    return {
+        **measured,
         **median_run,
         "requests_range": [min(c["requests"] for c in counts), max(c["requests"] for c in counts)],
     }
@@ -390,8 +421,9 @@ def octue_peer(cloud: Cloud) -> Iterator[OctuePeer | None]:
 
 # --- the 1,000-file dataset -----------------------------------------------------------
 
-#: The dataset every dataset scenario uses: files, size of each, and what to filter by.
-FILES = int(os.environ.get("OCTSTORE_BENCH_FILES", "1000"))  # smaller for a smoke test
+#: The dataset every dataset scenario uses: files (fewer for a smoke test, and in quick mode),
+#: size of each, and what to filter by.
+FILES = int(os.environ.get("OCTSTORE_BENCH_FILES", "100" if QUICK else "1000"))
 FILE_SIZE = 16 * 1024
 SITES = ("north", "south", "east", "west", "centre")
 LABEL, TAG = "raw", ("site", "north")

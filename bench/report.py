@@ -9,13 +9,20 @@ from the latest results. Any result file is picked up, also those of benchmarks 
 from __future__ import annotations
 
 import json
+import os
 import platform
+import re
 import sys
 from pathlib import Path
 from typing import Any
 
 BENCH = Path(__file__).parent
-RESULTS = BENCH / "results"
+#: Quick mode (``OCTSTORE_BENCH_QUICK=1``, see ``harness.py``) reads and writes
+#: ``bench/results-quick/`` and leaves the docs page and its chart alone.
+QUICK = os.environ.get("OCTSTORE_BENCH_QUICK", "") not in ("", "0")
+RESULTS = Path(
+    os.environ.get("OCTSTORE_BENCH_RESULTS") or BENCH / ("results-quick" if QUICK else "results")
+)
 DOCS = BENCH.parent / "docs"
 CHART = DOCS / "performance.png"
 #: Order of systems in tables and the chart; others follow, sorted.
@@ -37,9 +44,10 @@ def load_results() -> list[dict[str, Any]]:
     """Every result, in scenario order (results without a scenario number last)."""
     results = [adapted(json.loads(path.read_text())) for path in sorted(RESULTS.glob("*.json"))]
 
-    def order(result: dict[str, Any]) -> tuple[str, str]:
+    def order(result: dict[str, Any]) -> tuple[int, str, str]:
         scenario = result.get("scenario") or "~"
-        return scenario, result["name"]
+        number = re.match(r"(\d+)\.", scenario)
+        return int(number.group(1)) if number else 10**6, scenario, result["name"]
 
     return sorted(results, key=order)
 
@@ -113,21 +121,37 @@ def targets_table(results: list[dict[str, Any]]) -> list[str]:
 
 
 def systems_table(result: dict[str, Any]) -> list[str]:
+    """Each system's figures; a CPU column (user + sys of the measuring process) and a peak
+    RSS column where the scenario measured them."""
+    every = [m for systems in result["systems"].values() for m in systems.values()]
+    cpu = bool(result.get("cpu_column"))
+    rss = any("peak_rss_bytes" in m for m in every)
+    extra_head = (" CPU (user+sys) |" if cpu else "") + (" peak RSS |" if rss else "")
+    extra_rule = ("---|" if cpu else "") + ("---|" if rss else "")
     lines = [
         "| backend | system | median | runs | requests | bytes up | bytes down | content bytes "
-        "| time / octstore's |",
-        "|---|---|---|---|---|---|---|---|---|",
+        f"|{extra_head} time / octstore's |",
+        f"|---|---|---|---|---|---|---|---|{extra_rule}---|",
     ]
     for backend, systems in result["systems"].items():
         for name in sorted(systems, key=system_order):
             measured = systems[name]
+            extra = ""
+            if cpu:
+                extra += f" {seconds(measured['cpu_s']) if 'cpu_s' in measured else ''} |"
+            if rss:
+                extra += f" {mebibytes(measured.get('peak_rss_bytes'))} |"
             lines.append(
                 f"| {backend} | {name} | {seconds(measured['median_s'])} | "
                 f"{len(measured.get('runs_s', [])) or ''} | {_text(measured.get('requests'))} | "
                 f"{size(measured.get('bytes_up'))} | {size(measured.get('bytes_down'))} | "
-                f"{size(measured.get('content_bytes'))} | {measured['ratio']:.2f}x |"
+                f"{size(measured.get('content_bytes'))} |{extra} {measured['ratio']:.2f}x |"
             )
     return lines
+
+
+def mebibytes(value: int | None) -> str:
+    return "" if value is None else f"{value / 2**20:.0f} MiB"
 
 
 def summary(results: list[dict[str, Any]], elapsed: float | None) -> str:
@@ -190,7 +214,7 @@ CAVEATS = """\
   `STORAGE_EMULATOR_HOST` points it at the proxy.
 - octue and cloudpathlib run fewer times than octstore and fsspec where one run takes a
   minute or more (each scenario's notes say how many), so that all benchmarks finish in
-  under 15 minutes on 2 cores. They work one file after another or with a few threads, so
+  under 25 minutes on 2 cores. They work one file after another or with a few threads, so
   their times vary little from run to run.
 - The emulators serve requests far more slowly than a real cloud: moto spends several
   milliseconds of CPU on each, and the client being measured shares the 2 cores with them.
@@ -301,8 +325,9 @@ def main(elapsed: float | None = None) -> None:
         elapsed = _previous_elapsed()
     text = summary(results, elapsed)
     (RESULTS / "SUMMARY.md").write_text(text)
-    (DOCS / "performance.md").write_text(docs_page(results, elapsed))
-    chart(results)
+    if not QUICK:
+        (DOCS / "performance.md").write_text(docs_page(results, elapsed))
+        chart(results)
     print(text)
 
 

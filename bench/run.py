@@ -4,7 +4,10 @@ Then ``bench/report.py`` writes a summary of all results to ``bench/results/SUMM
 with each target marked met or missed and by how much, and the docs page
 ``docs/performance.md`` with its chart.
 
-Usage: ``python bench/run.py [NAME ...]`` (default: all benchmarks).
+Usage: ``python bench/run.py [NAME ...]`` (default: all benchmarks); ``NAME`` is a script's
+name without ``bench_`` (``python bench/run.py cli scaling``). With ``OCTSTORE_BENCH_QUICK=1``
+the scenarios that support it run small and once, into ``bench/results-quick/``: a check that
+they work, not a measurement.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from pathlib import Path
 import report
 
 BENCH = Path(__file__).parent
-RESULTS = BENCH / "results"
+RESULTS = report.RESULTS
 
 
 def main(names: list[str]) -> int:
