@@ -133,6 +133,8 @@ def remember_secrets(options: object) -> None:
     show up: in storage options, the values under secret names (at any depth); in a URL,
     its userinfo (a filesystem's own path for ``s3://KEY:SECRET@bucket`` keeps it)."""
     if isinstance(options, str):
+        if "@" not in options:  # no userinfo: the usual path, spared the search
+            return
         for match in _USERINFO.finditer(options):
             _remember_userinfo(match["userinfo"])
     elif isinstance(options, Mapping):

@@ -24,6 +24,7 @@ import contextlib
 import json
 import os
 import shutil
+from collections.abc import Mapping
 from stat import S_ISDIR
 from typing import Any
 
@@ -234,12 +235,17 @@ class SidecarBackend(MetadataBackend):
             document = dump_sidecar(new)
             if location.is_local:
                 self._put_local(location, source, document)
+                # what was just put in place, under the lock: no need to read it back
+                placed = os.stat(location.url)
+                size, token = placed.st_size, local_version_token(placed)
+                details: Mapping[str, Any] = {"sidecar": _sidecar_version(document)}
             else:  # no conditional writes here: the lock keeps writers in turn
                 location.fs.put_file(source, location.fs_path)
                 location.fs.pipe_file(self._sidecar(location).fs_path, document)
                 location.fs.invalidate_cache(location.parent)
-            state = self.stat(location)
-            return ObjectState(state.size, state.version_token, crc32c, new, state.details)
+                state = self.stat(location)
+                size, token, details = state.size, state.version_token, state.details
+            return ObjectState(size, token, crc32c, new, details)
 
     def _put_local(self, location: Location, source: str, document: bytes) -> None:
         """Move ``source`` into place with its sidecar ``document``, in the crash-safe order of
@@ -252,6 +258,10 @@ class SidecarBackend(MetadataBackend):
             os.remove(source)
         else:
             staged = source
+        if not cache.is_durable():  # a rebuildable copy: no intent, as nothing is on disk yet
+            os.replace(staged, location.url)
+            cache.write_atomically(self._sidecar(location).url, document)
+            return
         pending = self._pending(location).url
         intent = {"content": _identity(staged), "sidecar": document.decode("utf-8")}
         cache.write_atomically(pending, json.dumps(intent).encode("utf-8"))

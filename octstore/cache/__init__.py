@@ -44,6 +44,7 @@ from octstore.cache.entries import (
 from octstore.cache.files import (
     copy_file,
     default_permissions,
+    is_durable,
     is_temporary_name,
     rebuildable,
     staging_path,
@@ -82,6 +83,7 @@ __all__ = [
     "info",
     "is_cached",
     "is_disk_full",
+    "is_durable",
     "is_temporary_name",
     "keep",
     "lock",

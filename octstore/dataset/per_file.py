@@ -42,7 +42,10 @@ def carry_out(file: FilePlan) -> tuple[Outcome, int, ObjectState | None]:
         state = backend.write_metadata(file.destination, file.metadata, if_matches=file.existing)
         outcome = "metadata"
     elif file.action == "copy":
-        with local_content(file.source, file.destination) as (source, crc32c):
+        with (
+            _written_for(file),
+            local_content(file.source, file.destination) as (source, crc32c),
+        ):
             size = os.path.getsize(source)
             state = backend.put(
                 file.destination,
@@ -55,6 +58,14 @@ def carry_out(file: FilePlan) -> tuple[Outcome, int, ObjectState | None]:
         outcome = "transferred"
     write_back_id(file.source, file.metadata)
     return outcome, size, state
+
+
+def _written_for(file: FilePlan) -> contextlib.AbstractContextManager[None]:
+    """How durably ``file``'s local copy is written: a copy of remote content, which a
+    verified download rebuilds, without waiting for the disk (:func:`cache.rebuildable`)."""
+    if file.destination.is_local and file.source.cloud_path is not None:
+        return cache.rebuildable()
+    return contextlib.nullcontext()
 
 
 def write_back_id(datafile: Datafile, metadata: Metadata) -> None:
@@ -118,7 +129,7 @@ def _place_download(
     if not cached:
         cache.verify(interface.location_of(file.source), state, target)
     size = os.path.getsize(target)
-    with cache.rebuildable():  # a copy of remote content: a verified re-download rebuilds it
+    with _written_for(file):
         written = backend_for(file.destination).put(
             file.destination,
             target,
