@@ -19,9 +19,15 @@ from octstore.state import ObjectState
 __all__ = ["assemble", "backend_of", "current_state", "fetch", "location_of", "store_id"]
 
 
-def assemble(location: Location, metadata: Metadata | None, state: ObjectState | None) -> Datafile:
-    """A datafile from parts already known (a listing, a manifest, a dict): no request."""
-    return conversions.assemble(Datafile, location, metadata, state)
+def assemble(
+    location: Location,
+    metadata: Metadata | None,
+    state: ObjectState | None,
+    offline: bool | None = None,
+) -> Datafile:
+    """A datafile from parts already known (a listing, a manifest, a dict): no request.
+    ``offline``: as ``Datafile``'s (by default, from ``OCTSTORE_OFFLINE``)."""
+    return conversions.assemble(Datafile, location, metadata, state, offline)
 
 
 def location_of(datafile: Datafile) -> Location:

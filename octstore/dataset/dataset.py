@@ -22,7 +22,7 @@ from typing import Any
 from fsspec.callbacks import DEFAULT_CALLBACK, Callback
 
 from octstore.backends import backend_for
-from octstore.datafile import Datafile, interface
+from octstore.datafile import Datafile, conversions, interface
 from octstore.dataset import copying
 from octstore.dataset.manifest import Manifest, ManifestEntry, read_manifest, write_manifest
 from octstore.dataset.transfer import (
@@ -93,11 +93,13 @@ class Dataset(MetadataHolder):
         self._listed: dict[str, tuple[str, ObjectState]] = {}
         if self._location is not None:
             known = manifest.known(self._location) if manifest else None
+            manifest = None  # its entries are no longer needed: their states are in known
+            offline = conversions.offline_by_default()
             for child, state, version in backend_for(self._location).list(
                 self._location, recursive=recursive, known=known
             ):
-                metadata = state.metadata.model_copy(deep=True) if state.metadata else None
-                self._files[child.url] = interface.assemble(child, metadata, state)
+                # (the datafile copies the state's metadata when it is first used)
+                self._files[child.url] = interface.assemble(child, state.metadata, state, offline)
                 self._listed[child.url] = (version, state)
         for file in files or ():
             self.add(file)
@@ -160,8 +162,10 @@ class Dataset(MetadataHolder):
                 f"the dataset {self.name!r} has no root directory or prefix to keep a "
                 "manifest in: make it with Dataset(path)"
             )
-        entries = [
-            ManifestEntry(
+        root = self._location
+        # Entries made one at a time as the manifest is written, from states already valid.
+        entries = (
+            ManifestEntry.model_construct(
                 path=relative,
                 size=state.size,
                 version_token=state.version_token,
@@ -172,16 +176,9 @@ class Dataset(MetadataHolder):
             )
             for url, (version, state) in sorted(self._listed.items())
             # A key no folder could hold (``a/..``) is listed but not indexed.
-            if _is_safe(relative := Location(url).relative_to(self._location))
-        ]
-        manifest = Manifest(
-            id=self._metadata.id,
-            name=self.name,
-            labels=self.labels,
-            tags=self.tags,
-            files=entries,
+            if _is_safe(relative := _relative(url, root))
         )
-        write_manifest(self._location, manifest)
+        write_manifest(root, self._manifest(), entries)
 
     # --- transfers ------------------------------------------------------------------------
 
@@ -339,6 +336,16 @@ class Dataset(MetadataHolder):
 
     def __repr__(self) -> str:
         return redact(f"<Dataset({self.name!r}) id={self.id!r} files={len(self)}>")
+
+
+def _relative(url: str, root: Location) -> str:
+    """The path of the listed file ``url`` inside ``root``, ``/``-separated: by its prefix,
+    without making a location of it, unless it has none (a chained URL)."""
+    separator = os.sep if root.is_local else "/"
+    prefix = root.url.rstrip(separator) + separator
+    if url.startswith(prefix) and "::" not in root.url:
+        return url[len(prefix) :].replace(os.sep, "/") if root.is_local else url[len(prefix) :]
+    return Location(url).relative_to(root)
 
 
 def _is_safe(relative: str) -> bool:
