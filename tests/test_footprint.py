@@ -33,9 +33,11 @@ def test_a_loaded_datafile_copies_its_stored_metadata_only_when_it_is_used(
     tmp_path: Path,
 ) -> None:
     df = loaded(tmp_path)
-    assert df._state is not None and df._state.metadata is not None
+    assert df._state is not None
+    assert df._state.metadata is not None
 
-    assert df._own_metadata is None and df._basis is df._state.metadata
+    assert df._own_metadata is None
+    assert df._basis is df._state.metadata
     df.labels.add("checked")
     df.tags["n"][1]["k"] = 3  # type: ignore[index]
 
@@ -60,7 +62,8 @@ def test_the_manifest_is_written_as_its_entries_are_made(tmp_path: Path) -> None
     # written while later entries were still to be made: never one document in memory
     assert on_disk[-1] > 0
     read = read_manifest(Location(tmp_path))
-    assert read is not None and len(read.files) == 2000
+    assert read is not None
+    assert len(read.files) == 2000
     assert read.model_dump(exclude={"files"}) == manifest.model_dump(exclude={"files"})
     # the same document as the one written whole before (so older readers read it)
     whole = manifest.model_copy(update={"files": read.files})
