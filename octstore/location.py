@@ -37,6 +37,8 @@ _NO_CREDENTIALS = frozenset(
 _log = get_logger(__name__)
 #: What separates the links of a chained URL (``simplecache::s3://b/k``).
 _CHAIN = "::"
+#: The chain of a URL without one (shared: one per location adds up in a large dataset).
+_UNCHAINED = ("", "")
 
 
 class Location:
@@ -77,7 +79,7 @@ class Location:
         remember_secrets(raw)
         self._fs: Any = None
         self._fs_path: str | None = None
-        self._chain = (before, after)
+        self._chain = (before, after) if before or after else _UNCHAINED
         if lookup(protocol).local and not (before or after):
             self.protocol = "file"
             self.url = os.path.abspath(os.path.expanduser(rest))
@@ -142,6 +144,22 @@ class Location:
         return Location(
             self._with_link(f"{self._link.rstrip('/')}/{relative}"), self.storage_options
         )
+
+    def listed(self, path: str) -> Location:
+        """The location of ``path``, a file this directory's filesystem listed under it, with
+        the same storage options (shared): a local one made without parsing it again, since
+        a dataset's listing makes one per file."""
+        if not self.is_local:
+            return Location(self.fs.unstrip_protocol(path), self.storage_options)
+        location = Location.__new__(Location)
+        # (a listing's local paths are absolute and normal already where ``/`` is the separator)
+        location.url = path if os.sep == "/" and path.startswith("/") else os.path.abspath(path)
+        location.protocol = "file"
+        location.storage_options = self.storage_options
+        location._chain = _UNCHAINED
+        location._fs = self._fs
+        location._fs_path = None
+        return location
 
     def derived_id(self) -> uuid.UUID:
         """The id of a file or dataset here whose id is not stored yet: a UUID5 of the
@@ -212,7 +230,7 @@ class Location:
         self.url = state["url"]
         self.protocol = state["protocol"]
         self.storage_options = state["storage_options"]
-        self._chain = tuple(state.get("chain", ("", "")))
+        self._chain = tuple(state.get("chain", _UNCHAINED))
         self._fs = None
         self._fs_path = None
 

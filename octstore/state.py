@@ -26,7 +26,7 @@ def local_version_token(stat: os.stat_result) -> str:
     return f"{stat.st_ino}-{stat.st_mtime_ns}-{stat.st_ctime_ns}-{stat.st_size}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ObjectState:
     """One version of a stored file, as its backend describes it.
 
@@ -67,3 +67,18 @@ class ObjectState:
             metadata=Metadata.model_validate(metadata) if metadata is not None else None,
             details=dict(document.get("details") or {}),
         )
+
+
+def _getstate(state: ObjectState) -> dict[str, Any]:
+    return {name: getattr(state, name) for name in ObjectState.__slots__}
+
+
+def _setstate(state: ObjectState, pickled: dict[str, Any]) -> None:
+    for name, value in pickled.items():
+        object.__setattr__(state, name, value)
+
+
+# Pickled as the attributes by name, as before it had slots (so older pickles load): set
+# here, since ``dataclass(slots=True)`` replaces methods of these names on Python 3.10.
+ObjectState.__getstate__ = _getstate  # type: ignore[attr-defined]
+ObjectState.__setstate__ = _setstate  # type: ignore[attr-defined]

@@ -279,7 +279,7 @@ def listing(
             raise NotFoundError(f"{location.url} is not a directory: check the path")
     root = location.fs_path.rstrip("/")
     files = [
-        (Location(fs.unstrip_protocol(name), location.storage_options), info)
+        (location.listed(name), info)
         for name, info in sorted(infos.items())
         if not is_sidecar_name(posixpath.basename(name))
         and not any(map(is_temporary_name, name[len(root) :].split("/")))

@@ -86,7 +86,7 @@ class SidecarBackend(MetadataBackend):
         files, tokens, versions = [], {}, {}
         for child, info in listed:
             try:
-                tokens[child.url] = self._token(child, info)
+                tokens[child.url] = self._token(child.url if child.is_local else None, info)
             except FileNotFoundError:
                 continue
             files.append((child, info))
@@ -121,18 +121,24 @@ class SidecarBackend(MetadataBackend):
     ) -> str:
         """The file's token and those of its metadata files: any change to either shows."""
         parts = [token]
-        for metadata_file in (self._sidecar(location), location.sibling(octue.DIRECTORY_FILE)):
-            listed = infos.get(metadata_file.fs_path)
+        local = location.is_local
+        # a local sibling's path is made without making a location: one per file adds up
+        folder = location.url.rpartition(os.sep)[0] + os.sep if local else ""
+        for name in (sidecar_name(location.name), octue.DIRECTORY_FILE):
+            path = folder + name if local else location.sibling(name).fs_path
+            listed = infos.get(path)
             try:
-                parts.append(self._token(metadata_file, listed) if listed else "-")
+                parts.append(self._token(path if local else None, listed) if listed else "-")
             except FileNotFoundError:  # removed since the listing
                 parts.append("-")
         return "|".join(parts)
 
     @staticmethod
-    def _token(location: Location, info: dict[str, Any]) -> str:
-        if location.is_local:
-            return local_version_token(os.stat(location.url))
+    def _token(local_path: str | None, info: dict[str, Any]) -> str:
+        """The version token of a listed file: a local one's (at ``local_path``) from a
+        fresh ``stat``, a remote one's from its listed ``info``."""
+        if local_path is not None:
+            return local_version_token(os.stat(local_path))
         return _remote_version_token(info)
 
     def _listed_state(

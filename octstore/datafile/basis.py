@@ -16,6 +16,38 @@ if TYPE_CHECKING:
     from octstore.datafile.datafile import Datafile
 
 
+#: A datafile's attributes (its ``__slots__``, which keep the many datafiles of a loaded
+#: dataset small): where it is, whether it is offline, the state it last read (``_state``),
+#: the state its metadata was read from (``_metadata_basis``, where writes start), whether
+#: ``_state`` is still unused by a content access, its content hash by version, and:
+#:
+#: - ``_basis``: the stored metadata the user's changes are to, shared with the state it was
+#:   read from (never changed in place), and ``_basis_read``: whether it was read from
+#:   storage (not taken from a dict);
+#: - ``_own_metadata``: the in-memory metadata the user changes, or None until first used
+#:   (then made from ``_basis``, see :func:`own_metadata`): a loaded dataset's datafiles
+#:   hold one copy of their metadata until they are changed.
+SLOTS = (
+    "_location",
+    "_offline",
+    "_state",
+    "_metadata_basis",
+    "_state_is_fresh",
+    "_content_hash",
+    "_basis",
+    "_basis_read",
+    "_own_metadata",
+)
+
+
+def own_metadata(datafile: Datafile) -> Metadata:
+    """The in-memory metadata of a datafile that has none yet: a copy of the stored metadata,
+    or, where none is stored, only the id derived from its location."""
+    if datafile._basis is not None:
+        return datafile._basis.model_copy(deep=True)
+    return Metadata(id=datafile._location.derived_id())
+
+
 def merge(
     stored: Metadata | None, given: Metadata, ignore_stored: bool, id_given: bool
 ) -> Metadata:
@@ -39,7 +71,8 @@ def merge(
 def set_basis(datafile: Datafile, stored: Metadata | None) -> None:
     """Remember ``stored`` (None: nothing), just read or written, as the metadata the
     user's changes are to."""
-    datafile._basis = stored.model_copy(deep=True) if stored is not None else None
+    datafile._metadata  # noqa: B018  # made from the old basis first, if not yet made
+    datafile._basis = stored  # shared: a state's metadata is never changed in place
     datafile._basis_read = True
 
 

@@ -21,10 +21,7 @@ from typing import Any
 from octstore import cache
 from octstore.backends import MetadataBackend, ObjectState, backend_for
 from octstore.datafile import basis, conversions, copies, names, opening
-from octstore.errors import (
-    NotFoundError,
-    OctstoreError,
-)
+from octstore.errors import NotFoundError, OctstoreError
 from octstore.location import Location, translate_errors
 from octstore.metadata import LabelSet, Metadata, TagDict, check_document_size
 from octstore.metadata.holder import MetadataHolder
@@ -52,10 +49,10 @@ class Datafile(MetadataHolder):
     Stored metadata is read once, here, with one metadata request and no content transfer.
     """
 
-    #: The stored metadata the user's changes are to (see :mod:`octstore.datafile.basis`).
+    __slots__ = basis.SLOTS  # what each holds: see basis
     _basis: Metadata | None
-    #: Whether ``_basis`` was read from storage (not taken from a dict or a manifest).
     _basis_read: bool
+    _own_metadata: Metadata | None
 
     def __init__(
         self,
@@ -208,6 +205,17 @@ class Datafile(MetadataHolder):
         return (self._state or self._refresh()).size
 
     # --- metadata -------------------------------------------------------------------------
+
+    @property
+    def _metadata(self) -> Metadata:
+        """The in-memory metadata: made on first use, from the stored metadata (see basis)."""
+        if self._own_metadata is None:
+            self._own_metadata = basis.own_metadata(self)
+        return self._own_metadata
+
+    @_metadata.setter
+    def _metadata(self, metadata: Metadata) -> None:
+        self._own_metadata = metadata
 
     @property
     def timestamp(self) -> datetime | None:
@@ -377,11 +385,8 @@ class Datafile(MetadataHolder):
         )
         return conversions.assemble(cls, location, metadata, None)
 
-    def __getstate__(self) -> dict[str, Any]:
-        return conversions.pickled(self)
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        conversions.unpickle(self, state)
+    __getstate__ = conversions.pickled
+    __setstate__ = conversions.unpickle
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Datafile):

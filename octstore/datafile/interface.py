@@ -28,9 +28,15 @@ __all__ = [
 ]
 
 
-def assemble(location: Location, metadata: Metadata | None, state: ObjectState | None) -> Datafile:
-    """A datafile from parts already known (a listing, a manifest, a dict): no request."""
-    return conversions.assemble(Datafile, location, metadata, state)
+def assemble(
+    location: Location,
+    metadata: Metadata | None,
+    state: ObjectState | None,
+    offline: bool | None = None,
+) -> Datafile:
+    """A datafile from parts already known (a listing, a manifest, a dict): no request.
+    ``offline``: as ``Datafile``'s (by default, from ``OCTSTORE_OFFLINE``)."""
+    return conversions.assemble(Datafile, location, metadata, state, offline)
 
 
 def location_of(datafile: Datafile) -> Location:

@@ -22,7 +22,7 @@ from typing import Any
 from fsspec.callbacks import DEFAULT_CALLBACK, Callback
 
 from octstore.backends import backend_for
-from octstore.datafile import Datafile, interface
+from octstore.datafile import Datafile, conversions, interface
 from octstore.dataset import copying, updating
 from octstore.dataset.manifest import Manifest, ManifestEntry, read_manifest, write_manifest
 from octstore.dataset.transfer import (
@@ -93,11 +93,13 @@ class Dataset(MetadataHolder):
         self._listed: updating.ListedStates = {}
         if self._location is not None:
             known = manifest.known(self._location) if manifest else None
+            manifest = None  # its entries are no longer needed: their states are in known
+            offline = conversions.offline_by_default()
             for child, state, version in backend_for(self._location).list(
                 self._location, recursive=recursive, known=known
             ):
-                metadata = state.metadata.model_copy(deep=True) if state.metadata else None
-                self._files[child.url] = interface.assemble(child, metadata, state)
+                # (the datafile copies the state's metadata when it is first used)
+                self._files[child.url] = interface.assemble(child, state.metadata, state, offline)
                 self._listed[child.url] = (version, state)
         for file in files or ():
             self.add(file)
@@ -225,8 +227,9 @@ class Dataset(MetadataHolder):
         return [selected[path] for path in sorted(selected)]
 
     def _write_manifest(self, root: Location) -> None:
-        entries = [
-            ManifestEntry(
+        # Entries made one at a time as the manifest is written, from states already valid.
+        entries = (
+            ManifestEntry.model_construct(
                 path=relative,
                 size=state.size,
                 version_token=state.version_token,
@@ -236,8 +239,8 @@ class Dataset(MetadataHolder):
                 details=dict(state.details),
             )
             for relative, version, state in updating.entries_under(root, self._listed)
-        ]
-        write_manifest(root, self._manifest().model_copy(update={"files": entries}))
+        )
+        write_manifest(root, self._manifest(), entries)
 
     # --- transfers ------------------------------------------------------------------------
 

@@ -9,8 +9,12 @@ file, and files not in the manifest are read as usual. A stale manifest is never
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
+import os
 import uuid
+from collections.abc import Iterable, Iterator
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
@@ -73,6 +77,12 @@ class Manifest(BaseModel):
 
     def known(self, root: Location) -> Known:
         """The entries' states by URL under ``root``, for a backend's listing."""
+        if root.is_local:  # checked relative paths: joined, they are already canonical
+            prefix = root.url.rstrip(os.sep) + os.sep
+            return {
+                prefix + entry.path.replace("/", os.sep): (entry.listing_version, entry.state())
+                for entry in self.files
+            }
         return {
             root.child(entry.path).url: (entry.listing_version, entry.state())
             for entry in self.files
@@ -108,12 +118,47 @@ def read_manifest(root: Location) -> Manifest | None:
         return None
 
 
-def write_manifest(root: Location, manifest: Manifest) -> None:
-    """Write ``manifest`` into the dataset root ``root``, in one step."""
+def write_manifest(
+    root: Location, manifest: Manifest, entries: Iterable[ManifestEntry] = ()
+) -> None:
+    """Write ``manifest``, with ``entries`` after its own files, into the dataset root
+    ``root``, in one step (a reader sees the old manifest or the new).
+
+    The document is streamed an entry at a time (into a temp file beside it, renamed into
+    place, where ``root`` is local), so that a manifest of many files is never built whole
+    in memory: ``entries`` may be a generator.
+    """
     where = _manifest_location(root)
-    data = json.dumps(manifest.model_dump(mode="json"), ensure_ascii=False, indent=1)
+    chunks = _document(manifest, itertools.chain(manifest.files, entries))
     with translate_errors(where.url, "writing"):
         if where.is_local:
-            cache.write_atomically(where.url, data.encode("utf-8"))
+            _write_local(where.url, chunks)
         else:
-            where.fs.pipe_file(where.fs_path, data.encode("utf-8"))
+            where.fs.pipe_file(where.fs_path, b"".join(chunks))
+
+
+def _document(manifest: Manifest, entries: Iterable[ManifestEntry]) -> Iterator[bytes]:
+    """The manifest's JSON, in pieces: its own fields, then one line per file entry."""
+    head = json.dumps(manifest.model_dump(mode="json", exclude={"files"}), ensure_ascii=False)
+    yield head[:-1].encode("utf-8") + b', "files": ['
+    separator = b"\n"
+    for entry in entries:
+        yield separator + entry.model_dump_json().encode("utf-8")
+        separator = b",\n"
+    yield b"\n]}\n"
+
+
+def _write_local(path: str, chunks: Iterable[bytes]) -> None:
+    """Write ``chunks`` to a temp file beside ``path``, then rename it onto ``path``."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    temporary = cache.temporary_path_beside(path)
+    try:
+        with open(temporary, "wb") as out:
+            out.writelines(chunks)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(temporary)
+        raise

@@ -17,6 +17,7 @@ reads that file afresh: a manifest is never trusted beyond what is known.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterable
 
 from fsspec.callbacks import Callback
@@ -109,4 +110,14 @@ def entries_under(root: Location, listed: ListedStates) -> Iterable[tuple[str, s
     manifest in ``root`` may hold (a key no folder could hold, ``a/..``, is left out)."""
     for url, (version, state) in sorted(listed.items()):
         with contextlib.suppress(ValueError):
-            yield relative_path(Location(url).relative_to(root)), version, state
+            yield relative_path(_relative(url, root)), version, state
+
+
+def _relative(url: str, root: Location) -> str:
+    """The path of the listed file ``url`` inside ``root``, ``/``-separated: by its prefix,
+    without making a location of it, unless it has none (a chained URL)."""
+    separator = os.sep if root.is_local else "/"
+    prefix = root.url.rstrip(separator) + separator
+    if url.startswith(prefix) and "::" not in root.url:
+        return url[len(prefix) :].replace(os.sep, "/") if root.is_local else url[len(prefix) :]
+    return Location(url).relative_to(root)

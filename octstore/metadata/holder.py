@@ -16,6 +16,8 @@ __all__ = ["MetadataHolder"]
 class MetadataHolder:
     """An object whose metadata is a :class:`Metadata` in ``_metadata``."""
 
+    __slots__ = ()  # so that a subclass with slots (Datafile) has no instance dict
+
     _metadata: Metadata
 
     @property

@@ -22,7 +22,7 @@ from pydantic import (
 
 from octstore.errors import InvalidMetadataError
 from octstore.hashing import canonical_json, crc32c_bytes
-from octstore.metadata.values import LabelSet, TagDict
+from octstore.metadata.values import JsonValue, LabelSet, TagDict
 
 
 @contextmanager
@@ -110,6 +110,22 @@ class Metadata(BaseModel):
         with _as_octstore_errors():
             return super().model_validate_json(json_data, **kwargs)
 
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Metadata:
+        """A copy that shares nothing mutable (``model_copy(deep=True)``), made from values
+        known to be valid without validating them again, nor walking them generically as
+        ``copy.deepcopy`` does: every datafile of a loaded dataset makes one."""
+        labels = LabelSet.__new__(LabelSet)
+        set.update(labels, self.labels)
+        tags = TagDict.__new__(TagDict)
+        dict.update(tags, {name: _json_copy(value) for name, value in self.tags.items()})
+        return self.model_construct(
+            _fields_set=set(self.model_fields_set),
+            id=self.id,
+            timestamp=self.timestamp,
+            labels=labels,
+            tags=tags,
+        )
+
     @field_validator("timestamp", mode="before")
     @classmethod
     def _posix_seconds(cls, value: Any) -> Any:
@@ -145,6 +161,15 @@ class Metadata(BaseModel):
     def metadata_hash_value(self) -> str:
         """The CRC32C (GCS encoding) of the canonical JSON of labels, tags and timestamp."""
         return crc32c_bytes(self.hashed_json().encode("utf-8"))
+
+
+def _json_copy(value: JsonValue) -> JsonValue:
+    """A copy of a valid tag value: its lists and dicts new, the rest immutable."""
+    if isinstance(value, list):
+        return [_json_copy(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _json_copy(item) for key, item in value.items()}
+    return value
 
 
 #: The largest metadata document (as JSON) octstore writes, and reads back: far beyond any

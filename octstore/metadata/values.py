@@ -41,6 +41,19 @@ def _invalid_name_message(kind: str, name: object, rule: str, separator: str) ->
     return f"{message}; try {suggestion!r}" if suggestion else message
 
 
+#: One copy of each label and tag name seen (up to a bound): the many datafiles of a loaded
+#: dataset mostly share a few, and would otherwise each hold their own copies.
+_names: dict[str, str] = {}
+_NAMES_LIMIT = 100_000
+
+
+def _shared(name: str) -> str:
+    """``name``, as the one copy of it kept in :data:`_names` if there is room."""
+    if len(_names) < _NAMES_LIMIT:
+        return _names.setdefault(name, name)
+    return _names.get(name, name)
+
+
 def validate_label(label: object) -> str:
     """Return ``label`` stripped of surrounding white space if it is a valid label.
 
@@ -54,7 +67,7 @@ def validate_label(label: object) -> str:
     if isinstance(label, str):
         stripped = label.strip()
         if _LABEL.fullmatch(stripped):
-            return stripped
+            return _shared(stripped)
     rule = "lowercase letters, digits and '-', starting and ending with a letter or digit"
     raise InvalidLabelError(_invalid_name_message("label", label, rule, "-"))
 
@@ -66,7 +79,7 @@ def validate_tag_name(name: object) -> str:
         InvalidTagError: If it is not, with a suggested valid spelling.
     """
     if isinstance(name, str) and _TAG_NAME.fullmatch(name):
-        return name
+        return _shared(name)
     rule = "lowercase letters, digits and '_', starting and ending with a letter or digit"
     raise InvalidTagError(_invalid_name_message("tag name", name, rule, "_"))
 
@@ -93,7 +106,12 @@ def _json_value(value: object, name: str, where: str, depth: int = 0) -> JsonVal
             f"tag {name!r} nests lists or dicts more than {MAX_TAG_DEPTH} deep (or holds "
             "itself): flatten it"
         )
-    if value is None or isinstance(value, (bool, str)):
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:  # the most common: fast
+        return value  # type: ignore[return-value]  # (mypy cannot narrow by type())
+    if kind is float and math.isfinite(value):  # type: ignore[arg-type]
+        return value  # type: ignore[return-value]
+    if isinstance(value, (bool, str)):
         return value
     if isinstance(value, numbers.Integral):
         return int(value)
