@@ -60,6 +60,17 @@ class Counting(Callback):  # type: ignore[misc]  # fsspec is untyped
         self.updates += 1
 
 
+class Branching(Counting):
+    """A callback that gives each file a child of its own, as fsspec's ``branched`` asks."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.children: dict[str, Counting] = {}
+
+    def branch(self, path_1: str, path_2: str, kwargs: dict[str, Any]) -> None:
+        kwargs["callback"] = self.children.setdefault(path_1, Counting())
+
+
 @pytest.fixture
 def puts(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The destinations content was written to (by any backend), in order."""
@@ -164,14 +175,50 @@ def test_uploading_again_sends_only_what_changed(
 def test_upload_reports_progress_through_an_fsspec_callback(
     backend: Backend, tmp_path: Path
 ) -> None:
-    callback = Counting()
+    callback = Branching()
+    ds = local_dataset(tmp_path / "src")
+    sizes = {df.path: df.size for df in ds}
 
-    local_dataset(tmp_path / "src").upload(
-        backend.root, storage_options=backend.storage_options, callback=callback
+    ds.upload(backend.root, storage_options=backend.storage_options, callback=callback)
+
+    # the size and value are bytes; each file has a child callback of its own
+    assert callback.size == callback.value == sum(sizes.values())
+    assert sorted((child.size, child.value) for child in callback.children.values()) == sorted(
+        (size, size) for size in sizes.values()
     )
 
-    assert callback.size == len(NAMES)
-    assert callback.value == len(NAMES)
+
+def test_download_reports_bytes_as_they_come(backend: Backend, tmp_path: Path) -> None:
+    ds = remote_dataset(backend)
+    callback = Branching()
+
+    ds.download(str(tmp_path / "copy"), callback=callback)
+
+    total = sum(df.size for df in ds)
+    assert callback.size == callback.value == total
+    assert len(callback.children) == len(NAMES)
+    for child in callback.children.values():
+        assert child.value == child.size
+        if backend.name in ("s3", "gcs"):  # told chunk by chunk as the bytes arrive
+            assert child.updates >= 1
+
+
+def test_a_datafile_download_and_upload_report_their_bytes(
+    backend: Backend, tmp_path: Path
+) -> None:
+    url = backend.url("big.bin")
+    write(url, b"x" * 300_000, backend.storage_options)
+    down, up = Counting(), Counting()
+
+    Datafile(url, storage_options=backend.storage_options).download(
+        str(tmp_path / "big.bin"), callback=down
+    )
+    Datafile(str(tmp_path / "big.bin")).upload(
+        backend.url("again.bin"), callback=up, **backend.storage_options
+    )
+
+    assert (down.size, down.value) == (300_000, 300_000)
+    assert (up.size, up.value) == (300_000, 300_000)
 
 
 def test_upload_never_overwrites_a_file_created_at_the_destination_after_planning(
@@ -422,7 +469,7 @@ def test_waiting_for_many_files_costs_the_caller_cpu_in_proportion() -> None:
 
     from octstore.dataset.transfer import TransferReport, _run
 
-    def work(i: int) -> tuple[str, Any, int]:
+    def work(i: int, _: Callback) -> tuple[str, Any, int]:
         time.sleep(0.02)  # a round trip: files finish one by one, not in bunches
         return str(i), "skipped", 0
 

@@ -16,6 +16,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any
 
+from fsspec.callbacks import DEFAULT_CALLBACK, Callback
+
 from octstore.errors import NotFoundError
 from octstore.location import Location, translate_errors
 from octstore.metadata.changes import MetadataUpdate
@@ -149,7 +151,13 @@ class MetadataBackend(ABC):
         data: bytes = location.fs.cat_file(location.fs_path)
         return data
 
-    def download(self, location: Location, state: ObjectState, target: str) -> None:
+    def download(
+        self,
+        location: Location,
+        state: ObjectState,
+        target: str,
+        callback: Callback = DEFAULT_CALLBACK,
+    ) -> None:
         """Transfer the content of ``location`` at exactly ``state`` to the local file ``target``.
 
         Backends that can pin the version (S3 ``If-Match``, GCS ``generation``) do, so that
@@ -160,7 +168,7 @@ class MetadataBackend(ABC):
             IntegrityError: If the file is no longer at ``state`` (it changed meanwhile).
         """
         with translate_errors(location.url, "downloading"):
-            location.fs.get_file(location.fs_path, target)
+            location.fs.get_file(location.fs_path, target, callback=callback)
 
     def read_range(self, location: Location, state: ObjectState, start: int, end: int) -> bytes:
         """Bytes ``start`` up to ``end`` of the content of ``location`` at exactly ``state``,
@@ -209,9 +217,15 @@ class MetadataBackend(ABC):
             NotFoundError: If there is no such directory, prefix or bucket.
         """
 
-    async def download_async(self, location: Location, state: ObjectState, target: str) -> None:
+    async def download_async(
+        self,
+        location: Location,
+        state: ObjectState,
+        target: str,
+        callback: Callback = DEFAULT_CALLBACK,
+    ) -> None:
         """:meth:`download`, as a coroutine on the event loop of ``location``'s filesystem
-        (only where :attr:`async_downloads`)."""
+        (only where :attr:`async_downloads`); ``callback`` is told the bytes as they come."""
         raise NotImplementedError(f"{type(self).__name__} downloads in a thread")
 
     def listing_version(self, location: Location, state: ObjectState) -> str | None:

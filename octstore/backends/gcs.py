@@ -110,9 +110,8 @@ class GcsBackend(MetadataBackend):
     def list(
         self, location: Location, *, recursive: bool = True, known: Known | None = None
     ) -> list[Listed]:
-        """Every object under the prefix with its metadata, from the listing alone: GCS
-        listings carry each object's custom metadata (plus a read per spilled sidecar that
-        is not ``known``). The listing version is the generation and metageneration."""
+        """Every object under the prefix with its metadata, from the listing alone (plus a
+        read per spilled sidecar not ``known``); versions: generation and metageneration."""
         listed: list[Listed] = []
         with translate_errors(location.url, "listing"):
             for child, info in listing(location, recursive=recursive)[0]:
@@ -328,27 +327,29 @@ class GcsBackend(MetadataBackend):
             write_spilled(location, document, stale=stale)
             return _state(patched, metadata)
 
-    def download(self, location: Location, state: ObjectState, target: str) -> None:
+    def download(
+        self, location: Location, state: ObjectState, target: str, callback: Any = None
+    ) -> None:
         """Stream the object's content at exactly ``state``'s generation to the file ``target``.
 
-        One GET of the media pinned by ``generation=``, read in chunks so memory stays
-        bounded. Before a byte is written, the generation and CRC32C that GCS reports for
-        what it sends (``x-goog-generation``, ``x-goog-hash``) are checked against ``state``.
-        ``target`` is removed if the download fails.
+        One GET pinned by ``generation=``, read in chunks (told to ``callback``), after the
+        generation and CRC32C GCS reports (``x-goog-generation``, ``x-goog-hash``) are
+        checked against ``state``. ``target`` is removed if the download fails.
 
         Raises:
             IntegrityError: If that generation no longer exists (the object was overwritten
                 or deleted since ``state``) or GCS sent another version.
         """
-        sync(location.fs.loop, self.download_async, location, state, target)
+        sync(location.fs.loop, self.download_async, location, state, target, callback)
 
-    async def download_async(self, location: Location, state: ObjectState, target: str) -> None:
+    async def download_async(
+        self, location: Location, state: ObjectState, target: str, callback: Any = None
+    ) -> None:
         generation = str(state.details.get("generation") or state.version_token)
-        fs = location.fs
         with translate_errors(location.url, "downloading"):
-            url = fs.url(location.fs_path, generation=generation)
+            url = location.fs.url(location.fs_path, generation=generation)
             try:
-                await _download(fs, url, generation, state.crc32c, target)
+                await _download(location.fs, url, (generation, state.crc32c), target, callback)
             except (_OtherVersion, FileNotFoundError):
                 # A 404 means the generation read is gone: without versioning GCS keeps only
                 # the live one, so the object was overwritten or deleted meanwhile.
@@ -362,9 +363,8 @@ class GcsBackend(MetadataBackend):
                 raise
 
     def read_range(self, location: Location, state: ObjectState, start: int, end: int) -> bytes:
-        """Bytes ``start`` up to ``end`` of the object at exactly ``state``'s generation: one
-        GET of the media with ``Range``, pinned by ``generation=`` (the generation GCS reports
-        for what it sends, ``x-goog-generation``, is checked too).
+        """Bytes ``start`` up to ``end`` of exactly ``state``'s generation: one GET with
+        ``Range``, pinned by ``generation=`` (and ``x-goog-generation`` checked).
 
         Raises:
             IntegrityError: If that generation no longer exists (the object was overwritten

@@ -135,8 +135,12 @@ def _remove(path: str) -> None:
 
 
 @retry_request(retries=6)  # type: ignore[untyped-decorator]  # as gcsfs's downloads
-async def _download(fs: Any, url: str, generation: str, crc32c: str | None, target: str) -> None:
-    """GET ``url`` (pinned to ``generation``) on gcsfs's session; stream the body to ``target``."""
+async def _download(
+    fs: Any, url: str, version: tuple[str, str | None], target: str, callback: Any = None
+) -> None:
+    """GET ``url`` (pinned to the ``(generation, crc32c)`` of ``version``) on gcsfs's
+    session; stream the body to ``target``, telling an fsspec ``callback`` each chunk."""
+    generation, crc32c = version
     await fs._set_session()
     async with fs.session.get(
         url=url,
@@ -159,6 +163,8 @@ async def _download(fs: Any, url: str, generation: str, crc32c: str | None, targ
         with open(target, "wb") as file:
             while chunk := await response.content.read(_DOWNLOAD_CHUNK):
                 file.write(chunk)
+                if callback is not None:
+                    callback.relative_update(len(chunk))
 
 
 def _upload_url(fs: Any, bucket: str) -> str:

@@ -329,20 +329,23 @@ class S3Backend(MetadataBackend):
         """One ``GetObject``: s3fs would first send a HEAD to decide on parallel ranges."""
         return bytes(location.fs.cat_file(location.fs_path, max_concurrency=1))
 
-    def download(self, location: Location, state: ObjectState, target: str) -> None:
+    def download(
+        self, location: Location, state: ObjectState, target: str, callback: Any = None
+    ) -> None:
         """Stream the object's content at exactly ``state`` (its ETag) to the file ``target``.
 
-        One ``GetObject`` with ``If-Match``, read in chunks of 64 KiB, so memory stays
-        bounded; a read that fails midway resumes from where it stopped, still pinned to the
-        ETag. ``target`` is removed if the download fails.
+        One ``GetObject`` with ``If-Match``, read in chunks of 64 KiB (told to ``callback``);
+        a failed read resumes where it stopped, still pinned. ``target`` is removed on failure.
 
         Raises:
             IntegrityError: If the object changed since ``state`` (S3 answers 412).
             NotFoundError: If the object or its bucket no longer exists.
         """
-        sync(location.fs.loop, self.download_async, location, state, target)
+        sync(location.fs.loop, self.download_async, location, state, target, callback)
 
-    async def download_async(self, location: Location, state: ObjectState, target: str) -> None:
+    async def download_async(
+        self, location: Location, state: ObjectState, target: str, callback: Any = None
+    ) -> None:
         changed = IntegrityError(
             f"{location.url} changed while it was downloaded (it is no longer the version "
             "that was read): try again"
@@ -350,9 +353,8 @@ class S3Backend(MetadataBackend):
         with translate_errors(location.url, "downloading"):
             try:
                 with _conflicts_as(changed):
-                    await _download(
-                        location.fs, _bucket(location), _key(location), state.version_token, target
-                    )
+                    version = (_bucket(location), _key(location), state.version_token)
+                    await _download(location.fs, version, target, callback)
             except BaseException:
                 with suppress(OSError):
                     os.remove(target)

@@ -111,8 +111,12 @@ async def _heads(fs: Any, keys: list[tuple[str, str]]) -> list[dict[str, Any]]:
     return await asyncio.gather(*(head(bucket, key) for bucket, key in keys))
 
 
-async def _download(fs: Any, bucket: str, key: str, etag: str, target: str) -> None:
-    """``GetObject`` pinned to ``etag``, its body streamed to ``target`` on s3fs's loop."""
+async def _download(
+    fs: Any, version: tuple[str, str, str], target: str, callback: Any = None
+) -> None:
+    """``GetObject`` of ``(bucket, key, etag)`` pinned to the ETag, its body streamed to
+    ``target`` on s3fs's loop; an fsspec ``callback`` is told each chunk's bytes."""
+    bucket, key, etag = version
     from s3fs.core import S3_RETRYABLE_ERRORS
 
     async def open_body(start: int) -> Any:
@@ -140,6 +144,8 @@ async def _download(fs: Any, bucket: str, key: str, etag: str, target: str) -> N
                     break
                 file.write(chunk)
                 written += len(chunk)
+                if callback is not None:
+                    callback.relative_update(len(chunk))
     finally:
         with suppress(Exception):
             body.close()

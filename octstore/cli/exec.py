@@ -116,7 +116,7 @@ def _substitute(program: Sequence[str], paths: Sequence[str]) -> list[str]:
 def _run(settings: Settings, datafiles: list[Datafile], program: list[str]) -> int:
     remote = [datafile for datafile in datafiles if datafile.cloud_path is not None]
     if remote:
-        with settings.progress("downloading") as callback:
+        with settings.progress("downloading", in_bytes=True) as callback:
             fetch_all(remote, callback=callback)
     return _call(_substitute(program, [datafile.local_path for datafile in datafiles]))
 

@@ -54,16 +54,30 @@ class Settings:
         return Dataset(url, recursive=recursive, storage_options=self.options_for(url))
 
     @contextlib.contextmanager
-    def progress(self, description: str) -> Iterator[Callback]:
-        """An fsspec callback drawing a progress bar on stderr (none when it is no terminal)."""
+    def progress(self, description: str, *, in_bytes: bool = False) -> Iterator[Callback]:
+        """An fsspec callback drawing a progress bar on stderr (none when it is no terminal):
+        of files, or ``in_bytes`` of bytes, with the rate and the time left."""
         from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            MofNCompleteColumn,
+            Progress,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
 
         console = Console(stderr=True)
+        counts = (
+            (DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn())
+            if in_bytes
+            else (MofNCompleteColumn(),)
+        )
         with Progress(
             "[progress.description]{task.description}",
             BarColumn(),
-            MofNCompleteColumn(),
+            *counts,
             TimeElapsedColumn(),
             console=console,
             transient=True,

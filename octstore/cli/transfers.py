@@ -40,7 +40,10 @@ def upload(
     source_location = Location(source)
     if source_location.is_local and os.path.isdir(source_location.url):
         dataset = Dataset(source)
-        with settings.progress(f"uploading {dataset.name}") as callback, _synced(as_json):
+        with (
+            settings.progress(f"uploading {dataset.name}", in_bytes=True) as callback,
+            _synced(as_json),
+        ):
             report = dataset.upload(
                 destination,
                 overwrite=overwrite,
@@ -93,7 +96,10 @@ def download(
     # The URL's own last part, not the dataset's name, which a manifest sets: a path there
     # could lead anywhere. A last part that is no safe folder name ("~", "..") is refused.
     default = _safe_name(location.name, url, "give a DESTINATION folder") if location.name else "."
-    with settings.progress(f"downloading {dataset.name}") as callback, _synced(as_json):
+    with (
+        settings.progress(f"downloading {dataset.name}", in_bytes=True) as callback,
+        _synced(as_json),
+    ):
         report = dataset.download(destination or default, overwrite=overwrite, callback=callback)
     _echo_report(report, as_json)
 

@@ -4,9 +4,12 @@ uploads to a URL, with the metadata."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 from typing import TYPE_CHECKING, Any
+
+from fsspec.callbacks import DEFAULT_CALLBACK, Callback
 
 from octstore import cache
 from octstore.backends import backend_for
@@ -20,19 +23,60 @@ from octstore.errors import (
 from octstore.hashing import crc32c_file, crc32c_stream
 from octstore.location import Location, relative_path, translate_errors
 from octstore.metadata import Metadata
-from octstore.state import local_version_token
+from octstore.state import ObjectState, local_version_token
 
 if TYPE_CHECKING:
     from octstore.datafile.datafile import Datafile
 
 
+def stored_state(datafile: Datafile) -> ObjectState:
+    """Carry out ``Datafile._stat``: one metadata request, or, offline, what the cache
+    recorded."""
+    if not (datafile._offline and not datafile._location.is_local):
+        return datafile._backend.stat(datafile._location)
+    state = cache.lookup(datafile._location)
+    if state is None:
+        raise NotFoundError(
+            f"{datafile.path} is not in the cache, and offline mode makes no requests: read "
+            "it once online, or unset OCTSTORE_OFFLINE"
+        )
+    return state
+
+
+def fetch(datafile: Datafile, state: ObjectState, callback: Callback = DEFAULT_CALLBACK) -> str:
+    """The cached content at ``state``, downloaded through the backend if needed (its bytes
+    told to ``callback``)."""
+    transfer = functools.partial(datafile._backend.download, callback=callback)
+    return cache.fetch(datafile._location, state, transfer, offline=datafile._offline)
+
+
 def download(
-    datafile: Datafile, local_path: str | os.PathLike[str] | None = None, *, overwrite: bool = False
+    datafile: Datafile,
+    local_path: str | os.PathLike[str] | None = None,
+    *,
+    overwrite: bool = False,
+    callback: Callback = DEFAULT_CALLBACK,
 ) -> str:
     """Carry out :meth:`Datafile.download`."""
     if local_path is not None and os.path.isdir(os.fspath(local_path)):
         name_inside_a_directory(datafile)  # before anything is downloaded
-    source = datafile.local_path
+    if datafile._location.is_local:
+        source = datafile._location.url
+        callback.set_size(os.path.getsize(source))
+    else:
+        state = datafile._current()
+        callback.set_size(state.size)
+        source = fetch(datafile, state, callback)
+    target = _copy_to(datafile, source, local_path, overwrite)
+    callback.absolute_update(callback.size)  # all there, if it came from the cache
+    return target
+
+
+def _copy_to(
+    datafile: Datafile, source: str, local_path: str | os.PathLike[str] | None, overwrite: bool
+) -> str:
+    """Copy the local ``source`` of ``datafile``'s content to ``local_path``, unless the
+    same content is there; return where the content is."""
     if local_path is None:
         return source
     target = os.path.abspath(os.fspath(local_path))
@@ -74,6 +118,7 @@ def upload(
     cloud_path: str | None = None,
     *,
     update_metadata: bool = True,
+    callback: Callback = DEFAULT_CALLBACK,
     **storage_options: Any,
 ) -> str:
     """Carry out :meth:`Datafile.upload`."""
@@ -96,7 +141,10 @@ def upload(
     staged = cache.staging_path(datafile.name)
     try:
         shutil.copyfile(source, staged)  # the backend may consume its source
+        size = os.path.getsize(staged)
+        callback.set_size(size)
         backend.put(destination, staged, metadata, crc32c=datafile.hash_value)
+        callback.absolute_update(size)
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.remove(staged)

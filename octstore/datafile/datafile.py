@@ -18,6 +18,8 @@ import os
 from datetime import datetime
 from typing import Any
 
+from fsspec.callbacks import DEFAULT_CALLBACK, Callback
+
 from octstore import cache
 from octstore.backends import MetadataBackend, ObjectState, backend_for
 from octstore.datafile import basis, conversions, copies, names, opening
@@ -125,15 +127,7 @@ class Datafile(MetadataHolder):
 
     def _stat(self) -> ObjectState:
         """The stored state: one metadata request, or, offline, what the cache recorded."""
-        if not (self._offline and not self._location.is_local):
-            return self._backend.stat(self._location)
-        state = cache.lookup(self._location)
-        if state is None:
-            raise NotFoundError(
-                f"{self.path} is not in the cache, and offline mode makes no requests: read "
-                "it once online, or unset OCTSTORE_OFFLINE"
-            )
-        return state
+        return copies.stored_state(self)
 
     def _refresh(self) -> ObjectState:
         """Re-read the stored state (see ``_stat``), keeping the in-memory metadata."""
@@ -148,9 +142,9 @@ class Datafile(MetadataHolder):
             return self._state
         return self._refresh()
 
-    def _fetch(self, state: ObjectState) -> str:
+    def _fetch(self, state: ObjectState, callback: Callback = DEFAULT_CALLBACK) -> str:
         """The cached content at ``state``, downloaded through the backend if needed."""
-        return cache.fetch(self._location, state, self._backend.download, offline=self._offline)
+        return copies.fetch(self, state, callback)
 
     def _refuse_offline_write(self) -> None:
         if self._offline and not self._location.is_local:
@@ -183,9 +177,9 @@ class Datafile(MetadataHolder):
     @property
     def exists_in_cloud(self) -> bool:
         """Whether a remote file exists (one metadata request); always False for local files."""
-        if self._location.is_local:
-            return False
         try:
+            if self._location.is_local:
+                return False
             self._refresh()
         except NotFoundError:
             self._state = None
@@ -194,11 +188,8 @@ class Datafile(MetadataHolder):
 
     @property
     def size(self) -> int:
-        """The content's size in bytes, without download.
-
-        A local file's size is read afresh; a remote file's is the one known since it was
-        last read or written (no request, so filtering many files stays cheap).
-        """
+        """The content's size in bytes, without download: a local file's read afresh, a
+        remote file's known since it was last read or written (no request)."""
         if self._location.is_local:
             with translate_errors(self.path, "reading the size of"):
                 return os.stat(self._location.url).st_size
@@ -281,56 +272,62 @@ class Datafile(MetadataHolder):
         """Open the content like the builtin ``open``, as a context manager.
 
         Reading a remote file downloads it into the cache first (once per version). Writing
-        goes to a temporary copy; on a clean exit the copy replaces the content in one step,
-        with the metadata, and only if the file did not change meanwhile. If the block
-        raises, nothing is written anywhere. Metadata changed inside the block is stored on
-        a clean exit in every mode.
+        goes to a temporary copy that, on a clean exit, replaces the content in one step with
+        the metadata, only if the file did not change meanwhile; if the block raises, nothing
+        is written. Metadata changed inside the block is stored on a clean exit.
 
-        HDF5 files (``.h5``, ``.hdf5``) open as an ``h5py.File`` in h5py's modes (``r``,
-        ``r+``, ``w``, ``w-``/``x``, ``a``; extra ``hdf5``). Reading one from S3 or GCS
-        fetches only the parts h5py reads, unless a copy is cached or ``download`` is set:
-        see :mod:`octstore.datafile.hdf5`. Binary modes give any file's raw bytes.
+        HDF5 files (``.h5``, ``.hdf5``) open as an ``h5py.File`` in h5py's modes (extra
+        ``hdf5``); from S3 or GCS only the parts h5py reads are fetched, unless a copy is
+        cached or ``download`` is set (:mod:`octstore.datafile.hdf5`).
 
         Args:
-            mode: A builtin mode: ``r``, ``w``, ``a``, ``x``, with ``b``/``t`` and ``+``; for
-                HDF5 files, h5py's.
-            download: Read a remote HDF5 file from a local copy, downloaded into the cache,
-                rather than in parts. (Other files are always read from a local copy.)
-            **kwargs: Passed to the builtin ``open`` (``encoding``, ``newline``, ...), or to
-                ``h5py.File``.
+            mode: A builtin mode (``r``, ``w``, ``a``, ``x``, with ``b``/``t``, ``+``), or
+                h5py's for HDF5 files.
+            download: Read a remote HDF5 file from a local copy in the cache, not in parts.
+            **kwargs: Passed to the builtin ``open`` (``encoding``, ...) or ``h5py.File``.
 
         Raises:
             InvalidModeError: For a mode the builtin (or h5py) would refuse.
             NotFoundError: When reading (``r``, ``r+``) a file that does not exist.
             AlreadyExistsError: For ``x`` modes when the file exists.
-            ConflictError: When the remote file changed since it was read; your content is
-                kept and the error says where.
+            ConflictError: When the remote file changed since it was read (your content is
+                kept, and the error says where).
             IntegrityError: When a remote HDF5 file read in parts changed meanwhile.
         """
         return opening.open_content(self, mode, download, **kwargs)
 
     def download(
-        self, local_path: str | os.PathLike[str] | None = None, *, overwrite: bool = False
+        self,
+        local_path: str | os.PathLike[str] | None = None,
+        *,
+        overwrite: bool = False,
+        callback: Callback = DEFAULT_CALLBACK,
     ) -> str:
         """Download the content; return the local path it is at.
 
-        A copy is made from the cache, in the kernel where the filesystem allows, so content
-        already downloaded is never transferred again.
+        A copy is made from the cache (in the kernel where it can): content already
+        downloaded is never transferred again.
 
         Args:
             local_path: Where to put a copy (a file, or a directory to put it in by name);
                 by default the file stays in the cache (remote) or where it is (local).
-            overwrite: Replace a file at ``local_path`` whose content differs. Identical
-                content already there is left as it is, with no copy and no duplicate.
+            overwrite: Replace a file at ``local_path`` with other content (the same content
+                there is left as it is).
+            callback: An fsspec callback (``TqdmCallback()``): the size, then the bytes.
 
         Raises:
             AlreadyExistsError: If a file with other content is at ``local_path`` and
                 ``overwrite`` is False.
         """
-        return copies.download(self, local_path, overwrite=overwrite)
+        return copies.download(self, local_path, overwrite=overwrite, callback=callback)
 
     def upload(
-        self, cloud_path: str | None = None, *, update_metadata: bool = True, **storage_options: Any
+        self,
+        cloud_path: str | None = None,
+        *,
+        update_metadata: bool = True,
+        callback: Callback = DEFAULT_CALLBACK,
+        **storage_options: Any,
     ) -> str:
         """Copy the content, and the metadata, to ``cloud_path`` in one request where possible.
 
@@ -338,13 +335,16 @@ class Datafile(MetadataHolder):
             cloud_path: The URL to upload to. Required for local files.
             update_metadata: Store this datafile's metadata there; if False, the destination
                 keeps the metadata it has (or gets only this datafile's id).
-            **storage_options: Storage options for the destination (default: this
-                datafile's).
+            callback: An fsspec callback, told the file's size, then its bytes once sent.
+            **storage_options: Storage options for the destination (default: this one's).
 
         Returns:
             The destination URL.
         """
-        return copies.upload(self, cloud_path, update_metadata=update_metadata, **storage_options)
+        options = storage_options
+        return copies.upload(
+            self, cloud_path, update_metadata=update_metadata, callback=callback, **options
+        )
 
     def delete(self) -> None:
         """Delete the content and its metadata.

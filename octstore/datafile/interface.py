@@ -9,6 +9,8 @@ from __future__ import annotations
 import dataclasses
 import uuid
 
+from fsspec.callbacks import DEFAULT_CALLBACK, Callback
+
 from octstore.backends import MetadataBackend
 from octstore.datafile import basis, conversions
 from octstore.datafile.datafile import Datafile
@@ -66,10 +68,10 @@ def metadata_changed(datafile: Datafile) -> bool:
     return not (basis.changes(datafile).is_empty and datafile._basis_read)
 
 
-def fetch(datafile: Datafile, state: ObjectState) -> str:
+def fetch(datafile: Datafile, state: ObjectState, callback: Callback = DEFAULT_CALLBACK) -> str:
     """The local path of ``datafile``'s content at ``state``, downloaded into the cache if
-    it is not there."""
-    return datafile._fetch(state)
+    it is not there (its bytes told to ``callback``)."""
+    return datafile._fetch(state, callback)
 
 
 def store_id(datafile: Datafile, id: uuid.UUID) -> None:

@@ -41,29 +41,50 @@ LOCAL_THREADS = 4
 
 def run(
     items: Sequence[T],
-    work: Callable[[T], Done],
+    work: Callable[[T, Callback], Done],
     *,
     name: Callable[[T], str],
     record: Callable[[Done], None],
     callback: Callback,
     concurrency: int,
-    work_async: Callable[[T, Local], Awaitable[Done]] | None = None,
+    size: Callable[[T], int] | None = None,
+    work_async: Callable[[T, Local, Callback], Awaitable[Done]] | None = None,
     loop: asyncio.AbstractEventLoop | None = None,
 ) -> dict[str, BaseException]:
     """Do ``work`` for each item (``work_async`` on ``loop``, if both are given), at most
-    ``concurrency`` at a time; ``record`` what each returned, and tell ``callback`` after
-    each item. Returns each failed item's error, by its ``name``."""
+    ``concurrency`` at a time; ``record`` what each returned. Returns each failed item's
+    error, by its ``name``.
+
+    Progress: with ``size`` (each item's bytes), ``callback`` is told the bytes of all items,
+    then each item's bytes as it ends, and each item's work gets a child callback of its own
+    (fsspec's ``branched``) that it may tell its bytes as they move; without, ``callback``
+    counts items.
+    """
+    measure: Callable[[T], int] = size or (lambda item: 1)
+    callback.set_size(sum(measure(item) for item in items))
+
+    def child(item: T) -> Callback:
+        branch: Callback = callback.branched(name(item), name(item))
+        branch.set_size(measure(item) if size else None)
+        return branch
+
+    def done(item: T, branch: Callback) -> None:
+        if size:
+            branch.absolute_update(measure(item))
+        callback.relative_update(measure(item))
+
     if work_async is not None and loop is not None:
-        return _on_loop(items, work_async, name, record, callback, concurrency, loop)
-    return _in_threads(items, work, name, record, callback, concurrency)
+        return _on_loop(items, work_async, name, record, child, done, concurrency, loop)
+    return _in_threads(items, work, name, record, child, done, concurrency)
 
 
 def _in_threads(
     items: Sequence[T],
-    work: Callable[[T], Done],
+    work: Callable[[T, Callback], Done],
     name: Callable[[T], str],
     record: Callable[[Done], None],
-    callback: Callback,
+    child: Callable[[T], Callback],
+    done: Callable[[T, Callback], None],
     concurrency: int,
 ) -> dict[str, BaseException]:
     failures: dict[str, BaseException] = {}
@@ -72,16 +93,18 @@ def _in_threads(
     )
     try:
         with _interrupts_held():
-            futures = {pool.submit(work, item): item for item in items}
+            branches = {id(item): child(item) for item in items}
+            futures = {pool.submit(work, item, branches[id(item)]): item for item in items}
         # as_completed waits on all futures at once: calling wait() on the pending set for
         # each completion would cost time in the number of files, squared.
         for future in concurrent.futures.as_completed(futures):
+            item = futures[future]
             error = future.exception()
             if error is not None:
-                failures[name(futures[future])] = error
+                failures[name(item)] = error
             else:
                 record(future.result())
-            callback.relative_update(1)
+            done(item, branches[id(item)])
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     return failures
@@ -104,10 +127,11 @@ def _interrupts_held() -> Iterator[None]:
 
 def _on_loop(
     items: Sequence[T],
-    work_async: Callable[[T, Local], Awaitable[Done]],
+    work_async: Callable[[T, Local, Callback], Awaitable[Done]],
     name: Callable[[T], str],
     record: Callable[[Done], None],
-    callback: Callback,
+    child: Callable[[T], Callback],
+    done: Callable[[T, Callback], None],
     concurrency: int,
     loop: asyncio.AbstractEventLoop,
 ) -> dict[str, BaseException]:
@@ -129,13 +153,14 @@ def _on_loop(
 
     async def one(item: T, slots: asyncio.Semaphore) -> None:
         async with slots:
+            branch = child(item)
             try:
-                done = await work_async(item, local)
+                result = await work_async(item, local, branch)
             except Exception as error:
                 failures[name(item)] = error
             else:
-                record(done)
-            callback.relative_update(1)
+                record(result)
+            done(item, branch)
 
     started, finished = threading.Event(), threading.Event()
 

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 from collections.abc import Iterator, Sequence
 from typing import Any, Literal
+
+from fsspec.callbacks import DEFAULT_CALLBACK, Callback
 
 from octstore import cache
 from octstore.backends import backend_for
@@ -32,9 +35,17 @@ __all__ = [
 Outcome = Literal["transferred", "metadata", "skipped"]
 
 
-def carry_out(file: FilePlan) -> tuple[Outcome, int, ObjectState | None]:
+def bytes_of(file: FilePlan) -> int:
+    """The bytes ``file``'s plan moves: its content's, if it is copied."""
+    return file.source.size if file.action == "copy" else 0
+
+
+def carry_out(
+    file: FilePlan, callback: Callback = DEFAULT_CALLBACK
+) -> tuple[Outcome, int, ObjectState | None]:
     """Write what ``file``'s plan says, conditional on the state it was planned on; return
-    what was done, the bytes sent, and the state written (None if nothing was)."""
+    what was done, the bytes sent, and the state written (None if nothing was). A download's
+    bytes are told to ``callback`` as they come."""
     backend = backend_for(file.destination)
     outcome: Outcome = "skipped"
     size, state = 0, None
@@ -44,7 +55,7 @@ def carry_out(file: FilePlan) -> tuple[Outcome, int, ObjectState | None]:
     elif file.action == "copy":
         with (
             _written_for(file),
-            local_content(file.source, file.destination) as (source, crc32c),
+            local_content(file.source, file.destination, callback) as (source, crc32c),
         ):
             size = os.path.getsize(source)
             state = backend.put(
@@ -96,11 +107,11 @@ def _downloads_on_loop(file: FilePlan) -> bool:
     )
 
 
-async def carry_out_async(file: FilePlan, local: Local) -> tuple[Any, ...]:
+async def carry_out_async(file: FilePlan, local: Local, callback: Callback) -> tuple[Any, ...]:
     """:func:`carry_out` for one file, the download of a remote source on the event loop
     and the local steps in ``local``'s threads."""
     if not _downloads_on_loop(file):
-        return (file.destination.url, *await local(carry_out, file))
+        return (file.destination.url, *await local(carry_out, file, callback))
     location = interface.location_of(file.source)
     # Named here, not in a thread, so that the clean-up below always knows it.
     os.makedirs(file.destination.parent, exist_ok=True)
@@ -108,7 +119,8 @@ async def carry_out_async(file: FilePlan, local: Local) -> tuple[Any, ...]:
     try:
         state, cached = await local(_stage_download, file, location, target)
         if not cached:
-            await interface.backend_of(file.source).download_async(location, state, target)
+            source = interface.backend_of(file.source)
+            await source.download_async(location, state, target, callback)
         return (file.destination.url, *await local(_place_download, file, target, state, cached))
     finally:
         with contextlib.suppress(FileNotFoundError):
@@ -142,7 +154,9 @@ def _place_download(
 
 
 @contextlib.contextmanager
-def local_content(datafile: Datafile, destination: Location) -> Iterator[tuple[str, str]]:
+def local_content(
+    datafile: Datafile, destination: Location, callback: Callback = DEFAULT_CALLBACK
+) -> Iterator[tuple[str, str]]:
     """A local file with ``datafile``'s content that ``put`` to ``destination`` may consume,
     and its CRC32C. Remote content is copied from the cache or downloaded straight to it."""
     consumes = backend_for(destination).consumes_source(destination)
@@ -164,7 +178,7 @@ def local_content(datafile: Datafile, destination: Location) -> Iterator[tuple[s
                 interface.location_of(datafile),
                 state,
                 target,
-                interface.backend_of(datafile).download,
+                functools.partial(interface.backend_of(datafile).download, callback=callback),
             )
             crc32c = state.crc32c or crc32c_file(target)
         yield target, crc32c

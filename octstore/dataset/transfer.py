@@ -156,8 +156,8 @@ def execute(
     }
     failures.update(sync.refused)
 
-    def named(file: FilePlan) -> tuple[str, Outcome, int, ObjectState | None]:
-        return (file.destination.url, *per_file.carry_out(file))
+    def named(file: FilePlan, child: Callback) -> tuple[str, Outcome, int, ObjectState | None]:
+        return (file.destination.url, *per_file.carry_out(file, child))
 
     try:
         _run(
@@ -167,6 +167,7 @@ def execute(
             callback,
             concurrency,
             carry_out_async,
+            per_file.bytes_of,
         )
     except TransferError as error:
         failures.update(error.failures)
@@ -233,16 +234,19 @@ def fetch_all(
     """
     report = TransferReport(None)
 
-    def fetch(datafile: Datafile) -> tuple[str, Outcome, int]:
+    def fetch(datafile: Datafile, child: Callback) -> tuple[str, Outcome, int]:
         if datafile.cloud_path is None:
             return datafile.path, "skipped", 0
         state = interface.current_state(datafile)
         if cache.is_cached(interface.location_of(datafile), state):
             return datafile.path, "skipped", 0
-        interface.fetch(datafile, state)
+        interface.fetch(datafile, state, child)
         return datafile.path, "transferred", state.size
 
-    _run(fetch, datafiles, report, callback, concurrency)
+    def size(datafile: Datafile) -> int:
+        return datafile.size if datafile.cloud_path is not None else 0
+
+    _run(fetch, datafiles, report, callback, concurrency, size=size)
     return report
 
 
@@ -253,17 +257,17 @@ def _run(
     callback: Callback,
     concurrency: int,
     work_async: Any = None,
+    size: Any = None,
 ) -> None:
-    """Run ``work`` on each item, ``concurrency`` at a time (``work_async`` on fsspec's event
-    loop where every item can: see :mod:`octstore.dataset.engine`), filing outcomes in
-    ``report``.
+    """Run ``work(item, child_callback)`` on each item, ``concurrency`` at a time
+    (``work_async`` on fsspec's event loop where every item can: see
+    :mod:`octstore.dataset.engine`), filing outcomes in ``report``. ``callback`` counts the
+    bytes of ``size`` (each item's), or else the items.
 
     A failed file does not stop the others; the failures are raised together at the end.
     On an interrupt, files not yet started are not started, and those in flight are
     cancelled and cleaned up.
     """
-    callback.set_size(len(items))
-    loop = shared_loop(items) if work_async is not None else None
     failures = engine.run(
         items,
         work,
@@ -271,8 +275,9 @@ def _run(
         record=lambda done: report._record(*done),
         callback=callback,
         concurrency=concurrency,
+        size=size,
         work_async=work_async,
-        loop=loop,
+        loop=shared_loop(items) if work_async is not None else None,
     )
     for paths in (report.transferred, report.metadata_updated, report.skipped):
         paths.sort()
@@ -284,7 +289,7 @@ def _name(item: Any) -> str:
         return item.destination.url
     if isinstance(item, tuple):
         return str(item[1].url)
-    return str(item.path)
+    return str(getattr(item, "path", item))
 
 
 def _copy(

@@ -68,7 +68,7 @@ def store_changes(
             report.skipped.append(datafile.path)
     report.skipped.sort()
 
-    def store(datafile: Datafile) -> tuple[str, Outcome, int]:
+    def store(datafile: Datafile, _: Callback) -> tuple[str, Outcome, int]:
         datafile.update_metadata()
         return datafile.path, "metadata", 0
 
