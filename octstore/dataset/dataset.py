@@ -271,8 +271,8 @@ class Dataset(MetadataHolder):
             cloud_path: The prefix (or directory) to copy to: ``gs://bucket/datasets/x``.
             overwrite: Resolve conflicts by replacing the destination's version with this
                 dataset's (files changed only at the destination are still left alone).
-            callback: An fsspec callback for progress (``fsspec.callbacks.TqdmCallback()``):
-                told the number of files, then each file done.
+            callback: An fsspec callback (``TqdmCallback()``): told the bytes to send, then
+                each file's; each file gets a ``branched()`` child of its own.
             concurrency: How many files are in flight at once.
             storage_options: fsspec storage options for ``cloud_path`` (default: the
                 dataset's).
@@ -316,8 +316,8 @@ class Dataset(MetadataHolder):
         Args:
             local_dir: The directory to copy into (made if missing).
             overwrite: Resolve conflicts by replacing the local version with the remote one.
-            callback: An fsspec callback for progress: told the number of files, then each
-                file done.
+            callback: An fsspec callback: told the bytes to copy, then each file's as they
+                come; each file gets a ``branched()`` child of its own.
             concurrency: How many files are in flight at once.
 
         Raises:

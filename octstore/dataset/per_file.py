@@ -88,12 +88,18 @@ def write_back_id(datafile: Datafile, metadata: Metadata) -> None:
 
 def shared_loop(items: Sequence[Any]) -> asyncio.AbstractEventLoop | None:
     """The one event loop that every remote file of ``items`` downloads on, if there is one
-    (None: run each file in a thread)."""
-    loops = set()
+    and this thread is not running it (None: run each file in a thread)."""
+    loops: set[asyncio.AbstractEventLoop] = set()
     for item in items:
         if isinstance(item, FilePlan) and _downloads_on_loop(item):
             loops.add(interface.location_of(item.source).fs.loop)
-    return loops.pop() if len(loops) == 1 else None
+    if len(loops) != 1:
+        return None
+    loop = loops.pop()
+    with contextlib.suppress(RuntimeError):  # called from a coroutine on that very loop
+        if asyncio.get_running_loop() is loop:
+            return None
+    return loop
 
 
 def _downloads_on_loop(file: FilePlan) -> bool:
