@@ -25,6 +25,7 @@ RESULTS = Path(
 )
 DOCS = BENCH.parent / "docs"
 CHART = DOCS / "performance.png"
+LIMITS = BENCH / "LIMITS.md"
 #: Order of systems in tables and the chart; others follow, sorted.
 SYSTEM_ORDER = ("octstore", "fsspec", "google-crc32c", "octue", "cloudpathlib")
 COLOURS = {
@@ -158,7 +159,10 @@ def summary(results: list[dict[str, Any]], elapsed: float | None) -> str:
     lines = ["# Benchmark summary", ""]
     if elapsed is not None:
         lines += [f"The last full `bench/run.py` took {elapsed / 60:.1f} minutes.", ""]
-    lines += ["## Targets", "", *targets_table(results), "", *scenario_sections(results)]
+    lines += ["## Targets", "", *targets_table(results), ""]
+    if LIMITS.exists():  # the hand-written reasons for the missed targets
+        lines += [LIMITS.read_text().strip(), ""]
+    lines += scenario_sections(results)
     return "\n".join(lines)
 
 
@@ -269,6 +273,8 @@ def docs_page(results: list[dict[str, Any]], elapsed: float | None) -> str:
     reasons = [text for phrase, text in EXPLANATIONS.items() if any(phrase in t for t in missed)]
     if reasons:
         lines += ["## Where octstore misses a target, and why", "", *reasons]
+    if missed and LIMITS.exists():
+        lines += ["", LIMITS.read_text().strip().replace("## ", "### ", 1), ""]
     return "\n".join(lines)
 
 
