@@ -33,10 +33,11 @@ from typing import Any
 
 # Before anything imports gcsfs: without this every bucket lookup waits ~60 s on gRPC.
 os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
-# Before anything imports moto: its request recorder writes here, not into the work tree.
-os.environ.setdefault(
-    "MOTO_RECORDER_FILEPATH",
-    os.path.join(tempfile.gettempdir(), f"octstore-moto-recording-{os.getpid()}"),
+# Before anything imports moto: its request recorder writes here, not into the work tree;
+# one file per process, set (not defaulted): pytest-xdist's workers inherit the controller's
+# environment, and two workers sharing one file would each wipe and read the other's.
+os.environ["MOTO_RECORDER_FILEPATH"] = os.path.join(
+    tempfile.gettempdir(), f"octstore-moto-recording-{os.getpid()}"
 )
 
 from gcp_storage_emulator import server as gcs_server

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -137,9 +138,9 @@ def test_the_plan_is_made_before_any_transfer_starts(
         events.append("planned")
         return result
 
-    def carried_out(file: sync.FilePlan) -> object:
+    def carried_out(file: sync.FilePlan, *args: Any) -> object:
         events.append(f"{file.action} {file.destination.name}")
-        return real_carry_out(file)
+        return real_carry_out(file, *args)
 
     monkeypatch.setattr("octstore.dataset.copying.plan", planned)
     monkeypatch.setattr(per_file, "carry_out", carried_out)

@@ -264,10 +264,6 @@ class SidecarBackend(MetadataBackend):
             os.remove(source)
         else:
             staged = source
-        if not cache.is_durable():  # a rebuildable copy: no intent, as nothing is on disk yet
-            os.replace(staged, location.url)
-            cache.write_atomically(self._sidecar(location).url, document)
-            return
         pending = self._pending(location).url
         intent = {"content": _identity(staged), "sidecar": document.decode("utf-8")}
         cache.write_atomically(pending, json.dumps(intent).encode("utf-8"))

@@ -44,7 +44,6 @@ from octstore.cache.entries import (
 from octstore.cache.files import (
     copy_file,
     default_permissions,
-    is_durable,
     is_temporary_name,
     rebuildable,
     staging_path,
@@ -83,7 +82,6 @@ __all__ = [
     "info",
     "is_cached",
     "is_disk_full",
-    "is_durable",
     "is_temporary_name",
     "keep",
     "lock",

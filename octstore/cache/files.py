@@ -109,11 +109,6 @@ def rebuildable() -> Iterator[None]:
         _durable.reset(token)
 
 
-def is_durable() -> bool:
-    """Whether atomic writes reach the disk before they return here (see :func:`rebuildable`)."""
-    return _durable.get()
-
-
 def write_atomically(path: str, data: bytes, *, durable: bool | None = None) -> None:
     """Write ``data`` to ``path`` so a reader sees the old bytes or the new, never a mix; on
     disk before it returns when ``durable`` (by default: outside :func:`rebuildable`)."""
