@@ -169,7 +169,8 @@ def test_a_download_that_does_not_match_the_crc32c_caches_nothing(
 # the rename around it are octstore's own.
 SLOW_DOWNLOAD = """
 import json, sys, time
-from octstore import Datafile, cache
+from octstore import Datafile
+from octstore.cache import entries
 
 def slow_download(location, state, target, transfer):
     with location.fs.open(location.fs_path, "rb") as source, open(target, "wb") as out:
@@ -178,7 +179,7 @@ def slow_download(location, state, target, transfer):
             out.flush()
             time.sleep(0.05)
 
-cache.download = slow_download
+entries.download = slow_download  # what the cache's fetch calls (not cache.download)
 Datafile(sys.argv[1], storage_options=json.loads(sys.argv[2])).local_path
 """
 
