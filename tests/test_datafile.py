@@ -471,7 +471,7 @@ def test_upload_a_local_file_with_its_metadata(backend: Backend, tmp_path: Path)
     with local.open("w") as f:
         f.write("uploaded")
 
-    url = local.upload(backend.url("remote.csv"), **backend.storage_options)
+    url = local.upload(backend.url("remote.csv"), storage_options=backend.storage_options)
 
     remote = make(backend, "remote.csv")
     assert url == remote.path
@@ -489,7 +489,7 @@ def test_upload_onto_an_existing_file_keeps_its_id(backend: Backend, tmp_path: P
     with local.open("w") as f:
         f.write("new")
 
-    local.upload(backend.url("remote.csv"), **backend.storage_options)
+    local.upload(backend.url("remote.csv"), storage_options=backend.storage_options)
 
     remote = make(backend, "remote.csv")
     assert backend.read("remote.csv") == b"new"
@@ -528,7 +528,7 @@ def test_to_dict_round_trips_through_json(backend: Backend) -> None:
 def test_to_dict_never_holds_credentials() -> None:
     options = {"key": "AKIA-SECRET-1", "secret": "s3cr3t-2", "token": "t0k3n-3", "anon": False}
 
-    data = Datafile.from_dict({"path": "s3://bucket/x.csv"}, **options).to_dict()
+    data = Datafile.from_dict({"path": "s3://bucket/x.csv"}, storage_options=options).to_dict()
 
     text = json.dumps(data)
     for secret in ("AKIA-SECRET-1", "s3cr3t-2", "t0k3n-3"):
@@ -572,7 +572,7 @@ def test_equality_is_path_and_metadata(backend: Backend) -> None:
 
 
 def test_repr_names_the_path_and_not_the_options() -> None:
-    df = Datafile.from_dict({"path": "s3://bucket/x.csv"}, key="AKIA-SECRET")
+    df = Datafile.from_dict({"path": "s3://bucket/x.csv"}, storage_options={"key": "AKIA-SECRET"})
 
     assert "s3://bucket/x.csv" in repr(df)
     assert "AKIA-SECRET" not in repr(df)

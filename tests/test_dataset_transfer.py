@@ -214,7 +214,7 @@ def test_a_datafile_download_and_upload_report_their_bytes(
         str(tmp_path / "big.bin"), callback=down
     )
     Datafile(str(tmp_path / "big.bin")).upload(
-        backend.url("again.bin"), callback=up, **backend.storage_options
+        backend.url("again.bin"), callback=up, storage_options=backend.storage_options
     )
 
     assert (down.size, down.value) == (300_000, 300_000)

@@ -165,7 +165,7 @@ def test_from_dict_writes_the_metadata_it_describes(backend: Backend) -> None:
     backend.write("data.csv", b"content")
     original = make(backend, labels=["a", "b"])
     original.update_metadata()
-    copy = Datafile.from_dict(original.to_dict(), **backend.storage_options)
+    copy = Datafile.from_dict(original.to_dict(), storage_options=backend.storage_options)
 
     copy.labels.discard("b")
     copy.update_metadata()
@@ -203,7 +203,7 @@ def test_a_change_to_a_datafile_from_a_dict_keeps_anothers_change(backend: Backe
     backend.write("data.csv", b"content")
     original = make(backend, labels=["a", "b"])
     original.update_metadata()
-    copy = Datafile.from_dict(original.to_dict(), **backend.storage_options)
+    copy = Datafile.from_dict(original.to_dict(), storage_options=backend.storage_options)
     other = make(backend)
     other.labels.add("c")
     other.update_metadata()
@@ -218,7 +218,7 @@ def test_a_datafile_from_a_dict_stores_its_metadata_where_none_is(backend: Backe
     backend.write("data.csv", b"content")
     described = {"path": backend.url("data.csv"), "labels": ["raw"], "tags": {"k": 1}}
 
-    Datafile.from_dict(described, **backend.storage_options).update_metadata()
+    Datafile.from_dict(described, storage_options=backend.storage_options).update_metadata()
 
     result = stored(backend)
     assert result.labels == {"raw"}

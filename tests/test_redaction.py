@@ -140,7 +140,7 @@ def test_to_dict_round_trips_when_the_credentials_are_given_again(planted: Dataf
     datafile = Datafile("memory://bucket/data.csv", storage_options=options)
 
     described = datafile.to_dict()
-    again = Datafile.from_dict(described, **OPTIONS)
+    again = Datafile.from_dict(described, storage_options=OPTIONS)
 
     assert again == datafile
     assert described["storage_options"] == {

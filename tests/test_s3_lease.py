@@ -251,7 +251,7 @@ def test_an_upload_over_an_existing_object_takes_the_lease(
     local.write_text("local")
 
     with s3_server.recording() as requests:
-        Datafile(str(local)).upload(datafile.path, **datafile.storage_options)
+        Datafile(str(local)).upload(datafile.path, storage_options=datafile.storage_options)
 
     calls = [(r["method"], r["path"].rsplit("/", 1)[-1]) for r in requests]
     assert calls[0] == ("PUT", ".data.csv.octstore-lease")

@@ -37,6 +37,9 @@ SLOTS = (
     "_basis",
     "_basis_read",
     "_own_metadata",
+    "_mode",  # the mode ``with datafile`` opens it in (octue's)
+    "_opened",  # the open() context of a ``with datafile`` block, while in it
+    "_linked",  # a local file's cloud copy, or a remote file's local copy (see linked)
 )
 
 

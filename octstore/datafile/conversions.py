@@ -1,17 +1,92 @@
-"""A datafile made from parts already known (a listing, a dict) with no request, and pickled:
-what a copy in another process needs, never its filesystem client."""
+"""A datafile as a dict (octstore's and octue's forms), made from parts already known (a
+listing, a dict) with no request, and pickled: what a copy in another process needs, never
+its filesystem client."""
 
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, cast
 
+from octstore.datafile.linked import Link
+from octstore.errors import InvalidPathError
 from octstore.location import Location
 from octstore.metadata import Metadata
+from octstore.redaction import redact
 from octstore.state import ObjectState
 
 if TYPE_CHECKING:
     from octstore.datafile.datafile import Datafile
+
+
+class Conversions:
+    """:class:`~octstore.Datafile` as a dict and back: octstore's ``to_dict``/``from_dict`` and
+    octue's ``to_primitive``/``deserialise``."""
+
+    __slots__ = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe description that ``from_dict`` turns back into an equal datafile.
+
+        It never holds credentials: secret storage options (at any depth) and a URL's
+        userinfo and signature are left out; give them again to ``from_dict``.
+        """
+        datafile = cast("Datafile", self)
+        return {
+            "path": redact(datafile.path, mask=None),
+            **datafile._metadata.model_dump(mode="json"),
+            "storage_options": redact(datafile._location.storage_options, mask=None),
+        }
+
+    @classmethod
+    def from_dict(
+        cls,
+        data: Mapping[str, Any],
+        *,
+        storage_options: dict[str, Any] | None = None,
+    ) -> Datafile:
+        """The datafile ``to_dict`` (or octue's ``to_primitive``) described, with no request.
+
+        Args:
+            data: The output of ``to_dict``.
+            storage_options: Extra storage options, e.g. credentials ``to_dict`` left out.
+        """
+        if not isinstance(data, Mapping) or not isinstance(data.get("path"), str):
+            raise InvalidPathError(
+                f"{redact(repr(data))[:200]} does not describe a datafile: give the dict that "
+                "to_dict() made, with its 'path'"
+            )
+        options = {**data.get("storage_options", {}), **(storage_options or {})}
+        location = Location(data["path"], options)
+        metadata = Metadata.model_validate(
+            {"id": location.derived_id()}
+            | {key: data[key] for key in ("id", "timestamp", "labels", "tags") if key in data}
+        )
+        datafile = assemble(cast("type[Datafile]", cls), location, metadata, None)
+        if data.get("cloud_path") and location.is_local:
+            datafile._linked = Link(Location(data["cloud_path"], options))
+        return datafile
+
+    def to_primitive(self) -> dict[str, Any]:
+        """octue's serialised form: ``to_dict()`` with the name and ``cloud_path``."""
+        datafile = cast("Datafile", self)
+        return {"name": datafile.name, **self.to_dict(), "cloud_path": datafile.cloud_path}
+
+    @classmethod
+    def deserialise(cls, serialised: Mapping[str, Any], path_from: Any = None) -> Datafile:
+        """octue's name for ``from_dict``: reads what octue's ``to_primitive`` wrote too (a
+        relative ``path`` is taken relative to ``path_from``'s path, as octue does)."""
+        data = dict(serialised)
+        root = getattr(path_from, "path", path_from)
+        if root and "://" not in data.get("path", "://") and not os.path.isabs(data["path"]):
+            data["path"] = os.path.join(os.fspath(root), data["path"])
+        return cls.from_dict(data)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return pickled(cast("Datafile", self))
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        unpickle(cast("Datafile", self), state)
 
 
 def pickled(datafile: Datafile) -> dict[str, Any]:
@@ -24,6 +99,8 @@ def pickled(datafile: Datafile) -> dict[str, Any]:
         "basis": datafile._basis,
         "basis_read": datafile._basis_read,
         "offline": datafile._offline,
+        "mode": datafile._mode,
+        "linked": datafile._linked,
     }
 
 
@@ -39,6 +116,8 @@ def unpickle(datafile: Datafile, state: dict[str, Any]) -> None:
     datafile._offline = state["offline"]
     datafile._state_is_fresh = False
     datafile._content_hash = None
+    datafile._mode, datafile._opened = state.get("mode", "r"), None
+    datafile._linked = state.get("linked")
 
 
 def assemble(
@@ -65,6 +144,7 @@ def assemble(
         datafile._own_metadata = metadata
     datafile._state_is_fresh = state is not None
     datafile._content_hash = None
+    datafile._mode, datafile._opened, datafile._linked = "r", None, None
     return datafile
 
 

@@ -3,26 +3,20 @@ uploads to a URL, with the metadata."""
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import os
-import shutil
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from fsspec.callbacks import DEFAULT_CALLBACK, Callback
 
 from octstore import cache
-from octstore.backends import backend_for
-from octstore.datafile import names
 from octstore.errors import (
     AlreadyExistsError,
     NotFoundError,
-    OctstoreError,
     UnsafePathError,
 )
-from octstore.hashing import crc32c_file, crc32c_stream
-from octstore.location import Location, relative_path, translate_errors
-from octstore.metadata import Metadata
+from octstore.hashing import EMPTY_HASH, crc32c_file, crc32c_stream
+from octstore.location import relative_path, translate_errors
 from octstore.state import ObjectState, local_version_token
 
 if TYPE_CHECKING:
@@ -113,47 +107,17 @@ def name_inside_a_directory(datafile: Datafile) -> str:
         ) from None
 
 
-def upload(
-    datafile: Datafile,
-    cloud_path: str | None = None,
-    *,
-    update_metadata: bool = True,
-    callback: Callback = DEFAULT_CALLBACK,
-    **storage_options: Any,
-) -> str:
-    """Carry out :meth:`Datafile.upload`."""
-    if cloud_path is None:
-        if datafile._location.is_local:
-            raise OctstoreError(f"upload() of the local file {datafile.path} needs a cloud_path")
-        if update_metadata:
-            datafile.update_metadata()
-        return datafile.path
-    destination = Location(cloud_path, storage_options or datafile._location.storage_options)
-    names.check_writable(destination)
-    backend = backend_for(destination)
-    metadata = datafile._metadata
-    if not update_metadata:
-        try:
-            metadata = backend.stat(destination).metadata or Metadata(id=metadata.id)
-        except NotFoundError:
-            metadata = Metadata(id=metadata.id)
-    source = datafile.local_path
-    staged = cache.staging_path(datafile.name)
-    try:
-        shutil.copyfile(source, staged)  # the backend may consume its source
-        size = os.path.getsize(staged)
-        callback.set_size(size)
-        backend.put(destination, staged, metadata, crc32c=datafile.hash_value)
-        callback.absolute_update(size)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(staged)
-    return destination.url
-
-
 def content_hash(datafile: Datafile) -> str:
     """The content's CRC32C: from the backend if it knows it, else streamed (and remembered
-    for the version it was computed for)."""
+    for the version it was computed for); a file with no content yet has the empty
+    content's (as octue's has), so a new datafile can be hashed before it is written."""
+    try:
+        return _content_hash(datafile)
+    except NotFoundError:
+        return EMPTY_HASH
+
+
+def _content_hash(datafile: Datafile) -> str:
     location = datafile._location
     if location.is_local:
         with translate_errors(datafile.path, "hashing"):

@@ -22,7 +22,8 @@ from fsspec.callbacks import DEFAULT_CALLBACK, Callback
 
 from octstore import cache
 from octstore.backends import MetadataBackend, ObjectState, backend_for
-from octstore.datafile import basis, conversions, copies, names, opening
+from octstore.datafile import basis, conversions, copies, linked, names, opening
+from octstore.datafile.octue import OctueNames, either
 from octstore.errors import NotFoundError, OctstoreError
 from octstore.location import Location, translate_errors
 from octstore.metadata import LabelSet, Metadata, TagDict, check_document_size
@@ -32,7 +33,7 @@ from octstore.redaction import redact
 __all__ = ["Datafile"]
 
 
-class Datafile(MetadataHolder):
+class Datafile(MetadataHolder, conversions.Conversions, OctueNames):
     """A file at a local path or any fsspec URL, with labels, tags, a timestamp and an id.
 
     Args:
@@ -47,6 +48,12 @@ class Datafile(MetadataHolder):
             timestamp (the stored id is kept: ids are immutable).
         offline: Make no requests for a remote file: trust what the cache holds (its newest
             version and metadata). By default, whether ``OCTSTORE_OFFLINE`` is set to 1.
+        mode: The mode ``with Datafile(path, mode="w") as (datafile, f):`` opens it in
+            (octue's; by default ``"r"``).
+        local_path: For a remote file, a local path to keep its content at (instead of the
+            cache), as the ``local_path`` setter does.
+        cloud_path: For a local file, the URL of its cloud copy, which ``upload()`` and
+            ``update_cloud_metadata()`` then use (nothing is sent until then).
 
     Stored metadata is read once, here, with one metadata request and no content transfer.
     """
@@ -55,6 +62,9 @@ class Datafile(MetadataHolder):
     _basis: Metadata | None
     _basis_read: bool
     _own_metadata: Metadata | None
+    _mode: str
+    _opened: contextlib.AbstractContextManager[Any] | None
+    _linked: linked.Link | None
 
     def __init__(
         self,
@@ -67,8 +77,12 @@ class Datafile(MetadataHolder):
         storage_options: dict[str, Any] | None = None,
         ignore_stored_metadata: bool = False,
         offline: bool | None = None,
+        mode: str = "r",
+        local_path: str | os.PathLike[str] | None = None,
+        cloud_path: str | None = None,
     ) -> None:
         self._location = Location(path, storage_options)
+        self._mode, self._opened, self._linked = mode, None, None
         self._offline = conversions.offline_by_default() if offline is None else offline
         given = Metadata.model_validate(
             {
@@ -93,6 +107,7 @@ class Datafile(MetadataHolder):
         stored = self._state.metadata if self._state else None
         self._metadata = basis.merge(stored, given, ignore_stored_metadata, id is not None)
         basis.set_basis(self, stored)
+        linked.link(self, local_path=local_path, cloud_path=cloud_path)
 
     # --- where it is ----------------------------------------------------------------------
 
@@ -117,8 +132,13 @@ class Datafile(MetadataHolder):
 
     @property
     def cloud_path(self) -> str | None:
-        """The URL for a remote file, None for a local one."""
-        return None if self._location.is_local else self._location.url
+        """The URL of a remote file; for a local one, the URL of its cloud copy (given as
+        ``cloud_path=`` or uploaded to), or None. Setting it uploads there (octue's)."""
+        return linked.cloud_path(self)
+
+    @cloud_path.setter
+    def cloud_path(self, url: str | None) -> None:
+        linked.set_cloud_path(self, url)
 
     @property
     def storage_options(self) -> dict[str, Any]:
@@ -155,13 +175,18 @@ class Datafile(MetadataHolder):
 
     @property
     def local_path(self) -> str:
-        """A local path with the content; a remote file is downloaded into the cache first.
+        """A local path with the content; a remote file is downloaded into the cache first
+        (or into the local copy it was given, which the user's edits are never lost from).
 
         An unchanged remote file is served from the cache after one metadata request.
         """
         if self._location.is_local:
             return self._location.url
-        return self._fetch(self._current())
+        return linked.local_copy(self) or self._fetch(self._current())
+
+    @local_path.setter
+    def local_path(self, path: str | os.PathLike[str] | None) -> None:
+        linked.set_local_path(self, path)
 
     def __fspath__(self) -> str:
         return self.local_path
@@ -171,15 +196,18 @@ class Datafile(MetadataHolder):
         """Whether the content is on local disk (a local file, or a cached remote one)."""
         if self._location.is_local:
             return os.path.isfile(self._location.url)
+        if self._linked is not None:
+            return os.path.isfile(self._linked.location.url)
         state = self._state
         return state is not None and cache.is_cached(self._location, state)
 
     @property
     def exists_in_cloud(self) -> bool:
-        """Whether a remote file exists (one metadata request); always False for local files."""
+        """Whether a remote file exists (one metadata request); for a local file, whether its
+        cloud copy (``cloud_path``) does."""
         try:
             if self._location.is_local:
-                return False
+                return linked.cloud_copy_exists(self)
             self._refresh()
         except NotFoundError:
             self._state = None
@@ -327,7 +355,8 @@ class Datafile(MetadataHolder):
         *,
         update_metadata: bool = True,
         callback: Callback = DEFAULT_CALLBACK,
-        **storage_options: Any,
+        storage_options: dict[str, Any] | None = None,
+        update_cloud_metadata: bool | None = None,
     ) -> str:
         """Copy the content, and the metadata, to ``cloud_path`` in one request where possible.
 
@@ -336,15 +365,16 @@ class Datafile(MetadataHolder):
             update_metadata: Store this datafile's metadata there; if False, the destination
                 keeps the metadata it has (or gets only this datafile's id).
             callback: An fsspec callback, told the file's size, then its bytes once sent.
-            **storage_options: Storage options for the destination (default: this one's).
+            storage_options: Storage options for the destination (default: this one's).
+            update_cloud_metadata: octue's name for ``update_metadata``.
 
         Returns:
             The destination URL.
         """
-        options = storage_options
-        return copies.upload(
-            self, cloud_path, update_metadata=update_metadata, callback=callback, **options
+        keep = either(
+            "update_metadata", update_metadata, True, "update_cloud_metadata", update_cloud_metadata
         )
+        return linked.upload(self, cloud_path, keep, callback, storage_options)
 
     def delete(self) -> None:
         """Delete the content and its metadata.
@@ -355,38 +385,6 @@ class Datafile(MetadataHolder):
         self._backend.delete(self._location)
         self._state = self._metadata_basis = None
         basis.set_basis(self, None)
-
-    # --- conversions ----------------------------------------------------------------------
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-safe description that ``from_dict`` turns back into an equal datafile.
-
-        It never holds credentials: secret storage options (at any depth) and a URL's
-        userinfo and signature are left out; give them again to ``from_dict``.
-        """
-        return {
-            "path": redact(self.path, mask=None),
-            **self._metadata.model_dump(mode="json"),
-            "storage_options": redact(self._location.storage_options, mask=None),
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], **storage_options: Any) -> Datafile:
-        """The datafile ``to_dict`` described, without any request.
-
-        Args:
-            data: The output of ``to_dict``.
-            **storage_options: Extra storage options, e.g. credentials ``to_dict`` left out.
-        """
-        location = Location(data["path"], {**data.get("storage_options", {}), **storage_options})
-        metadata = Metadata.model_validate(
-            {"id": location.derived_id()}
-            | {key: data[key] for key in ("id", "timestamp", "labels", "tags") if key in data}
-        )
-        return conversions.assemble(cls, location, metadata, None)
-
-    __getstate__ = conversions.pickled
-    __setstate__ = conversions.unpickle
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Datafile):

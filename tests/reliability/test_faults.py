@@ -225,7 +225,7 @@ class Run:
 
         def upload() -> dict[str, Stored | None]:
             df = Datafile(str(source), labels=["uploaded"], tags={"from": "local"})
-            df.upload(url, **self.net.storage_options)
+            df.upload(url, storage_options=self.net.storage_options)
             return {url: new}
 
         return self.attempt("upload a local file", [url], upload, {url: new})

@@ -1,0 +1,143 @@
+"""The names octue's ``Datafile`` has that octstore spells otherwise, so that octue code runs
+unchanged: each is a thin view of octstore's own (see the migration page)."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, cast
+
+from octstore.datafile import linked
+from octstore.errors import NotFoundError, OctstoreError
+
+if TYPE_CHECKING:
+    from octstore.datafile.datafile import Datafile
+
+__all__ = ["OctueNames"]
+
+
+class OctueNames:
+    """octue's names on :class:`~octstore.Datafile`."""
+
+    __slots__ = ()
+
+    @property
+    def size_bytes(self) -> int | None:
+        """The content's size in bytes (octue's name for ``size``); None while there is no
+        content yet."""
+        try:
+            return _datafile(self).size
+        except NotFoundError:
+            return None
+
+    @property
+    def posix_timestamp(self) -> float | None:
+        """The timestamp in seconds since the epoch, or None."""
+        timestamp = _datafile(self).timestamp
+        return None if timestamp is None else timestamp.timestamp()
+
+    @property
+    def bucket_name(self) -> str | None:
+        """The bucket (or container) of ``cloud_path``, or None if there is none."""
+        return _bucket_and_key(_datafile(self).cloud_path)[0]
+
+    @property
+    def path_in_bucket(self) -> str | None:
+        """The key of ``cloud_path`` in its bucket, or None if there is none."""
+        return _bucket_and_key(_datafile(self).cloud_path)[1]
+
+    def update_cloud_metadata(self) -> None:
+        """Store the metadata in the cloud object: ``update_metadata()`` of a remote file, or
+        of the cloud copy a local file was uploaded to (``cloud_path``).
+
+        Raises:
+            OctstoreError: For a local file with no ``cloud_path``.
+        """
+        cloud = linked.other_copy(_datafile(self), remote=True)
+        if cloud is None:
+            raise OctstoreError(
+                f"{_datafile(self).path} is a local file with no cloud_path to store its "
+                "metadata at: upload(cloud_path) it first, or call update_metadata() to store "
+                "it locally"
+            )
+        cloud.update_metadata()
+
+    def update_local_metadata(self) -> None:
+        """Store the metadata in the local sidecar file: ``update_metadata()`` of a local
+        file, or of the local copy a remote file was given (``local_path=``).
+
+        Raises:
+            OctstoreError: For a remote file with no local copy of its own.
+        """
+        local = linked.other_copy(_datafile(self), remote=False)
+        if local is None:
+            raise OctstoreError(
+                f"{_datafile(self).path} is a remote file with no local copy to store its metadata "
+                "beside: set its local_path first, or call update_metadata() to store it in "
+                "the cloud"
+            )
+        local.update_metadata()
+
+    def __enter__(self) -> tuple[Datafile, Any]:
+        """Open the datafile in the ``mode`` it was made with (``"r"`` by default): ``with
+        Datafile(path, mode="w") as (datafile, f):``. On a clean exit the content and
+        metadata are stored as ``open()``'s block stores them; if the block raises, nothing
+        is."""
+        datafile = _datafile(self)
+        if datafile._opened is not None:
+            raise OctstoreError(
+                f"{datafile.path} is already open in a with block: close that block first"
+            )
+        opened = datafile.open(datafile._mode)
+        file = opened.__enter__()
+        datafile._opened = opened
+        return datafile, file
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool | None:
+        datafile = _datafile(self)
+        opened, datafile._opened = datafile._opened, None
+        if opened is None:
+            return None
+        return opened.__exit__(kind, error, traceback)
+
+    def __lt__(self, other: object) -> bool:
+        """Datafiles order by ``path``."""
+        if not isinstance(other, OctueNames):
+            return NotImplemented
+        return _datafile(self).path < _datafile(other).path
+
+    def __gt__(self, other: object) -> bool:
+        if not isinstance(other, OctueNames):
+            return NotImplemented
+        return _datafile(self).path > _datafile(other).path
+
+
+def _datafile(names: OctueNames) -> Datafile:
+    return cast("Datafile", names)
+
+
+def either(name: str, value: Any, default: Any, octue_name: str, octue_value: Any) -> Any:
+    """The value of a keyword that octue spells ``octue_name``: the one given.
+
+    Raises:
+        OctstoreError: If both are given, with different values.
+    """
+    if octue_value is None:
+        return value
+    if value != default and value != octue_value:
+        raise OctstoreError(
+            f"{name}={value!r} and {octue_name}={octue_value!r} (octue's name for it) "
+            f"disagree: give only {name}"
+        )
+    return octue_value
+
+
+def _bucket_and_key(url: str | None) -> tuple[str | None, str | None]:
+    if url is None:
+        return None, None
+    bucket, _, key = url.split("://", 1)[-1].partition("/")
+    return bucket, key
