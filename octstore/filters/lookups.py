@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any
 
-from octstore.errors import FilterError
+from octstore.errors import FilterError, MissingAttributeError
 from octstore.filters.actions import _ACTION_NAMES, _actions_for, _is_compared, _Test
 
 
@@ -141,8 +141,8 @@ class _Lookup:
 
         return matches
 
-    def _missing(self, obj: Any) -> FilterError:
-        return FilterError(
+    def _missing(self, obj: Any) -> MissingAttributeError:
+        return MissingAttributeError(
             f"lookup {self.key!r}: {obj!r} has no attribute or key {self.attribute!r}; "
             "leave out ignore_items_without_attribute=False to skip such objects"
         )
@@ -191,10 +191,16 @@ def compile_filter(
         >>> is_big_csv(SimpleNamespace(name="wind.csv", size=2_000_000))
         True
     """
-    tests: list[Callable[[Any], Any]] = [
-        _Lookup(key, value, strict=not ignore_items_without_attribute).compile()
-        for key, value in lookups.items()
-    ]
+    matches, _ = _compile(predicate, not ignore_items_without_attribute, lookups)
+    return matches
+
+
+def _compile(
+    predicate: Callable[[Any], Any] | None, strict: bool, lookups: dict[str, Any]
+) -> tuple[Callable[[Any], bool], list[_Lookup]]:
+    """The test of one object, and the compiled lookups it applies (to explain a typo)."""
+    compiled = [_Lookup(key, value, strict=strict) for key, value in lookups.items()]
+    tests: list[Callable[[Any], Any]] = [lookup.compile() for lookup in compiled]
     if predicate is not None:
         if not callable(predicate):
             raise FilterError(
@@ -203,10 +209,10 @@ def compile_filter(
             )
         tests.append(predicate)
     if not tests:
-        return lambda obj: True
+        return (lambda obj: True), compiled
     if len(tests) == 1:
         (only,) = tests
-        return lambda obj: bool(only(obj))
+        return (lambda obj: bool(only(obj))), compiled
 
     def matches(obj: Any) -> bool:
         for test in tests:  # noqa: SIM110 - a loop is much faster than all() on a generator
@@ -214,4 +220,4 @@ def compile_filter(
                 return False
         return True
 
-    return matches
+    return matches, compiled
