@@ -175,8 +175,11 @@ def compile_filter(
         predicate: A callable taking an object and returning whether it matches.
         ignore_items_without_attribute: As in octue: if True, an object without an attribute
             or key that a lookup names does not match; if False, it raises
-            :class:`FilterError`.
+            :class:`MissingAttributeError`.
         **lookups: ``<attribute>[__<nested>...]__<action>=<value>``, all of which must hold.
+
+    Testing one object at a time, it cannot tell a typo from an object that lacks the
+    attribute; the containers' ``filter`` can, and raise for a lookup no object has.
 
     Returns:
         A function of one object, true when the predicate and every lookup hold.

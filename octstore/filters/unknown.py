@@ -137,7 +137,7 @@ def _raise_if_mistyped_action(absence: _Absence, names: list[str]) -> None:
         attribute, action, kind = split
         raise MissingAttributeError(
             f"{absence.found()}; did you mean {'__'.join((*absence.before, attribute, action))}? "
-            f"A lookup is <attribute>__<action>{_actions_text(kind)}"
+            f"A lookup is <attribute>__<action>.{_actions_text(kind)}"
         )
     if not absence.is_key or difflib.get_close_matches(absence.name, names, n=1):
         return
