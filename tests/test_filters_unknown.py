@@ -59,6 +59,11 @@ def test_lookup_with_one_underscore_lists_the_lookups_for_the_attribute_type() -
         TURBINES.filter(name_icontains="NOR")
 
 
+def test_lookup_with_one_underscore_and_a_misspelt_action_raises_suggesting_both_fixed() -> None:
+    with pytest.raises(FilterError, match="did you mean name__ends_with"):
+        TURBINES.filter(name_endswith=".csv")
+
+
 def test_unknown_action_raises_suggesting_the_closest() -> None:
     with pytest.raises(FilterError, match="did you mean name__icontains"):
         TURBINES.filter(name__icontain="NOR")

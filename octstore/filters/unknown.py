@@ -155,15 +155,19 @@ def _raise_if_mistyped_action(absence: _Absence, names: list[str]) -> None:
 def _split_action(
     name: str, names: list[str], parents: list[Any]
 ) -> tuple[str, str, type | None] | None:
-    """``("height", "gt", int)`` for ``height_gt``: an attribute and one of its actions joined
-    by one underscore."""
+    """``("height", "gt", int)`` for ``height_gt``, and ``("name", "ends_with", str)`` for
+    ``name_endswith``: an attribute and (nearly) one of its actions, joined by one underscore."""
     for index, character in enumerate(name):
         attribute, action = name[:index], name[index + 1 :]
-        if character != "_" or attribute not in names or action not in _ACTION_NAMES:
+        if character != "_" or attribute not in names:
             continue
         kind = _value_type(parents, attribute)
-        if kind is None or action in _actions_for(kind):
-            return attribute, action, kind
+        actions = sorted(_ACTION_NAMES if kind is None else _actions_for(kind))
+        close = (
+            [action] if action in actions else difflib.get_close_matches(action, actions, 1, 0.8)
+        )
+        if close:
+            return attribute, close[0], kind
     return None
 
 
