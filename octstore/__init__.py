@@ -29,7 +29,15 @@ from octstore.errors import (
     TransferError,
     UnsafePathError,
 )
-from octstore.filters import FilterError, FilterList, FilterSet, NoSingleMatchError
+from octstore.filters import (
+    BrokenSequenceError,
+    FilterDict,
+    FilterError,
+    FilterList,
+    FilterSet,
+    MissingAttributeError,
+    NoSingleMatchError,
+)
 from octstore.metadata import LabelSet, Metadata, TagDict
 from octstore.store import GcReport, Store, StoredObject
 
@@ -38,10 +46,12 @@ __all__ = [
     "AlreadyExistsError",
     "BackendError",
     "BackendNotInstalledError",
+    "BrokenSequenceError",
     "ConfigError",
     "ConflictError",
     "Datafile",
     "Dataset",
+    "FilterDict",
     "FilterError",
     "FilterList",
     "FilterSet",
@@ -56,6 +66,7 @@ __all__ = [
     "InvalidTagError",
     "LabelSet",
     "Metadata",
+    "MissingAttributeError",
     "NoSingleMatchError",
     "NotFoundError",
     "NotWrittenError",

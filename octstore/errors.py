@@ -238,3 +238,39 @@ class NoSingleMatchError(FilterError, LookupError):
 
 def _rebuild_no_single_match(message: str, count: int) -> NoSingleMatchError:
     return NoSingleMatchError(message, count=count)
+
+
+class MissingAttributeError(FilterError, AttributeError):
+    """An object has no attribute or key that a lookup or ``order_by`` names.
+
+    Raised when no object of a collection has what a lookup names (a typo, such as
+    ``name_icontains`` for ``name__icontains``), for the objects without it when filtering
+    with ``ignore_items_without_attribute=False``, and by ``order_by`` for an object without
+    it. Also an ``AttributeError``, as octue raised for an object without the attribute.
+    """
+
+
+class BrokenSequenceError(FilterError):
+    """``order_by`` found a sequence that does not start at ``check_start_value`` or does not
+    go up by ``check_constant_increment``.
+
+    Attributes:
+        attribute: The attribute ordered by, as given.
+        expected: The value the sequence should have had where it broke.
+        found: The value it had there (``None`` for a sequence with no objects).
+    """
+
+    def __init__(self, message: str, *, attribute: str, expected: object, found: object) -> None:
+        super().__init__(message)
+        self.attribute = attribute
+        self.expected = expected
+        self.found = found
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild_broken_sequence, (str(self), self.attribute, self.expected, self.found))
+
+
+def _rebuild_broken_sequence(
+    message: str, attribute: str, expected: object, found: object
+) -> BrokenSequenceError:
+    return BrokenSequenceError(message, attribute=attribute, expected=expected, found=found)

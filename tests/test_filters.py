@@ -692,14 +692,14 @@ def test_one_returns_the_single_match() -> None:
 
 
 def test_one_with_no_match_raises_saying_none_matched() -> None:
-    with pytest.raises(NoSingleMatchError, match="no object of 50 matches") as raised:
+    with pytest.raises(NoSingleMatchError, match="none of the 50 objects matches") as raised:
         CORPUS.one(tags__serial="S9")
 
     assert raised.value.count == 0
 
 
 def test_one_with_many_matches_raises_saying_how_many() -> None:
-    with pytest.raises(NoSingleMatchError, match="5 objects of 50 match") as raised:
+    with pytest.raises(NoSingleMatchError, match="5 of the 50 objects match") as raised:
         CORPUS.one(labels__contains="met-mast")
 
     assert raised.value.count == 5

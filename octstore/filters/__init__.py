@@ -43,8 +43,22 @@ Examples:
     ['b2', 'b3', 'a1']
 """
 
-from octstore.errors import FilterError, NoSingleMatchError
-from octstore.filters.containers import FilterList, FilterSet
+from octstore.errors import (
+    BrokenSequenceError,
+    FilterError,
+    MissingAttributeError,
+    NoSingleMatchError,
+)
+from octstore.filters.containers import FilterDict, FilterList, FilterSet
 from octstore.filters.lookups import compile_filter
 
-__all__ = ["FilterError", "FilterList", "FilterSet", "NoSingleMatchError", "compile_filter"]
+__all__ = [
+    "BrokenSequenceError",
+    "FilterDict",
+    "FilterError",
+    "FilterList",
+    "FilterSet",
+    "MissingAttributeError",
+    "NoSingleMatchError",
+    "compile_filter",
+]

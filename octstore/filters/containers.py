@@ -1,16 +1,26 @@
-"""The containers that filter: :class:`FilterSet` and :class:`FilterList`, with ``filter``,
-``one`` and ``order_by``."""
+"""The containers that filter: :class:`FilterSet`, :class:`FilterList` and
+:class:`FilterDict`, with octue's ``filter``, ``one`` and ``order_by``."""
 
 from __future__ import annotations
 
-import operator
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable
 from typing import Any, TypeVar
 
-from octstore.errors import FilterError, NoSingleMatchError
-from octstore.filters.lookups import _MISSING, _getter, _split, _step, compile_filter
+from octstore.errors import NoSingleMatchError
+from octstore.filters.lookups import _compile
+from octstore.filters.ordering import ordered
+from octstore.filters.unknown import check_known
 
 T = TypeVar("T")
+
+
+K = TypeVar("K")
+
+
+V = TypeVar("V")
+
+
+_E = TypeVar("_E")
 
 
 _FS = TypeVar("_FS", bound="FilterSet[Any]")
@@ -19,7 +29,10 @@ _FS = TypeVar("_FS", bound="FilterSet[Any]")
 _FL = TypeVar("_FL", bound="FilterList[Any]")
 
 
-def _describe(predicate: Callable[[Any], Any] | None, lookups: Mapping[str, Any]) -> str:
+_FD = TypeVar("_FD", bound="FilterDict[Any, Any]")
+
+
+def _describe(predicate: Callable[[Any], Any] | None, lookups: dict[str, Any]) -> str:
     described = [f"{key}={value!r}" for key, value in lookups.items()]
     if predicate is not None:
         described.insert(0, getattr(predicate, "__qualname__", repr(predicate)))
@@ -33,63 +46,40 @@ def _one(
         return matches[0]
     described = _describe(predicate, lookups)
     if not matches:
-        message = f"no object of {total} matches {described}; loosen the lookups"
+        message = (
+            f"No results found for filters {described}: none of the {total} objects matches; "
+            "loosen the lookups"
+        )
     else:
         shown = ", ".join(repr(match) for match in matches[:3])
         more = ", ..." if len(matches) > 3 else ""
         message = (
-            f"{len(matches)} objects of {total} match {described} ({shown}{more}); "
-            "add lookups until one object matches, or use filter() to get them all"
+            f"More than one result found for filters {described}: {len(matches)} of the "
+            f"{total} objects match ({shown}{more}); add lookups until one object matches, "
+            "or use filter() to get them all"
         )
     raise NoSingleMatchError(message, count=len(matches))
 
 
-def _ordered(items: Iterable[T], attribute: str, reverse: bool) -> list[T]:
-    path = tuple(_split(attribute.replace(".", "__")))
-    get = _getter(path)
-    keyed: list[tuple[Any, T]] = []
-    without_value: list[T] = []
-    for item in items:
-        value = get(item)
-        if value is _MISSING:
-            raise FilterError(_missing_message(item, path))
-        if value is None:
-            without_value.append(item)
-        else:
-            keyed.append((value, item))
-    try:
-        keyed.sort(key=operator.itemgetter(0), reverse=reverse)
-    except TypeError as error:
-        kinds = sorted({type(value).__name__ for value, _ in keyed})
-        raise FilterError(
-            f"cannot order by {attribute!r}: its values are of types that do not compare "
-            f"({', '.join(kinds)}: {error}); filter to one type first, e.g. "
-            f"with a callable predicate"
-        ) from error
-    return [item for _, item in keyed] + without_value
-
-
-def _missing_message(item: Any, path: tuple[str, ...]) -> str:
-    attribute = "__".join(path)
-    parent: Any = item
-    for depth, name in enumerate(path):
-        if _step(parent, name) is _MISSING:
-            where = "__".join(path[:depth])
-            if isinstance(parent, Mapping):
-                fix = (
-                    f"keep the objects that have it first, e.g. "
-                    f".filter({where}__contains={name!r}).order_by({attribute!r})"
-                )
-                return (
-                    f"cannot order by {attribute!r}: {where!r} of {item!r} has no key "
-                    f"{name!r}; {fix}"
-                )
-            break
-        parent = _step(parent, name)
-    return (
-        f"cannot order by {attribute!r}: {item!r} has no attribute {attribute!r}; keep the "
-        "objects that have it first, e.g. with .filter(lambda obj: ...)"
-    )
+def _matching(
+    entries: Collection[_E],
+    predicate: Callable[[Any], Any] | None,
+    ignore_items_without_attribute: bool,
+    lookups: dict[str, Any],
+    value_of: Callable[[_E], Any] | None = None,
+) -> list[_E]:
+    """The entries whose object (``value_of(entry)``, or the entry) matches; if none does, a
+    lookup naming what no object has raises (or warns), so a typo never just matches nothing.
+    """
+    matches, compiled = _compile(predicate, not ignore_items_without_attribute, lookups)
+    if value_of is None:
+        kept = [entry for entry in entries if matches(entry)]
+    else:
+        kept = [entry for entry in entries if matches(value_of(entry))]
+    if not kept and compiled:
+        objects = entries if value_of is None else [value_of(entry) for entry in entries]
+        check_known(compiled, objects, stacklevel=3)
+    return kept
 
 
 class FilterSet(frozenset[T]):
@@ -127,7 +117,7 @@ class FilterSet(frozenset[T]):
             predicate: A callable taking a member and returning whether it matches.
             ignore_items_without_attribute: If True (the default, as in octue), a member
                 without an attribute or key that a lookup names does not match; if False, it
-                raises :class:`FilterError`.
+                raises :class:`MissingAttributeError`.
             **lookups: ``<attribute>[__<nested>...][__<action>]=<value>``; without an action,
                 ``equals``. A ``None`` value matches only ``equals``, ``not_equals``, ``is``
                 and ``is_not``, so ``timestamp__gt=...`` skips members without a timestamp.
@@ -136,6 +126,10 @@ class FilterSet(frozenset[T]):
             FilterError: For a malformed lookup, an action the attribute's type does not
                 have (the message lists those it has), or a value of a type that cannot be
                 compared with the attribute.
+            MissingAttributeError: For a lookup naming an attribute that no member has (a
+                typo such as ``name_icontains``); the message suggests the closest lookup.
+                A dict key that no member has (a tag) warns with :class:`OctstoreWarning`
+                instead, since it may be data rather than a typo.
 
         Examples:
             >>> from collections import namedtuple
@@ -146,32 +140,48 @@ class FilterSet(frozenset[T]):
             >>> sorted(obj.size for obj in sizes.filter(lambda obj: obj.size % 3 == 0))
             [9]
         """
-        matches = compile_filter(
-            predicate, ignore_items_without_attribute=ignore_items_without_attribute, **lookups
-        )
-        return type(self)(item for item in self if matches(item))
+        return type(self)(_matching(self, predicate, ignore_items_without_attribute, lookups))
 
     def one(self, predicate: Callable[[T], Any] | None = None, /, **lookups: Any) -> T:
         """The only member matching a predicate and the lookups.
 
         Raises:
-            NoSingleMatchError: If none or several match; the message says how many.
+            NoSingleMatchError: If none or several match; the message says which, as octue's
+                ("No results found for filters ...", "More than one result found ...").
 
         Examples:
             >>> from datetime import date
             >>> FilterSet([date(2023, 5, 1), date(2024, 5, 1)]).one(year__gt=2023)
             datetime.date(2024, 5, 1)
         """
-        matches = compile_filter(predicate, **lookups)
-        return _one([item for item in self if matches(item)], len(self), predicate, lookups)
+        return _one(_matching(self, predicate, True, lookups), len(self), predicate, lookups)
 
-    def order_by(self, attribute: str, reverse: bool = False) -> FilterList[T]:
+    def order_by(
+        self,
+        attribute: str,
+        reverse: bool = False,
+        *,
+        check_start_value: Any = None,
+        check_constant_increment: Any = None,
+    ) -> FilterList[T]:
         """The members sorted by an attribute, nested with ``__`` (``"tags__height"``).
 
         Members whose value is ``None`` come last, in either direction.
 
+        Args:
+            attribute: The attribute to order by; ``__`` or ``.`` between nested names.
+            reverse: If True, largest first.
+            check_start_value: If given, the first value in the returned order must equal it.
+            check_constant_increment: If given, each value in the returned order must be the
+                one before plus this (``1``; ``-1`` with ``reverse=True``; a ``timedelta`` for
+                datetimes); floats are compared allowing for rounding.
+
         Raises:
-            FilterError: If a member has no such attribute or key, or values do not compare.
+            MissingAttributeError: If a member has no such attribute or key; it is named.
+            BrokenSequenceError: If the values do not start at ``check_start_value`` or do not
+                go up by ``check_constant_increment``; the attribute, the value expected and
+                the value found are named.
+            FilterError: If values do not compare, or ``reverse`` is not a bool.
 
         Examples:
             >>> from datetime import date
@@ -179,7 +189,13 @@ class FilterSet(frozenset[T]):
             >>> [day.isoformat() for day in days.order_by("month", reverse=True)]
             ['2023-07-01', '2024-03-09', '2024-01-05']
         """
-        return FilterList(_ordered(self, attribute, reverse))
+        return FilterList(
+            ordered(self, attribute, reverse, check_start_value, check_constant_increment)
+        )
+
+    def __repr__(self) -> str:
+        members = ", ".join(map(repr, self))
+        return f"<{type(self).__name__}({{{members}}})>" if self else f"<{type(self).__name__}()>"
 
     def __or__(self, other: Iterable[Any]) -> FilterSet[Any]:
         return FilterSet(frozenset.__or__(self, frozenset(other)))
@@ -232,16 +248,97 @@ class FilterList(list[T]):
     ) -> _FL:
         """The items matching a predicate and every lookup, in order; see
         :meth:`FilterSet.filter`."""
-        matches = compile_filter(
-            predicate, ignore_items_without_attribute=ignore_items_without_attribute, **lookups
-        )
-        return type(self)(item for item in self if matches(item))
+        return type(self)(_matching(self, predicate, ignore_items_without_attribute, lookups))
 
     def one(self, predicate: Callable[[T], Any] | None = None, /, **lookups: Any) -> T:
         """The only item matching a predicate and the lookups; see :meth:`FilterSet.one`."""
-        matches = compile_filter(predicate, **lookups)
-        return _one([item for item in self if matches(item)], len(self), predicate, lookups)
+        return _one(_matching(self, predicate, True, lookups), len(self), predicate, lookups)
 
-    def order_by(self, attribute: str, reverse: bool = False) -> FilterList[T]:
+    def order_by(
+        self,
+        attribute: str,
+        reverse: bool = False,
+        *,
+        check_start_value: Any = None,
+        check_constant_increment: Any = None,
+    ) -> FilterList[T]:
         """The items sorted by an attribute; see :meth:`FilterSet.order_by`."""
-        return FilterList(_ordered(self, attribute, reverse))
+        return FilterList(
+            ordered(self, attribute, reverse, check_start_value, check_constant_increment)
+        )
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}({list.__repr__(self)})>"
+
+
+def _value(entry: tuple[Any, V]) -> V:
+    return entry[1]
+
+
+def _describe_entry(entry: tuple[Any, Any]) -> str:
+    return f"{entry[1]!r} (key {entry[0]!r})"
+
+
+class FilterDict(dict[K, V]):
+    """A dict that filters itself by its values with octue's lookups, keeping their keys.
+
+    As octue's ``FilterDict``: ``filter`` returns a ``FilterDict``, ``one`` returns the only
+    matching ``(key, value)`` pair, and ``order_by`` returns the pairs as a
+    :class:`FilterList`, ordered by an attribute of the values.
+
+    Examples:
+        >>> from types import SimpleNamespace as Obj
+        >>> turbines = FilterDict(north=Obj(height=80), south=Obj(height=120))
+        >>> list(turbines.filter(height__gt=100))
+        ['south']
+        >>> turbines.one(height=80)[0]
+        'north'
+        >>> [key for key, _ in turbines.order_by("height", reverse=True)]
+        ['south', 'north']
+    """
+
+    def filter(
+        self: _FD,
+        predicate: Callable[[V], Any] | None = None,
+        /,
+        *,
+        ignore_items_without_attribute: bool = True,
+        **lookups: Any,
+    ) -> _FD:
+        """The items whose value matches a predicate and every lookup, as a new dict of this
+        kind; see :meth:`FilterSet.filter`."""
+        return type(self)(
+            _matching(
+                list(self.items()), predicate, ignore_items_without_attribute, lookups, _value
+            )
+        )
+
+    def one(self, predicate: Callable[[V], Any] | None = None, /, **lookups: Any) -> tuple[K, V]:
+        """The only ``(key, value)`` pair whose value matches; see :meth:`FilterSet.one`."""
+        matches = _matching(list(self.items()), predicate, True, lookups, _value)
+        return _one(matches, len(self), predicate, lookups)
+
+    def order_by(
+        self,
+        attribute: str,
+        reverse: bool = False,
+        *,
+        check_start_value: Any = None,
+        check_constant_increment: Any = None,
+    ) -> FilterList[tuple[K, V]]:
+        """The ``(key, value)`` pairs sorted by an attribute of the values; see
+        :meth:`FilterSet.order_by`."""
+        return FilterList(
+            ordered(
+                self.items(),
+                attribute,
+                reverse,
+                check_start_value,
+                check_constant_increment,
+                value_of=_value,
+                describe=_describe_entry,
+            )
+        )
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}({dict.__repr__(self)})>"

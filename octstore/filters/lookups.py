@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any
 
-from octstore.errors import FilterError
+from octstore.errors import FilterError, MissingAttributeError
 from octstore.filters.actions import _ACTION_NAMES, _actions_for, _is_compared, _Test
 
 
@@ -141,8 +141,8 @@ class _Lookup:
 
         return matches
 
-    def _missing(self, obj: Any) -> FilterError:
-        return FilterError(
+    def _missing(self, obj: Any) -> MissingAttributeError:
+        return MissingAttributeError(
             f"lookup {self.key!r}: {obj!r} has no attribute or key {self.attribute!r}; "
             "leave out ignore_items_without_attribute=False to skip such objects"
         )
@@ -175,8 +175,11 @@ def compile_filter(
         predicate: A callable taking an object and returning whether it matches.
         ignore_items_without_attribute: As in octue: if True, an object without an attribute
             or key that a lookup names does not match; if False, it raises
-            :class:`FilterError`.
+            :class:`MissingAttributeError`.
         **lookups: ``<attribute>[__<nested>...]__<action>=<value>``, all of which must hold.
+
+    Testing one object at a time, it cannot tell a typo from an object that lacks the
+    attribute; the containers' ``filter`` can, and raise for a lookup no object has.
 
     Returns:
         A function of one object, true when the predicate and every lookup hold.
@@ -191,10 +194,16 @@ def compile_filter(
         >>> is_big_csv(SimpleNamespace(name="wind.csv", size=2_000_000))
         True
     """
-    tests: list[Callable[[Any], Any]] = [
-        _Lookup(key, value, strict=not ignore_items_without_attribute).compile()
-        for key, value in lookups.items()
-    ]
+    matches, _ = _compile(predicate, not ignore_items_without_attribute, lookups)
+    return matches
+
+
+def _compile(
+    predicate: Callable[[Any], Any] | None, strict: bool, lookups: dict[str, Any]
+) -> tuple[Callable[[Any], bool], list[_Lookup]]:
+    """The test of one object, and the compiled lookups it applies (to explain a typo)."""
+    compiled = [_Lookup(key, value, strict=strict) for key, value in lookups.items()]
+    tests: list[Callable[[Any], Any]] = [lookup.compile() for lookup in compiled]
     if predicate is not None:
         if not callable(predicate):
             raise FilterError(
@@ -203,10 +212,10 @@ def compile_filter(
             )
         tests.append(predicate)
     if not tests:
-        return lambda obj: True
+        return (lambda obj: True), compiled
     if len(tests) == 1:
         (only,) = tests
-        return lambda obj: bool(only(obj))
+        return (lambda obj: bool(only(obj))), compiled
 
     def matches(obj: Any) -> bool:
         for test in tests:  # noqa: SIM110 - a loop is much faster than all() on a generator
@@ -214,4 +223,4 @@ def compile_filter(
                 return False
         return True
 
-    return matches
+    return matches, compiled
