@@ -31,6 +31,7 @@ from octstore.errors import (
 )
 from octstore.filters import (
     BrokenSequenceError,
+    Filterable,
     FilterDict,
     FilterError,
     FilterList,
@@ -55,6 +56,7 @@ __all__ = [
     "FilterError",
     "FilterList",
     "FilterSet",
+    "Filterable",
     "FormatError",
     "GcReport",
     "IntegrityError",

@@ -50,7 +50,7 @@ from octstore.errors import (
     NoSingleMatchError,
 )
 from octstore.filters.containers import FilterDict, FilterList, FilterSet
-from octstore.filters.lookups import compile_filter
+from octstore.filters.lookups import Filterable, compile_filter
 
 __all__ = [
     "BrokenSequenceError",
@@ -58,6 +58,7 @@ __all__ = [
     "FilterError",
     "FilterList",
     "FilterSet",
+    "Filterable",
     "MissingAttributeError",
     "NoSingleMatchError",
     "compile_filter",

@@ -224,3 +224,35 @@ def _compile(
         return True
 
     return matches, compiled
+
+
+class Filterable:
+    """A mixin that lets an object test itself against one lookup, as octue's ``Filterable``
+    does: ``thing.satisfies(name__icontains="m")``. octstore's containers filter any object;
+    this is for octue code that calls ``satisfies`` on its own classes.
+    """
+
+    __slots__ = ()
+
+    def satisfies(self, raise_error_if_filter_is_invalid: bool = True, **lookup: Any) -> bool:
+        """Whether this object meets the one lookup given (``<attribute>__<action>=value``).
+
+        Args:
+            raise_error_if_filter_is_invalid: If False, an object without the attribute the
+                lookup names does not satisfy it; if True (octue's default), that raises.
+
+        Raises:
+            FilterError: For a malformed lookup, an action the attribute's type does not have,
+                or other than exactly one lookup.
+            MissingAttributeError: For an attribute the object does not have (also an
+                ``AttributeError``), when ``raise_error_if_filter_is_invalid``.
+        """
+        if len(lookup) != 1:
+            raise FilterError(
+                f"satisfies() takes exactly one lookup, not {len(lookup)} ({', '.join(lookup)}): "
+                "call it once per lookup, or use FilterSet(...).filter(**lookups)"
+            )
+        test = compile_filter(
+            ignore_items_without_attribute=not raise_error_if_filter_is_invalid, **lookup
+        )
+        return test(self)
