@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from octstore import FilterError, Filterable, MissingAttributeError, TagDict
+from octstore import Filterable, FilterError, MissingAttributeError, TagDict
 
 
 class Thing(Filterable):

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import os
 import pickle
 from datetime import datetime, timezone
 from pathlib import Path
@@ -225,13 +224,32 @@ def test_a_later_upload_does_not_overwrite_a_change_made_to_the_cloud_copy_meanw
     datafile.upload(backend.url("copy.csv"), storage_options=backend.storage_options)
     with make(backend, "copy.csv").open("w") as f:
         f.write("someone else's\n")
-    with datafile.open("a") as f:
-        f.write("mine\n")
+    datafile.labels.add("mine")
 
     with pytest.raises(ConflictError):
         datafile.upload()
 
     assert backend.read("copy.csv") == b"someone else's\n"
+    assert make(backend, "copy.csv").labels == {"raw"}
+
+
+@pytest.mark.parametrize("backend", REMOTE, indirect=True)
+def test_a_write_to_a_local_file_goes_to_its_cloud_copy_unless_that_changed_meanwhile(
+    backend: Backend, tmp_path: Path
+) -> None:
+    datafile = local_file(tmp_path)
+    datafile.upload(backend.url("copy.csv"), storage_options=backend.storage_options)
+    with datafile.open("a") as f:
+        f.write("1,2\n")
+    assert backend.read("copy.csv") == b"a,b\n1,2\n"
+    with make(backend, "copy.csv").open("w") as f:
+        f.write("someone else's\n")
+
+    with pytest.raises(ConflictError), datafile.open("a") as f:
+        f.write("mine\n")
+
+    assert backend.read("copy.csv") == b"someone else's\n"
+    assert Path(datafile.path).read_text() == "a,b\n1,2\nmine\n"  # the local write stands
 
 
 @pytest.mark.parametrize("backend", REMOTE, indirect=True)
@@ -289,14 +307,22 @@ def test_the_cloud_path_setter_uploads_and_none_forgets_it(tmp_path: Path) -> No
     assert not datafile.exists_in_cloud
 
 
-def test_a_cloud_path_given_to_the_constructor_is_used_by_upload(tmp_path: Path) -> None:
-    (tmp_path / "local.csv").write_text("x")
-    datafile = Datafile(tmp_path / "local.csv", cloud_path="memory://octstore-test/ctor/x.csv")
+def test_a_cloud_path_given_to_the_constructor_gets_the_content_as_octues_does(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "old.csv").write_text("x")
+    Datafile(tmp_path / "old.csv", cloud_path="memory://octstore-test/ctor/old.csv")
+    assert Datafile("memory://octstore-test/ctor/old.csv").exists_in_cloud
 
-    assert datafile.cloud_path == "memory://octstore-test/ctor/x.csv"
-    assert not datafile.exists_in_cloud  # nothing sent yet
-    datafile.upload()
-    assert datafile.exists_in_cloud
+    new = Datafile(tmp_path / "new.csv", cloud_path="memory://octstore-test/ctor/new.csv")
+    assert new.cloud_path == "memory://octstore-test/ctor/new.csv"
+    assert not new.exists_in_cloud  # no content yet: nothing sent
+    with Datafile(
+        tmp_path / "new.csv", cloud_path="memory://octstore-test/ctor/new.csv", mode="w"
+    ) as (_, f):
+        f.write("y")
+    with Datafile("memory://octstore-test/ctor/new.csv").open() as f:
+        assert f.read() == "y"
 
 
 # --- a remote file's local copy -----------------------------------------------------------
@@ -364,9 +390,24 @@ def test_edits_to_the_local_copy_are_never_overwritten(backend: Backend, tmp_pat
     assert backend.read("data.csv") == b"someone else's"
 
 
-def test_a_local_files_local_path_is_its_path(tmp_path: Path) -> None:
+def test_setting_a_local_files_local_path_moves_it_to_a_new_file(tmp_path: Path) -> None:
     datafile = local_file(tmp_path)
+    datafile.update_metadata()
 
-    with pytest.raises(OctstoreError, match="download"):
+    datafile.local_path = tmp_path / "moved.csv"
+
+    assert datafile.path == datafile.local_path == str(tmp_path / "moved.csv")
+    assert Path(datafile.path).read_text() == "a,b\n"
+    assert Datafile(tmp_path / "moved.csv").labels == {"raw"}
+    assert (tmp_path / "local.csv").read_text() == "a,b\n"  # the original is left
+
+
+def test_a_local_files_local_path_cannot_be_an_existing_other_file(tmp_path: Path) -> None:
+    datafile = local_file(tmp_path)
+    (tmp_path / "other.csv").write_text("precious")
+
+    with pytest.raises(AlreadyExistsError):
         datafile.local_path = tmp_path / "other.csv"
-    assert not os.path.exists(tmp_path / "other.csv")
+
+    assert (tmp_path / "other.csv").read_text() == "precious"
+    assert datafile.path == str(tmp_path / "local.csv")

@@ -101,6 +101,7 @@ def _state(resource: Mapping[str, Any], metadata: Metadata | None) -> ObjectStat
             "generation": str(resource["generation"]),
             "metageneration": str(resource.get("metageneration")),
             "contentType": resource.get("contentType"),
+            "updated": resource.get("updated"),
             "spilled": is_spilled(resource.get("metadata") or {}),
         },
     )

@@ -68,9 +68,23 @@ class Conversions:
         return datafile
 
     def to_primitive(self) -> dict[str, Any]:
-        """octue's serialised form: ``to_dict()`` with the name and ``cloud_path``."""
+        """octue's serialised form (its keys; no storage options): what octue's
+        ``Datafile.deserialise`` and octstore's read back. No request is made."""
         datafile = cast("Datafile", self)
-        return {"name": datafile.name, **self.to_dict(), "cloud_path": datafile.cloud_path}
+        metadata = datafile._metadata.model_dump(mode="json")
+        link = datafile._linked
+        local = datafile.path if datafile._location.is_local else link and link.location.url
+        return {
+            "id": metadata["id"],
+            "name": datafile.name,
+            "path": redact(datafile.path, mask=None),
+            "local_path": local,
+            "cloud_path": redact(datafile.cloud_path, mask=None) if datafile.cloud_path else None,
+            "timestamp": metadata["timestamp"],
+            "tags": metadata["tags"],
+            "labels": metadata["labels"],
+            "_cloud_metadata": {},
+        }
 
     @classmethod
     def deserialise(cls, serialised: Mapping[str, Any], path_from: Any = None) -> Datafile:

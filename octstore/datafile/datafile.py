@@ -322,6 +322,7 @@ class Datafile(MetadataHolder, conversions.Conversions, OctueNames):
                 kept, and the error says where).
             IntegrityError: When a remote HDF5 file read in parts changed meanwhile.
         """
+        self._mode = mode
         return opening.open_content(self, mode, download, **kwargs)
 
     def download(
@@ -395,4 +396,7 @@ class Datafile(MetadataHolder, conversions.Conversions, OctueNames):
         return hash(self.path)
 
     def __repr__(self) -> str:
-        return redact(f"<Datafile({self.path!r}) id={self.id!r} labels={sorted(self.labels)!r}>")
+        return redact(f"<Datafile({self.name!r})>")  # octue's; str() is the path
+
+    def __str__(self) -> str:
+        return redact(self.path)

@@ -21,7 +21,7 @@ from fsspec.callbacks import DEFAULT_CALLBACK, Callback
 from octstore import cache
 from octstore.backends import ObjectState, backend_for
 from octstore.datafile import basis, names
-from octstore.errors import AlreadyExistsError, NotFoundError, OctstoreError
+from octstore.errors import AlreadyExistsError, ConflictError, NotFoundError, OctstoreError
 from octstore.hashing import crc32c_file
 from octstore.location import Location, translate_errors
 from octstore.metadata import Metadata
@@ -80,6 +80,8 @@ def link(
             "as gs://bucket/key"
         )
     datafile._linked = Link(destination)
+    if os.path.isfile(datafile.path):  # octue's: the cloud copy is made at once
+        datafile.upload()
 
 
 def cloud_path(datafile: Datafile) -> str | None:
@@ -154,12 +156,7 @@ def set_local_path(datafile: Datafile, path: str | os.PathLike[str] | None) -> N
     from the cache; a file there already must hold that content), or, with None, in the
     cache again."""
     if datafile._location.is_local:
-        target = os.path.abspath(os.fspath(path)) if path is not None else None
-        if target != datafile.path:
-            raise OctstoreError(
-                f"{datafile.path} is a local file, and its local_path is its path: copy it "
-                f"with download({str(path)!r}), or make Datafile({str(path)!r}) for another file"
-            )
+        _move_local(datafile, path)
         return
     if path is None:
         datafile._linked = None
@@ -175,6 +172,46 @@ def set_local_path(datafile: Datafile, path: str | os.PathLike[str] | None) -> N
             "overwrite=True) to replace it"
         )
     _place(datafile, state, target, replace=False)
+
+
+def _move_local(datafile: Datafile, path: str | os.PathLike[str] | None) -> None:
+    """Carry out the ``local_path`` setter of a local datafile (octue's): its content and
+    metadata are copied to ``path``, a new file (or one with the same content), and it is
+    at ``path`` from then on; its cloud copy stays linked."""
+    if path is None:
+        raise OctstoreError(
+            f"{datafile.path} is a local file: its local_path cannot be unset (it has no "
+            "cloud file of its own)"
+        )
+    target = Location(os.path.abspath(os.fspath(path)))
+    if target.url == datafile.path:
+        return
+    exists = os.path.exists(target.url)
+    if exists and (os.path.isdir(target.url) or crc32c_file(target.url) != datafile.hash_value):
+        raise AlreadyExistsError(
+            f"{target.url} exists: a datafile's local_path can only be set to a new file (or "
+            "one with the same content), so that nothing there is overwritten; move it away, "
+            f"or download({str(path)!r}, overwrite=True) to replace it"
+        )
+    if not exists and os.path.isfile(datafile.path):
+        cache.copy_file(datafile.path, target.url)
+    old = datafile._linked
+    in_sync = old is not None and old.local_token == _token(datafile.path)
+    datafile._location = target
+    datafile._state = datafile._metadata_basis = None
+    basis.set_basis(datafile, None)
+    if os.path.isfile(target.url):
+        datafile.update_metadata()
+    if old is not None:
+        token = _token(target.url) if in_sync else None
+        datafile._linked = Link(old.location, token, old.remote, old.metadata)
+
+
+def after_write(datafile: Datafile) -> None:
+    """After content was written through ``open()``: a local file's cloud copy is brought
+    up to date (octue's), conditional on it not having changed since it was made."""
+    if datafile._location.is_local and datafile._linked is not None:
+        datafile.upload()
 
 
 def _place(datafile: Datafile, state: ObjectState, path: str, *, replace: bool) -> None:
@@ -236,9 +273,26 @@ def _upload_local(
         raise NotFoundError(f"{datafile.path} does not exist: write it before upload()")
     if link.local_token == token and link.metadata == datafile._metadata:
         return destination.url  # nothing changed since it was uploaded there
+    if link.remote is None:
+        link = _found_there(datafile, destination, token) or link
+        if link.local_token == token:
+            datafile._linked = link
+            return destination.url
     state = _put(datafile, destination, update_metadata, link.remote, callback)
     datafile._linked = Link(destination, token, state, datafile._metadata.model_copy(deep=True))
     return destination.url
+
+
+def _found_there(datafile: Datafile, destination: Location, token: str) -> Link | None:
+    """A link to ``destination`` recording that it already holds the datafile's content and
+    metadata (one metadata request), or None."""
+    try:
+        state = backend_for(destination).stat(destination)
+    except NotFoundError:
+        return None
+    metadata = datafile._metadata
+    held = state.crc32c == datafile.hash_value and state.metadata == metadata
+    return Link(destination, token if held else None, state, metadata.model_copy(deep=True))
 
 
 def _put(
@@ -258,6 +312,8 @@ def _put(
             metadata = backend.stat(destination).metadata or Metadata(id=metadata.id)
         except NotFoundError:
             metadata = Metadata(id=metadata.id)
+    if _same_filesystem(datafile._location, destination):
+        return _copy_within(datafile, destination, metadata, if_matches, callback)
     # its content as stored (not a local copy's edits, which upload() sends there)
     local = datafile._location.is_local
     source = datafile.path if local else datafile._fetch(datafile._current())
@@ -275,6 +331,42 @@ def _put(
         with contextlib.suppress(FileNotFoundError):
             os.remove(staged)
     return state
+
+
+def _same_filesystem(source: Location, destination: Location) -> bool:
+    """Whether ``destination`` is reached through ``source``'s remote filesystem, so that a
+    copy needs no content to cross the wire."""
+    return (
+        not source.is_local
+        and source.protocol == destination.protocol
+        and source.storage_options == destination.storage_options
+    )
+
+
+def _copy_within(
+    datafile: Datafile,
+    destination: Location,
+    metadata: Metadata,
+    if_matches: ObjectState | None,
+    callback: Callback,
+) -> ObjectState:
+    """Copy a remote datafile to ``destination`` on its own filesystem (a server-side copy:
+    no content crosses the wire), then store ``metadata`` there."""
+    state = datafile._current()
+    backend = backend_for(destination)
+    if if_matches is not None:
+        current = backend.stat(destination)
+        if current.version_token != if_matches.version_token:
+            raise ConflictError(
+                f"{destination.url} changed since {datafile.path} was last copied there: "
+                "nothing was copied; read it again, or copy to another path",
+                path=destination.url,
+            )
+    callback.set_size(state.size)
+    with translate_errors(destination.url, "copying to"):
+        datafile._location.fs.copy(datafile._location.fs_path, destination.fs_path)
+    callback.absolute_update(state.size)
+    return backend.write_metadata(destination, metadata)
 
 
 def _send_local_copy(datafile: Datafile, callback: Callback) -> None:

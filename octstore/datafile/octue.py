@@ -3,6 +3,8 @@ unchanged: each is a thin view of octstore's own (see the migration page)."""
 
 from __future__ import annotations
 
+import os
+from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, cast
 
@@ -44,6 +46,34 @@ class OctueNames:
     def path_in_bucket(self) -> str | None:
         """The key of ``cloud_path`` in its bucket, or None if there is none."""
         return _bucket_and_key(_datafile(self).cloud_path)[1]
+
+    @property
+    def _last_modified(self) -> float | None:
+        """When the content last changed, in seconds since the epoch, if known (octue's)."""
+        datafile = _datafile(self)
+        if datafile._location.is_local:
+            try:
+                return os.path.getmtime(datafile.path)
+            except FileNotFoundError:
+                return None
+        state = datafile._state
+        details = state.details if state else {}
+        modified = details.get("LastModified") or details.get("updated")  # S3's, GCS's
+        return datetime.fromisoformat(modified).timestamp() if modified else None
+
+    @property
+    def _local_path(self) -> str | None:
+        """The local file with the content, without downloading: a local file's path, a
+        remote file's local copy (``local_path=``), else None (octue's)."""
+        datafile = _datafile(self)
+        if datafile._location.is_local:
+            return datafile.path
+        return datafile._linked.location.url if datafile._linked else None
+
+    @property
+    def _open_attributes(self) -> dict[str, Any]:
+        """The mode ``with datafile`` opens it in: the last ``open()``'s (octue's)."""
+        return {"mode": _datafile(self)._mode}
 
     def update_cloud_metadata(self) -> None:
         """Store the metadata in the cloud object: ``update_metadata()`` of a remote file, or

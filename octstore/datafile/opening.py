@@ -12,7 +12,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from octstore import cache
 from octstore.backends import ObjectState
-from octstore.datafile import basis, hdf5, names
+from octstore.datafile import basis, hdf5, linked, names
 from octstore.datafile.ranges import VersionFile
 from octstore.errors import (
     AccessDeniedError,
@@ -88,6 +88,7 @@ def open_content(datafile: Datafile, mode: str, download: bool, **kwargs: Any) -
         with writing as file:
             yield file
         write_back(datafile, pending)
+    linked.after_write(datafile)
 
 
 @contextlib.contextmanager

@@ -34,6 +34,14 @@ class MetadataHolder:
     def labels(self, value: Iterable[str] | str | None) -> None:
         self._metadata.labels = LabelSet(value)
 
+    def add_labels(self, *labels: str) -> None:
+        """Add labels (octue's name for ``labels.update``)."""
+        self._metadata.labels.update(labels)
+
+    def add_tags(self, tags: Mapping[str, Any] | None = None, **more: Any) -> None:
+        """Set tags (octue's name for ``tags.update``)."""
+        self._metadata.tags.update(tags or {}, **more)
+
     @property
     def tags(self) -> TagDict:
         """The tags; changes are checked at once and stored by ``update_metadata()``."""
