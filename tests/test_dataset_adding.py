@@ -7,7 +7,14 @@ from typing import Any
 
 import pytest
 
-from octstore import AlreadyExistsError, Datafile, Dataset, OctstoreError, UnsafePathError
+from octstore import (
+    AlreadyExistsError,
+    Datafile,
+    Dataset,
+    OctstoreError,
+    OctstoreWarning,
+    UnsafePathError,
+)
 from tests.conftest import Backend
 
 
@@ -19,7 +26,7 @@ def write(path: str, data: bytes = b"hello", options: dict[str, Any] | None = No
 
 
 def empty(backend: Backend, name: str = "dataset") -> Dataset:
-    with pytest.warns(Warning):  # empty, or not there yet
+    with pytest.warns(OctstoreWarning, match="empty"):  # or not there yet
         return Dataset(backend.url(name), storage_options=backend.storage_options)
 
 
@@ -83,7 +90,7 @@ def test_a_copied_file_is_in_the_dataset_when_it_is_loaded_again(
 
 def test_a_remote_file_is_copied_into_a_local_dataset(backend: Backend, tmp_path: Path) -> None:
     remote = write(backend.url("reading.dat"), options=backend.storage_options)
-    with pytest.warns(Warning):
+    with pytest.warns(OctstoreWarning, match="does not exist yet"):
         ds = Dataset(tmp_path / "local-dataset")
 
     copy = ds.add(remote, path_in_dataset="in/here.dat")

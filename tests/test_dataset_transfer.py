@@ -685,7 +685,8 @@ def test_a_moved_dataset_uploads_again_without_writing(backend: Backend, tmp_pat
 
     report = ds.upload(backend.root, storage_options=backend.storage_options)
 
-    assert report.transferred == [] and report.metadata_updated == []
+    assert report.transferred == []
+    assert report.metadata_updated == []
 
 
 def test_download_points_the_dataset_at_the_directory(backend: Backend, tmp_path: Path) -> None:

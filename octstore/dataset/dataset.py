@@ -27,12 +27,7 @@ from octstore.dataset import adding, conversions, copying, loading, updating
 from octstore.dataset.adding import DatafileLike
 from octstore.dataset.manifest import Manifest, write_manifest
 from octstore.dataset.root import RootHolder
-from octstore.dataset.transfer import (
-    DEFAULT_CONCURRENCY,
-    TransferReport,
-    fetch_all,
-    raise_failures,
-)
+from octstore.dataset.transfer import DEFAULT_CONCURRENCY, TransferReport, fetch_all, raise_failures
 from octstore.errors import InvalidArgumentError, NotFoundError, OctstoreError
 from octstore.filters import FilterSet
 from octstore.hashing import canonical_json, crc32c_bytes
