@@ -76,7 +76,13 @@ class InvalidTagError(InvalidMetadataError):
 
 class InvalidPathError(OctstoreError, ValueError):
     """A path octstore cannot keep a file at: a name it keeps for its own files, or one too
-    long for the metadata files it keeps beside it."""
+    long for the metadata files it keeps beside it; or a place it cannot list as a dataset
+    (an ``http://`` URL)."""
+
+
+class InvalidArgumentError(OctstoreError, TypeError):
+    """An argument of a type the function does not take (``Dataset(files="a.csv")``), or
+    two arguments that mean the same given together; the message names what it takes."""
 
 
 class InvalidModeError(OctstoreError, ValueError):

@@ -41,6 +41,8 @@ class Protocol:
         credentials_hint: How to give it credentials, for errors that lack them.
         local: Whether paths are local files (``file``).
         read_only: Whether its filesystems cannot write (``http``, archives).
+        listable: Whether its filesystems list a folder's files (not ``http``, whose
+            "listing" is the links a page happens to show).
     """
 
     name: str
@@ -51,6 +53,7 @@ class Protocol:
     credentials_hint: str = ""
     local: bool = False
     read_only: bool = False
+    listable: bool = True
 
 
 #: Every protocol octstore treats specially, by each of its names.
@@ -102,5 +105,7 @@ register(
         "public bucket",
     )
 )
-for _name in ("http", "https", "github", "git", "zip", "tar", "libarchive", "reference"):
+for _name in ("github", "git", "zip", "tar", "libarchive", "reference"):
     register(Protocol(_name, read_only=True))
+for _name in ("http", "https"):
+    register(Protocol(_name, read_only=True, listable=False))

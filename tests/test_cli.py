@@ -347,6 +347,17 @@ def test_a_bad_tag_name_exits_2(tmp_path: Path) -> None:
     assert "Bad-Name" in one_line_error(result)
 
 
+@pytest.mark.parametrize("command", [["ls"], ["dataset", "index"]])
+def test_a_missing_directory_is_not_found_rather_than_an_empty_dataset(
+    tmp_path: Path, command: list[str]
+) -> None:
+    result = run(*command, str(tmp_path / "typo"))
+
+    assert result.returncode == 1  # as any missing object (test_a_missing_object_exits_1...)
+    assert f"there is no directory at {tmp_path / 'typo'}" in one_line_error(result)
+    assert not (tmp_path / "typo").exists()
+
+
 def test_labelling_a_missing_file_exits_1(tmp_path: Path) -> None:
     result = run("label", "add", str(tmp_path / "missing.csv"), "raw")
 

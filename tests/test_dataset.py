@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import json
 import pickle
+import warnings
 from typing import Any
 
 import pytest
 
-from octstore import Datafile, Dataset, NotFoundError, OctstoreError
+from octstore import (
+    Datafile,
+    Dataset,
+    InvalidArgumentError,
+    InvalidPathError,
+    NotFoundError,
+    OctstoreError,
+    OctstoreWarning,
+)
 from octstore import cache as cache_module
 from tests.conftest import Backend
 
@@ -149,6 +158,163 @@ def test_hash_value_depends_on_the_contents(backend: Backend) -> None:
     assert load(backend).hash_value != first
 
 
-def test_a_missing_local_directory_is_not_found(tmp_path: Any) -> None:
+# --- a dataset as a context manager -------------------------------------------------------
+
+
+def test_leaving_a_with_block_stores_the_datasets_metadata(corpus: Backend) -> None:
+    with load(corpus) as ds:
+        ds.labels.add("checked")
+        ds.files.one(name="notes.txt").tags["read"] = True
+
+    again = load(corpus)
+    assert again.labels == {"checked"}
+    assert again.id == ds.id
+    assert again.files.one(name="notes.txt").tags == {"read": True}
+
+
+def test_a_with_block_that_raises_stores_nothing(corpus: Backend) -> None:
+    with pytest.raises(RuntimeError, match="boom"), load(corpus) as ds:
+        ds.labels.add("checked")
+        ds.files.one(name="notes.txt").tags["read"] = True
+        raise RuntimeError("boom")
+
+    again = load(corpus)
+    assert again.labels == set()
+    assert again.files.one(name="notes.txt").tags == {}
+
+
+def test_a_with_block_makes_a_new_dataset_at_an_empty_place(backend: Backend) -> None:
+    with pytest.warns(OctstoreWarning), load(backend, "new") as ds:
+        ds.tags = {"existing": True}
+
+    assert load(backend, "new").tags == {"existing": True}
+
+
+# --- octue's names ------------------------------------------------------------------------
+
+
+def test_all_files_are_in_cloud_says_whether_every_file_is_remote(corpus: Backend) -> None:
+    assert load(corpus).all_files_are_in_cloud is (corpus.name != "local")
+    assert Dataset(files=[]).all_files_are_in_cloud  # as octue: nothing is outside the cloud
+
+
+def test_a_local_file_makes_not_all_files_in_cloud(backend: Backend, tmp_path: Any) -> None:
+    (tmp_path / "here.csv").write_text("x")
+    ds = Dataset(files=[write(backend, "a.csv"), str(tmp_path / "here.csv")])
+
+    assert not ds.all_files_are_in_cloud
+
+
+def test_exists_in_cloud_and_locally_say_where_the_root_is(backend: Backend) -> None:
+    ds = load(backend, "place")
+
+    assert ds.exists_in_cloud is (backend.name != "local")
+    assert ds.exists_locally is (backend.name == "local")
+    assert Dataset().exists_in_cloud is False
+    assert Dataset().exists_locally is False
+
+
+def test_bucket_name_and_path_in_bucket_split_a_remote_root(backend: Backend) -> None:
+    ds = load(backend, "sub/place")
+
+    if backend.name == "local":
+        assert (ds.bucket_name, ds.path_in_bucket, ds.cloud_path) == (None, None, None)
+    else:
+        bucket, _, rest = backend.url("sub/place").split("://", 1)[1].partition("/")
+        assert (ds.bucket_name, ds.path_in_bucket) == (bucket, rest)
+        assert ds.cloud_path == backend.url("sub/place")
+
+
+def test_metadata_hash_value_covers_the_datasets_own_metadata_only(backend: Backend) -> None:
+    first = Dataset(name="wind", labels=["a", "b"], tags={"k": 1})
+    second = Dataset(name="wind", files=[write(backend, "a.csv")], labels=["b", "a"], tags={"k": 1})
+
+    assert first.metadata_hash_value == second.metadata_hash_value
+    second.labels.add("c")
+    assert first.metadata_hash_value != second.metadata_hash_value
+    assert Dataset(name="sun", labels=["a", "b"], tags={"k": 1}).metadata_hash_value != (
+        first.metadata_hash_value
+    )
+
+
+def test_update_metadata_on_the_roots_side_writes_the_manifest(corpus: Backend) -> None:
+    ds = load(corpus)
+    ds.tags = {"some": "tags"}
+
+    if corpus.name == "local":
+        ds.update_local_metadata()
+    else:
+        ds.update_cloud_metadata()
+
+    assert load(corpus).tags == {"some": "tags"}
+
+
+def test_update_metadata_on_the_other_side_is_refused(corpus: Backend) -> None:
+    ds = load(corpus)
+    wrong = ds.update_cloud_metadata if corpus.name == "local" else ds.update_local_metadata
+
+    with pytest.raises(OctstoreError, match="update_metadata"):
+        wrong()
+
+
+def test_update_cloud_metadata_needs_a_root() -> None:
+    with pytest.raises(OctstoreError, match="no root"):
+        Dataset(labels=["a"]).update_cloud_metadata()
+
+
+# --- a place with nothing there yet, and places that cannot be datasets -------------------
+
+
+def test_a_missing_local_directory_is_an_empty_dataset_with_a_warning(tmp_path: Any) -> None:
+    with pytest.warns(OctstoreWarning, match="does not exist yet"):
+        ds = Dataset(tmp_path / "missing")
+
+    assert len(ds) == 0
+    assert ds.name == "missing"
+    assert not (tmp_path / "missing").exists()  # made only when something is written
+
+
+def test_a_local_file_is_not_a_dataset(tmp_path: Any) -> None:
+    (tmp_path / "a.csv").write_text("x")
+
     with pytest.raises(NotFoundError, match="not a directory"):
-        Dataset(tmp_path / "missing")
+        Dataset(tmp_path / "a.csv")
+
+
+def test_an_empty_place_warns_that_the_dataset_is_empty(backend: Backend) -> None:
+    with pytest.warns(OctstoreWarning, match="empty"):
+        ds = load(backend, "nothing-here")
+
+    assert len(ds) == 0
+
+
+def test_a_dataset_made_empty_on_purpose_does_not_warn() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Dataset()
+        Dataset(files=[], name="results")
+
+
+def test_an_http_url_cannot_be_listed_as_a_dataset() -> None:
+    with pytest.raises(InvalidPathError, match="files="):
+        Dataset("http://127.0.0.1:9/data/")
+
+
+# --- bad input ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("files", ["readings", b"readings", {"a.csv": 1}, 3])
+def test_files_must_be_an_iterable_of_datafiles(files: Any) -> None:
+    with pytest.raises(InvalidArgumentError, match="files"):
+        Dataset(files=files)
+
+
+def test_adding_something_that_is_no_datafile_names_its_type() -> None:
+    with pytest.raises(InvalidArgumentError, match="object") as caught:
+        Dataset().add(object())  # type: ignore[arg-type]
+
+    assert isinstance(caught.value, TypeError)
+
+
+def test_the_repr_shows_the_name_redacted() -> None:
+    assert repr(Dataset(name="wind")) == "<Dataset('wind')>"

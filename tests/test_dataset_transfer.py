@@ -15,6 +15,7 @@ from octstore import (
     ConflictError,
     Datafile,
     Dataset,
+    InvalidArgumentError,
     OctstoreError,
     TransferError,
     TransferReport,
@@ -380,12 +381,13 @@ def test_download_without_a_directory_fills_the_cache(
 ) -> None:
     ds = remote_dataset(backend)
     cache_module.clear()  # what octstore wrote, it cached
+    if backend.name == "local":  # nothing to download is an error, as octue's, not a no-op
+        with pytest.raises(OctstoreError, match="nothing to download"):
+            ds.download()
+        return
 
     report = ds.download()
 
-    if backend.name == "local":  # local files are where they are: nothing to cache
-        assert report.skipped == sorted(backend.url(name) for name in NAMES)
-        return
     assert report.transferred == sorted(backend.url(name) for name in NAMES)
     monkeypatch.setenv("OCTSTORE_OFFLINE", "1")
     for name in NAMES:
@@ -636,3 +638,95 @@ def test_a_download_waits_for_the_disk_only_for_what_it_cannot_rebuild(
     synced.clear()
     write(str(tmp_path / "mine.csv"), b"my own work")
     assert len(synced) >= 1  # a user's own write is on disk when it returns
+
+
+# --- where a dataset is after a transfer --------------------------------------------------
+
+
+def test_upload_points_the_dataset_at_its_new_place(backend: Backend, tmp_path: Path) -> None:
+    local_dataset(tmp_path / "src")
+    ds = Dataset(str(tmp_path / "src"))
+    destination = backend.url("new", "place")
+
+    ds.upload(destination, storage_options=backend.storage_options)
+
+    assert ds.path == destination
+    assert ds.name == "place"  # a name taken from the path follows it
+    assert [df.path for df in ds] == sorted(backend.url("new", "place", name) for name in NAMES)
+    assert Dataset(destination, storage_options=backend.storage_options).name == "place"
+
+
+def test_a_dataset_keeps_the_name_it_was_given_when_it_moves(
+    backend: Backend, tmp_path: Path
+) -> None:
+    ds = local_dataset(tmp_path / "src")
+
+    ds.upload(backend.url("elsewhere"), storage_options=backend.storage_options)
+
+    assert ds.name == "wind"
+
+
+def test_the_moved_datasets_files_have_their_metadata_without_a_request(
+    backend: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ds = local_dataset(tmp_path / "src")
+    ds.upload(backend.root, storage_options=backend.storage_options)
+    monkeypatch.setattr(
+        backend_for(Location(backend.root)).__class__, "stat", lambda *a: pytest.fail("stat")
+    )
+
+    assert ds.files.one(labels__contains="north").path == backend.url("raw/north.csv")
+    assert sorted(df.tags["i"] for df in ds) == [0, 1, 2, 3]
+
+
+def test_a_moved_dataset_uploads_again_without_writing(backend: Backend, tmp_path: Path) -> None:
+    ds = local_dataset(tmp_path / "src")
+    ds.upload(backend.root, storage_options=backend.storage_options)
+
+    report = ds.upload(backend.root, storage_options=backend.storage_options)
+
+    assert report.transferred == []
+    assert report.metadata_updated == []
+
+
+def test_download_points_the_dataset_at_the_directory(backend: Backend, tmp_path: Path) -> None:
+    ds = remote_dataset(backend)
+
+    ds.download(tmp_path / "copy")
+
+    assert ds.path == str(tmp_path / "copy")
+    assert [df.path for df in ds] == sorted(str(tmp_path / "copy" / name) for name in NAMES)
+    with ds.files.one(name="notes.txt").open("rb") as f:
+        assert f.read() == backend.read("notes.txt")
+
+
+def test_a_failed_transfer_leaves_the_dataset_where_it_was(
+    backend: Backend, tmp_path: Path
+) -> None:
+    ds = local_dataset(tmp_path / "src")
+    backend.write("raw/north.csv", b"someone else's")
+
+    with pytest.raises(TransferError):
+        ds.upload(backend.root, storage_options=backend.storage_options)
+
+    assert ds.path == str(tmp_path / "src")
+
+
+def test_download_takes_octues_local_directory(backend: Backend, tmp_path: Path) -> None:
+    remote_dataset(backend).download(local_directory=str(tmp_path / "copy"))
+
+    assert (tmp_path / "copy" / "notes.txt").read_bytes() == backend.read("notes.txt")
+
+
+def test_download_refuses_both_local_dir_and_local_directory(
+    backend: Backend, tmp_path: Path
+) -> None:
+    with pytest.raises(InvalidArgumentError, match="local_dir"):
+        remote_dataset(backend).download(tmp_path / "a", local_directory=str(tmp_path / "b"))
+
+
+def test_download_of_local_files_without_a_directory_is_refused(tmp_path: Path) -> None:
+    ds = local_dataset(tmp_path / "src")
+
+    with pytest.raises(OctstoreError, match="nothing to download"):
+        ds.download()

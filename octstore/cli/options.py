@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import re
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -16,7 +17,7 @@ from fsspec.callbacks import Callback
 
 from octstore.datafile import Datafile
 from octstore.dataset import Dataset
-from octstore.errors import NotFoundError, OctstoreError
+from octstore.errors import NotFoundError, OctstoreError, OctstoreWarning
 from octstore.location import Location
 from octstore.metadata import validate_label, validate_tag_name
 from octstore.redaction import redact
@@ -51,7 +52,16 @@ class Settings:
         return datafile
 
     def dataset(self, url: str, *, recursive: bool = True) -> Dataset:
-        return Dataset(url, recursive=recursive, storage_options=self.options_for(url))
+        """The dataset at ``url``; NotFoundError for a local directory that does not exist
+        (the Python API's empty dataset there would make a typo look like an empty folder).
+        The API's warning that a dataset is empty is not shown: each command says so its
+        own way (``ls`` lists nothing, ``download`` finds nothing)."""
+        location = Location(url)
+        if location.is_local and not os.path.isdir(location.url):
+            raise NotFoundError(f"there is no directory at {location.url}: check the path")
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "the dataset at .* is empty", OctstoreWarning)
+            return Dataset(url, recursive=recursive, storage_options=self.options_for(url))
 
     @contextlib.contextmanager
     def progress(self, description: str, *, in_bytes: bool = False) -> Iterator[Callback]:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from fsspec.callbacks import Callback
 
 from octstore.datafile import Datafile, interface, names
+from octstore.dataset import loading
 from octstore.dataset.manifest import Manifest, write_manifest
 from octstore.dataset.sync import destination_listing, plan, settled_manifest
 from octstore.dataset.transfer import (
@@ -19,21 +20,50 @@ from octstore.dataset.transfer import (
 )
 from octstore.errors import InvalidPathError, OctstoreError, UnsafePathError
 from octstore.location import Location, relative_path
+from octstore.state import ObjectState
 
 if TYPE_CHECKING:
     from octstore.dataset.dataset import Dataset
 
 
+#: Each file a dataset has at its destination after a transfer: where, its listing version
+#: and its state.
+Placed = list[tuple[Location, str, ObjectState]]
+
+
+def move_to(
+    dataset: Dataset, root: Location, callback: Callback, concurrency: int, overwrite: bool
+) -> TransferReport:
+    """Copy ``dataset`` to ``root`` (:func:`copy_to`), then point it there, as octue's
+    transfers do: its root is ``root``, its files the copies there (known from the sync,
+    with no request more), and a name it took from its old root is the new one's.
+
+    Raises:
+        TransferError: If some files failed; the dataset stays where it was.
+    """
+    report, placed = copy_to(dataset, root, callback, concurrency, overwrite)
+    loaded = loading.held(placed)
+    dataset._name = dataset._name_at(root)
+    dataset._location = root
+    dataset._storage_options = dict(root.storage_options) or dataset._storage_options
+    dataset._files, dataset._listed = loaded.files, loaded.listed
+    return report
+
+
 def copy_to(
     dataset: Dataset,
-    path: str,
-    storage_options: dict[str, Any] | None,
+    root: Location,
     callback: Callback,
     concurrency: int,
     overwrite: bool,
-) -> TransferReport:
-    """Carry out :meth:`Dataset.upload` and :meth:`Dataset.download` to ``path``."""
-    root = Location(path, storage_options or dataset._storage_options)
+) -> tuple[TransferReport, Placed]:
+    """Carry out :meth:`Dataset.upload` and :meth:`Dataset.download` to ``root``; return
+    what was done and where each of the dataset's files now is, with its state there (as
+    the sync read or wrote it: no request more), for the dataset to move there.
+
+    Raises:
+        TransferError: If some files failed; the dataset was not moved.
+    """
     if root.is_read_only:
         raise OctstoreError(f"{root.url} is read-only: copy the dataset to a writable place")
     placed, refused = destinations(dataset, root)
@@ -46,14 +76,14 @@ def copy_to(
     # states its writes returned spare a request each for the files written.
     after = destination_listing(root, sync.basis, report._written) if sync.writes else sync.listed
     # The id the destination's dataset already has wins, as files' ids do.
-    own = dataset._manifest()
+    own = dataset._manifest(dataset._name_at(root))
     if sync.basis is not None:
         own.id = sync.basis.id
     manifest = settled_manifest(sync, own, synced, after)
     if sync.basis is None or _substance(manifest) != _substance(sync.basis):
         write_manifest(root, manifest)
     raise_failures(report, failures, len(placed) + len(refused))
-    return report
+    return report, [(target, *after[target.url]) for _, target in placed if target.url in after]
 
 
 def destinations(

@@ -17,39 +17,39 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
+from types import TracebackType
 from typing import Any
 
 from fsspec.callbacks import DEFAULT_CALLBACK, Callback
 
-from octstore.backends import backend_for
-from octstore.datafile import Datafile, conversions, interface
-from octstore.dataset import copying, updating
-from octstore.dataset.manifest import Manifest, ManifestEntry, read_manifest, write_manifest
-from octstore.dataset.transfer import (
-    DEFAULT_CONCURRENCY,
-    TransferReport,
-    fetch_all,
-    raise_failures,
-)
-from octstore.errors import NotFoundError, OctstoreError
+from octstore.datafile import Datafile
+from octstore.dataset import adding, conversions, copying, loading, updating
+from octstore.dataset.adding import DatafileLike
+from octstore.dataset.manifest import Manifest, write_manifest
+from octstore.dataset.root import RootHolder
+from octstore.dataset.transfer import DEFAULT_CONCURRENCY, TransferReport, fetch_all, raise_failures
+from octstore.errors import InvalidArgumentError, NotFoundError, OctstoreError
 from octstore.filters import FilterSet
 from octstore.hashing import canonical_json, crc32c_bytes
 from octstore.location import Location
-from octstore.metadata import Metadata
 from octstore.metadata.holder import MetadataHolder
 from octstore.redaction import redact
 
 __all__ = ["Dataset"]
 
-DatafileLike = Datafile | str | os.PathLike[str] | Mapping[str, Any]
 
-
-class Dataset(MetadataHolder):
+class Dataset(RootHolder, MetadataHolder):
     """A collection of datafiles with a name, an id, labels and tags of its own.
+
+    ``with Dataset(path) as ds:`` stores the dataset's metadata (``update_metadata()``) when
+    the block ends, and nothing if it raises.
 
     Args:
         path: A local directory or a remote prefix (``gs://bucket/data``) whose files to
-            load: one listing, with each file's metadata, and no content transfer.
+            load: one listing, with each file's metadata, and no content transfer. A local
+            directory that does not exist yet is an empty dataset (with an
+            ``OctstoreWarning``), made when something is written into it. A place with no
+            files warns that the dataset is empty, as octue does.
         files: Datafiles to hold (``Datafile`` objects, paths or URLs, or ``to_dict``
             dicts), in addition to those under ``path``.
         recursive: Load the files in subdirectories of ``path`` too.
@@ -58,6 +58,11 @@ class Dataset(MetadataHolder):
         labels: The dataset's labels.
         tags: The dataset's tags.
         storage_options: fsspec storage options for ``path`` and for ``files`` given as paths.
+
+    Raises:
+        InvalidArgumentError: If ``files`` is not a collection of files (a string, a dict).
+        InvalidPathError: If ``path`` is a place that cannot be listed (``https://``).
+        NotFoundError: If ``path`` is a local file rather than a directory.
     """
 
     def __init__(
@@ -74,42 +79,28 @@ class Dataset(MetadataHolder):
     ) -> None:
         self._location = Location(path, storage_options) if path is not None else None
         self._storage_options = dict(storage_options or {})
-        manifest = read_manifest(self._location) if self._location is not None else None
+        files = adding.files_of(files)
+        loaded = loading.load(self._location, recursive=recursive) if self._location else None
+        manifest = loaded.manifest if loaded else None
         given = {"id": id, "labels": labels, "tags": tags}
-        stored = manifest.model_dump(include={"id", "labels", "tags"}) if manifest else {}
-        self._metadata = Metadata.model_validate(
-            {key: value if value is not None else stored.get(key) for key, value in given.items()}
-            | (
-                {}
-                if id is not None or manifest
-                else {"id": (self._location.derived_id() if self._location else uuid.uuid4())}
-            )
-        )
-        if name is None and manifest is not None:
-            name = manifest.name
-        self.name = name if name is not None else (self._location.name if self._location else None)
-        self._files: dict[str, Datafile] = {}
+        self._metadata = loading.own_metadata(given, manifest, self._location)
+        self._name_from(name, manifest.name if manifest else None)
+        self._files: dict[str, Datafile] = loaded.files if loaded else {}
         # Each listed file's state with the listing version it was read at: the manifest.
-        self._listed: updating.ListedStates = {}
-        if self._location is not None:
-            known = manifest.known(self._location) if manifest else None
-            manifest = None  # its entries are no longer needed: their states are in known
-            offline = conversions.offline_by_default()
-            for child, state, version in backend_for(self._location).list(
-                self._location, recursive=recursive, known=known
-            ):
-                # (the datafile copies the state's metadata when it is first used)
-                self._files[child.url] = interface.assemble(child, state.metadata, state, offline)
-                self._listed[child.url] = (version, state)
-        for file in files or ():
+        self._listed: updating.ListedStates = loaded.listed if loaded else {}
+        for file in files:
             self.add(file)
+        if loaded and self._location and not self._files:
+            loading.warn_empty(self._location, loaded.missing, stacklevel=2)
 
-    # --- the dataset's own metadata -------------------------------------------------------
+    def __enter__(self) -> Dataset:
+        return self
 
-    @property
-    def path(self) -> str | None:
-        """The directory or prefix the dataset was loaded from, if any."""
-        return self._location.url if self._location else None
+    def __exit__(
+        self, kind: type[BaseException] | None, error: object, traceback: TracebackType | None
+    ) -> None:
+        if kind is None:
+            self.update_metadata()
 
     # --- the files ------------------------------------------------------------------------
 
@@ -121,19 +112,40 @@ class Dataset(MetadataHolder):
         """
         return FilterSet(self._files.values())
 
-    def _datafile(self, file: DatafileLike) -> Datafile:
-        if isinstance(file, Datafile):
-            return file
-        if isinstance(file, Mapping):
-            return Datafile.from_dict(dict(file))
-        return Datafile(file, storage_options=self._storage_options)
+    @property
+    def all_files_are_in_cloud(self) -> bool:
+        """Whether every file is remote (True for no files, as octue's); no request."""
+        return all(datafile.cloud_path is not None for datafile in self._files.values())
 
-    def add(self, file: DatafileLike) -> Datafile:
-        """Add a datafile (or a path, URL or ``to_dict`` dict of one); return the datafile.
+    def add(
+        self, file: DatafileLike, path_in_dataset: str | None = None, *, overwrite: bool = False
+    ) -> Datafile:
+        """Add a datafile (or a path, URL or ``to_dict`` dict of one); return the datafile
+        the dataset holds. One at a path the dataset already holds replaces it.
 
-        A datafile at a path the dataset already holds replaces it.
+        Without ``path_in_dataset`` the file is held where it is. With it, the file, content
+        and metadata, is copied to that path inside the dataset's root, and the dataset
+        holds the copy (the datafile given still names the original): a local file is
+        copied or uploaded, a remote one downloaded or copied.
+
+        Example: ``ds.add(Datafile("/tmp/a.csv"), path_in_dataset="raw/a.csv")``.
+
+        Args:
+            file: The file.
+            path_in_dataset: A ``/``-separated path relative to the dataset's root.
+            overwrite: Replace other content at ``path_in_dataset``.
+
+        Raises:
+            InvalidArgumentError: If ``file`` is none of the above (also a ``TypeError``).
+            UnsafePathError: If ``path_in_dataset`` would leave the root (``..``, absolute).
+            AlreadyExistsError: If other content is there and ``overwrite`` is False.
+            OctstoreError: If ``path_in_dataset`` is given and the dataset has no root.
         """
-        datafile = self._datafile(file)
+        datafile = adding.datafile_of(file, self._storage_options)
+        if path_in_dataset is not None:
+            datafile = adding.copy_into(
+                self._location, datafile, path_in_dataset, overwrite=overwrite
+            )
         self._files[datafile.path] = datafile
         return datafile
 
@@ -193,13 +205,12 @@ class Dataset(MetadataHolder):
             OctstoreError: If the dataset has no root and labels or tags of its own (after
                 its files' metadata was stored).
         """
-        selected = self._held(files)
+        selected = updating.held(self._files, files, self.name)
         report, failures = updating.store_changes(
             selected, self.path, callback=callback, concurrency=concurrency
         )
         if self._location is not None:
-            self._listed = updating.recorded(self._listed, self._files.values(), self._location)
-            self._write_manifest(self._location)
+            self._save_manifest(self._location)
         elif self.labels or self.tags:
             raise OctstoreError(
                 f"the dataset {self.name!r} has no root directory or prefix to keep a "
@@ -209,44 +220,16 @@ class Dataset(MetadataHolder):
         raise_failures(report, failures, len(selected))
         return report
 
-    def _held(self, files: Iterable[Datafile] | None) -> list[Datafile]:
-        """``files`` (each once), or all the dataset's datafiles.
-
-        Raises:
-            NotFoundError: If one is not in the dataset.
-        """
-        if files is None:
-            return list(self)
-        selected = {datafile.path: datafile for datafile in files}
-        for path in selected:
-            if path not in self._files:
-                raise NotFoundError(
-                    f"the dataset {self.name!r} holds no datafile {path}: add it first "
-                    "(add()), or store its metadata on its own (Datafile.update_metadata())"
-                )
-        return [selected[path] for path in sorted(selected)]
-
-    def _write_manifest(self, root: Location) -> None:
-        # Entries made one at a time as the manifest is written, from states already valid.
-        entries = (
-            ManifestEntry.model_construct(
-                path=relative,
-                size=state.size,
-                version_token=state.version_token,
-                listing_version=version,
-                hash_value=state.crc32c,
-                metadata=state.metadata,
-                details=dict(state.details),
-            )
-            for relative, version, state in updating.entries_under(root, self._listed)
-        )
-        write_manifest(root, self._manifest(), entries)
+    def _save_manifest(self, root: Location) -> None:
+        """Write the manifest into ``root``, with each file's latest known state."""
+        self._listed = updating.recorded(self._listed, self._files.values(), root)
+        write_manifest(root, self._manifest(), updating.manifest_entries(root, self._listed))
 
     # --- transfers ------------------------------------------------------------------------
 
     def upload(
         self,
-        cloud_path: str,
+        cloud_path: str | None = None,
         *,
         overwrite: bool = False,
         callback: Callback = DEFAULT_CALLBACK,
@@ -254,8 +237,10 @@ class Dataset(MetadataHolder):
         storage_options: dict[str, Any] | None = None,
     ) -> TransferReport:
         """Synchronise every file, content and metadata, to the prefix ``cloud_path``,
-        keeping each file's path relative to the dataset's root; then record what was
-        synchronised in the manifest there.
+        keeping each file's path relative to the dataset's root; record what was
+        synchronised in the manifest there; then move the dataset there, as octue's does:
+        its ``path`` is ``cloud_path``, its files are the copies there (datafiles you hold
+        still name the originals), and a name it took from its old path is the new path's.
 
         A three-way sync: each file is compared with what the destination's manifest recorded
         at the last sync there. Changed only here: copied (only its metadata, if the content
@@ -268,7 +253,8 @@ class Dataset(MetadataHolder):
         and is written back to the local file's sidecar.
 
         Args:
-            cloud_path: The prefix (or directory) to copy to: ``gs://bucket/datasets/x``.
+            cloud_path: The prefix (or directory) to copy to: ``gs://bucket/datasets/x``
+                (default: the dataset's own remote root, to store what changed here).
             overwrite: Resolve conflicts by replacing the destination's version with this
                 dataset's (files changed only at the destination are still left alone).
             callback: An fsspec callback (``TqdmCallback()``): told the bytes to send, then
@@ -284,9 +270,13 @@ class Dataset(MetadataHolder):
         Raises:
             TransferError: If some files conflict or failed (its ``failures`` hold a
                 ``ConflictError`` for each conflict; its ``report``, what was done). The
-                others were copied; running it again retries the failed ones.
+                others were copied, and the dataset stays where it was; running it again
+                retries the failed ones.
         """
-        return copying.copy_to(self, cloud_path, storage_options, callback, concurrency, overwrite)
+        if cloud_path is None:
+            cloud_path = self._root_on("cloud").url
+        root = Location(cloud_path, storage_options or self._storage_options)
+        return copying.move_to(self, root, callback, concurrency, overwrite)
 
     def download(
         self,
@@ -295,11 +285,12 @@ class Dataset(MetadataHolder):
         overwrite: bool = False,
         callback: Callback = DEFAULT_CALLBACK,
         concurrency: int = DEFAULT_CONCURRENCY,
+        local_directory: str | os.PathLike[str] | None = None,
     ) -> TransferReport:
         """Synchronise every file, content and metadata (as sidecars), into the directory
-        ``local_dir``, keeping each file's path relative to the dataset's root; then record
-        it in the manifest there, so ``Dataset(local_dir)`` has this dataset's id, labels and
-        tags.
+        ``local_dir``, keeping each file's path relative to the dataset's root; record it in
+        the manifest there, so ``Dataset(local_dir)`` has this dataset's id, labels and tags;
+        then move the dataset there, as :meth:`upload` does.
 
         The same three-way sync as :meth:`upload`, against the manifest in ``local_dir``:
         local edits made since the last download are never overwritten (reported in
@@ -308,7 +299,8 @@ class Dataset(MetadataHolder):
         refused with an ``UnsafePathError`` and nothing is written for it.
 
         Without ``local_dir``, the remote files' content is put into the cache instead, so
-        that ``local_path`` and ``open`` need no transfer afterwards (and work offline).
+        that ``local_path`` and ``open`` need no transfer afterwards (and work offline); the
+        dataset stays where it is.
 
         Files run concurrently; content is verified against its CRC32C. A file whose content
         is already in ``local_dir`` is not transferred again.
@@ -319,12 +311,26 @@ class Dataset(MetadataHolder):
             callback: An fsspec callback: told the bytes to copy, then each file's as they
                 come; each file gets a ``branched()`` child of its own.
             concurrency: How many files are in flight at once.
+            local_directory: octue's name for ``local_dir``.
 
         Raises:
             TransferError: If some files conflict, were refused or failed; the others were
-                copied.
+                copied, and the dataset stays where it was.
+            OctstoreError: Without ``local_dir``, if no file is remote (nothing to download).
+            InvalidArgumentError: If both ``local_dir`` and ``local_directory`` are given.
         """
+        if local_directory is not None and local_dir is not None:
+            raise InvalidArgumentError(
+                "download() was given both local_dir and local_directory (octue's name for "
+                "it): give local_dir alone"
+            )
+        local_dir = local_dir if local_dir is not None else local_directory
         if local_dir is None:
+            if not self.exists_in_cloud and not any(df.cloud_path for df in self._files.values()):
+                raise OctstoreError(
+                    f"there is nothing to download: every file of the dataset {self.name!r} "
+                    "is local; give download() a local_dir to copy them into"
+                )
             return fetch_all(list(self), callback=callback, concurrency=concurrency)
         local = Location(local_dir)
         if not local.is_local:
@@ -332,11 +338,12 @@ class Dataset(MetadataHolder):
                 f"download() copies into a local directory, and {local.url} is not one: use "
                 "upload() to copy a dataset to a remote location"
             )
-        return copying.copy_to(self, local.url, None, callback, concurrency, overwrite)
+        return copying.move_to(self, local, callback, concurrency, overwrite)
 
-    def _manifest(self) -> Manifest:
-        """A manifest with the dataset's own metadata and no files."""
-        return Manifest(id=self._metadata.id, name=self.name, labels=self.labels, tags=self.tags)
+    def _manifest(self, name: str | None = None) -> Manifest:
+        """A manifest with the dataset's own metadata (``name``, if given) and no files."""
+        name = self.name if name is None else name
+        return Manifest(id=self._metadata.id, name=name, labels=self.labels, tags=self.tags)
 
     def get_file_by_label(self, label: str) -> Datafile:
         """The one datafile with ``label``; an error if none or several have it."""
@@ -349,8 +356,8 @@ class Dataset(MetadataHolder):
         return iter(sorted(self._files.values(), key=lambda datafile: datafile.path))
 
     def __contains__(self, file: object) -> bool:
-        if isinstance(file, Datafile):
-            return file.path in self._files
+        if isinstance(file, Datafile):  # or its cloud_path: where octue's upload() moved it
+            return file.path in self._files or file.cloud_path in self._files
         if isinstance(file, (str, os.PathLike)):
             return Location(file).url in self._files
         return False
@@ -361,32 +368,23 @@ class Dataset(MetadataHolder):
         hashes = sorted(datafile.hash_value for datafile in self._files.values())
         return crc32c_bytes(canonical_json(hashes).encode("utf-8"))
 
+    @property
+    def metadata_hash_value(self) -> str:
+        """The CRC32C (GCS encoding) of the dataset's own name, labels and tags, as octue's
+        (its id and files left out): equal for datasets described alike."""
+        own = {"labels": sorted(self.labels), "name": self.name, "tags": dict(self.tags)}
+        return crc32c_bytes(canonical_json(own).encode("utf-8"))
+
     # --- conversions ----------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe description that ``from_dict`` turns back into an equal dataset."""
-        metadata = self._metadata.model_dump(mode="json")
-        return {
-            "id": metadata["id"],
-            "name": redact(self.name) if self.name else self.name,
-            "path": redact(self.path, mask=None) if self.path else None,
-            "labels": metadata["labels"],
-            "tags": metadata["tags"],
-            "files": [datafile.to_dict() for datafile in self],
-        }
+        return conversions.to_dict(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Dataset:
         """The dataset ``to_dict`` described, without any request."""
-        dataset = cls(
-            files=data.get("files", ()),
-            name=data.get("name"),
-            id=data.get("id"),
-            labels=data.get("labels"),
-            tags=data.get("tags"),
-        )
-        dataset._location = Location(data["path"]) if data.get("path") else None
-        return dataset
+        return conversions.from_dict(cls, data)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Dataset):
@@ -397,4 +395,4 @@ class Dataset(MetadataHolder):
         return hash(uuid.UUID(self.id))
 
     def __repr__(self) -> str:
-        return redact(f"<Dataset({self.name!r}) id={self.id!r} files={len(self)}>")
+        return redact(f"<Dataset({self.name!r})>")

@@ -18,14 +18,15 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 
 from fsspec.callbacks import Callback
 
 from octstore.datafile import Datafile, interface
+from octstore.dataset.manifest import ManifestEntry
 from octstore.dataset.per_file import Outcome
 from octstore.dataset.transfer import TransferReport, _run
-from octstore.errors import TransferError
+from octstore.errors import NotFoundError, TransferError
 from octstore.location import Location, relative_path
 from octstore.state import ObjectState
 
@@ -33,6 +34,8 @@ __all__ = [
     "UNKNOWN_LISTING_VERSION",
     "ListedStates",
     "entries_under",
+    "held",
+    "manifest_entries",
     "recorded",
     "store_changes",
 ]
@@ -43,6 +46,26 @@ UNKNOWN_LISTING_VERSION = "unknown"
 
 #: Each file's listing version and state, by URL: what a manifest records.
 ListedStates = dict[str, tuple[str, ObjectState]]
+
+
+def held(
+    holding: Mapping[str, Datafile], files: Iterable[Datafile] | None, name: str | None
+) -> list[Datafile]:
+    """``files`` (each once, by path), or all the datafiles ``holding`` holds.
+
+    Raises:
+        NotFoundError: If one is not held (by the dataset ``name``).
+    """
+    if files is None:
+        return [holding[path] for path in sorted(holding)]
+    selected = {datafile.path: datafile for datafile in files}
+    for path in selected:
+        if path not in holding:
+            raise NotFoundError(
+                f"the dataset {name!r} holds no datafile {path}: add it first "
+                "(add()), or store its metadata on its own (Datafile.update_metadata())"
+            )
+    return [selected[path] for path in sorted(selected)]
 
 
 def store_changes(
@@ -111,6 +134,21 @@ def entries_under(root: Location, listed: ListedStates) -> Iterable[tuple[str, s
     for url, (version, state) in sorted(listed.items()):
         with contextlib.suppress(ValueError):
             yield relative_path(_relative(url, root)), version, state
+
+
+def manifest_entries(root: Location, listed: ListedStates) -> Iterator[ManifestEntry]:
+    """The manifest entry of each file in ``listed`` that a manifest in ``root`` may hold,
+    made one at a time as the manifest is written, from states already valid."""
+    for relative, version, state in entries_under(root, listed):
+        yield ManifestEntry.model_construct(
+            path=relative,
+            size=state.size,
+            version_token=state.version_token,
+            listing_version=version,
+            hash_value=state.crc32c,
+            metadata=state.metadata,
+            details=dict(state.details),
+        )
 
 
 def _relative(url: str, root: Location) -> str:
