@@ -38,30 +38,54 @@ def source(request: pytest.FixtureRequest, backend: Backend, tmp_path: Path) -> 
     return write(backend.url("elsewhere", "reading.dat"), options=backend.storage_options)
 
 
-def test_add_without_a_path_references_the_file_where_it_is(
+def at(datafile: Datafile, backend: Backend) -> str | None:
+    """Where ``datafile`` is on ``backend``'s side: its path, or its other copy there."""
+    if backend.name == "local":
+        return datafile.local_path if datafile.cloud_path is None else datafile.path
+    return datafile.cloud_path
+
+
+def test_add_copies_a_file_from_outside_the_dataset_into_it_by_name(
     backend: Backend, source: Datafile
 ) -> None:
     ds = empty(backend)
 
     held = ds.add(source)
 
-    assert held is source
+    assert held is source  # moved there, as octue's add() does
+    assert at(source, backend) == backend.url("dataset", "reading.dat")
     assert source in ds
+    assert backend.read("dataset/reading.dat") == b"hello"
+
+
+def test_add_references_a_file_already_inside_the_dataset(backend: Backend) -> None:
+    inside = write(backend.url("dataset", "sub", "reading.dat"), options=backend.storage_options)
+    ds = Dataset(backend.url("dataset"), storage_options=backend.storage_options)
+    ds.remove(inside.path)
+
+    ds.add(inside)
+
+    assert inside.path == backend.url("dataset", "sub", "reading.dat")
+    assert [df.path for df in ds] == [inside.path]
     assert not backend.fs.exists(backend.url("dataset", "reading.dat"))
 
 
-def test_add_with_a_path_copies_the_file_into_the_dataset(
+def test_add_with_a_path_copies_the_file_into_the_dataset_and_moves_the_datafile(
     backend: Backend, source: Datafile
 ) -> None:
     ds = empty(backend)
+    original = source.path
 
-    copy = ds.add(source, path_in_dataset="another/path/reading.dat")
+    held = ds.add(source, path_in_dataset="another/path/reading.dat")
 
-    assert copy.path == backend.url("dataset", "another", "path", "reading.dat")
-    assert copy in ds
-    assert source.path not in ds  # the dataset holds the copy, not the original
+    assert held is source
+    assert at(source, backend) == backend.url("dataset", "another", "path", "reading.dat")
+    assert source in ds
     assert backend.read("dataset/another/path/reading.dat") == b"hello"
-    with copy.open("rb") as f:
+    assert Datafile(original, storage_options=backend.storage_options).exists_locally or (
+        Datafile(original, storage_options=backend.storage_options).exists_in_cloud
+    )  # the original is left where it was
+    with source.open("rb") as f:
         assert f.read() == b"hello"
 
 
@@ -88,16 +112,20 @@ def test_a_copied_file_is_in_the_dataset_when_it_is_loaded_again(
     assert [df.path for df in again] == [backend.url("dataset", "sub", "reading.dat")]
 
 
+@pytest.mark.parametrize("backend", ["memory", "s3", "gcs"], indirect=True)
 def test_a_remote_file_is_copied_into_a_local_dataset(backend: Backend, tmp_path: Path) -> None:
     remote = write(backend.url("reading.dat"), options=backend.storage_options)
     with pytest.warns(OctstoreWarning, match="does not exist yet"):
         ds = Dataset(tmp_path / "local-dataset")
 
-    copy = ds.add(remote, path_in_dataset="in/here.dat")
+    ds.add(remote, path_in_dataset="in/here.dat")
 
-    assert copy.path == str(tmp_path / "local-dataset" / "in" / "here.dat")
-    assert (tmp_path / "local-dataset" / "in" / "here.dat").read_bytes() == b"hello"
-    assert copy.tags == {"site": "north"}
+    copy = tmp_path / "local-dataset" / "in" / "here.dat"
+    assert remote.local_path == str(copy)  # its local copy, as octue's
+    assert remote.path == backend.url("reading.dat")
+    assert copy.read_bytes() == b"hello"
+    assert Datafile(copy).tags == {"site": "north"}
+    assert remote in ds
 
 
 @pytest.mark.parametrize("path", ["../x.dat", "/etc/x.dat", "a/../../x.dat", "~/x.dat", ""])

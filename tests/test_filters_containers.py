@@ -160,7 +160,7 @@ def test_order_by_names_the_item_without_the_attribute() -> None:
 
 
 def test_one_with_no_match_says_no_results_were_found() -> None:
-    with pytest.raises(NoSingleMatchError, match=r"^No results found for filters name='p9'"):
+    with pytest.raises(NoSingleMatchError, match=r"^No results found for filters \{'name': 'p9'\}"):
         parts(0, 1).one(name="p9")
 
 

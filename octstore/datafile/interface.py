@@ -14,6 +14,7 @@ from fsspec.callbacks import DEFAULT_CALLBACK, Callback
 from octstore.backends import MetadataBackend
 from octstore.datafile import basis, conversions
 from octstore.datafile.datafile import Datafile
+from octstore.datafile.linked import copy_within, moved_to, same_filesystem
 from octstore.location import Location
 from octstore.metadata import Metadata
 from octstore.state import ObjectState
@@ -21,11 +22,15 @@ from octstore.state import ObjectState
 __all__ = [
     "assemble",
     "backend_of",
+    "copy_within",
     "current_state",
     "fetch",
     "known_state",
+    "local_copy_of",
     "location_of",
     "metadata_changed",
+    "moved_to",
+    "same_filesystem",
     "store_id",
 ]
 
@@ -44,6 +49,12 @@ def assemble(
 def location_of(datafile: Datafile) -> Location:
     """Where ``datafile`` is."""
     return datafile._location
+
+
+def local_copy_of(datafile: Datafile) -> str | None:
+    """The local copy a remote ``datafile`` keeps its content at (``local_path=``), if any."""
+    link = datafile._linked
+    return link.location.url if link is not None and not datafile._location.is_local else None
 
 
 def backend_of(datafile: Datafile) -> MetadataBackend:

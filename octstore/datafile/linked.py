@@ -207,6 +207,25 @@ def _move_local(datafile: Datafile, path: str | os.PathLike[str] | None) -> None
         datafile._linked = Link(old.location, token, old.remote, old.metadata)
 
 
+def moved_to(datafile: Datafile, destination: Location) -> None:
+    """Record that ``datafile``'s content and metadata were just copied to ``destination``,
+    as octue's ``Dataset.add`` moves the datafile it is given: a remote file, or a local
+    one copied to another local path, is at ``destination`` from then on; a local file
+    copied to a remote one has it as its cloud copy, and a remote file copied to a local
+    path has it as its local copy."""
+    state = backend_for(destination).stat(destination)
+    if datafile._location.is_local == destination.is_local:
+        datafile._location = destination
+        datafile._content_hash = None
+        basis.adopt(datafile, state)
+    elif destination.is_local:  # a remote file's local copy
+        datafile._linked = Link(destination, _token(destination.url), datafile._current())
+    else:  # a local file's cloud copy
+        token = _token(datafile.path)
+        metadata = datafile._metadata.model_copy(deep=True)
+        datafile._linked = Link(destination, token, state, metadata)
+
+
 def after_write(datafile: Datafile) -> None:
     """After content was written through ``open()``: a local file's cloud copy is brought
     up to date (octue's), conditional on it not having changed since it was made."""
@@ -312,8 +331,8 @@ def _put(
             metadata = backend.stat(destination).metadata or Metadata(id=metadata.id)
         except NotFoundError:
             metadata = Metadata(id=metadata.id)
-    if _same_filesystem(datafile._location, destination):
-        return _copy_within(datafile, destination, metadata, if_matches, callback)
+    if same_filesystem(datafile._location, destination):
+        return copy_within(datafile, destination, metadata, if_matches, callback)
     # its content as stored (not a local copy's edits, which upload() sends there)
     local = datafile._location.is_local
     source = datafile.path if local else datafile._fetch(datafile._current())
@@ -333,7 +352,7 @@ def _put(
     return state
 
 
-def _same_filesystem(source: Location, destination: Location) -> bool:
+def same_filesystem(source: Location, destination: Location) -> bool:
     """Whether ``destination`` is reached through ``source``'s remote filesystem, so that a
     copy needs no content to cross the wire."""
     return (
@@ -343,12 +362,12 @@ def _same_filesystem(source: Location, destination: Location) -> bool:
     )
 
 
-def _copy_within(
+def copy_within(
     datafile: Datafile,
     destination: Location,
     metadata: Metadata,
     if_matches: ObjectState | None,
-    callback: Callback,
+    callback: Callback = DEFAULT_CALLBACK,
 ) -> ObjectState:
     """Copy a remote datafile to ``destination`` on its own filesystem (a server-side copy:
     no content crosses the wire), then store ``metadata`` there."""

@@ -9,7 +9,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, cast
 
 from octstore.datafile import linked
-from octstore.errors import NotFoundError, OctstoreError
+from octstore.errors import InvalidArgumentError, NotFoundError, OctstoreError
 
 if TYPE_CHECKING:
     from octstore.datafile.datafile import Datafile
@@ -154,12 +154,12 @@ def either(name: str, value: Any, default: Any, octue_name: str, octue_value: An
     """The value of a keyword that octue spells ``octue_name``: the one given.
 
     Raises:
-        OctstoreError: If both are given, with different values.
+        InvalidArgumentError: If both are given, with different values.
     """
     if octue_value is None:
         return value
     if value != default and value != octue_value:
-        raise OctstoreError(
+        raise InvalidArgumentError(
             f"{name}={value!r} and {octue_name}={octue_value!r} (octue's name for it) "
             f"disagree: give only {name}"
         )

@@ -7,7 +7,7 @@ import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from octstore.datafile import Datafile, names
+from octstore.datafile import Datafile, interface, names
 from octstore.dataset.transfer import copy_one
 from octstore.errors import InvalidArgumentError, OctstoreError, UnsafePathError
 from octstore.location import Location, relative_path
@@ -55,11 +55,19 @@ def datafile_of(file: object, storage_options: dict[str, Any]) -> Datafile:
     )
 
 
+def is_under(root: Location, datafile: Datafile) -> bool:
+    """Whether ``datafile`` (or its other copy) is inside ``root``."""
+    prefix = root.url.rstrip("/") + ("/" if not root.is_local else os.sep)
+    places = (datafile.path, datafile.cloud_path, interface.local_copy_of(datafile))
+    return any(place is not None and place.startswith(prefix) for place in places)
+
+
 def copy_into(
     root: Location | None, datafile: Datafile, path_in_dataset: str, *, overwrite: bool
-) -> Datafile:
+) -> Location:
     """Copy ``datafile``, content and metadata, to ``path_in_dataset`` under ``root``
-    (writing only what differs); return the datafile of the copy.
+    (writing only what differs), and move ``datafile`` there (see ``interface.moved_to``);
+    return where the copy is.
 
     Raises:
         OctstoreError: If there is no ``root``.
@@ -84,4 +92,5 @@ def copy_into(
     destination = root.child(relative)
     names.check_writable(destination)  # not a name octstore keeps for its own files
     copy_one(datafile, destination, overwrite=overwrite)
-    return Datafile(destination.url, storage_options=root.storage_options)
+    interface.moved_to(datafile, destination)
+    return destination

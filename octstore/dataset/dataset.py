@@ -17,18 +17,19 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
-from types import TracebackType
 from typing import Any
 
 from fsspec.callbacks import DEFAULT_CALLBACK, Callback
 
-from octstore.datafile import Datafile
+from octstore.datafile import Datafile, interface
+from octstore.datafile.octue import either
 from octstore.dataset import adding, conversions, copying, loading, updating
 from octstore.dataset.adding import DatafileLike
 from octstore.dataset.manifest import Manifest, write_manifest
+from octstore.dataset.octue import OctueNames
 from octstore.dataset.root import RootHolder
 from octstore.dataset.transfer import DEFAULT_CONCURRENCY, TransferReport, fetch_all, raise_failures
-from octstore.errors import InvalidArgumentError, NotFoundError, OctstoreError
+from octstore.errors import NotFoundError, OctstoreError
 from octstore.filters import FilterSet
 from octstore.hashing import canonical_json, crc32c_bytes
 from octstore.location import Location
@@ -38,7 +39,7 @@ from octstore.redaction import redact
 __all__ = ["Dataset"]
 
 
-class Dataset(RootHolder, MetadataHolder):
+class Dataset(RootHolder, MetadataHolder, OctueNames):
     """A collection of datafiles with a name, an id, labels and tags of its own.
 
     ``with Dataset(path) as ds:`` stores the dataset's metadata (``update_metadata()``) when
@@ -93,15 +94,6 @@ class Dataset(RootHolder, MetadataHolder):
         if loaded and self._location and not self._files:
             loading.warn_empty(self._location, loaded.missing, stacklevel=2)
 
-    def __enter__(self) -> Dataset:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: object, traceback: TracebackType | None
-    ) -> None:
-        if kind is None:
-            self.update_metadata()
-
     # --- the files ------------------------------------------------------------------------
 
     @property
@@ -112,28 +104,26 @@ class Dataset(RootHolder, MetadataHolder):
         """
         return FilterSet(self._files.values())
 
-    @property
-    def all_files_are_in_cloud(self) -> bool:
-        """Whether every file is remote (True for no files, as octue's); no request."""
-        return all(datafile.cloud_path is not None for datafile in self._files.values())
-
     def add(
         self, file: DatafileLike, path_in_dataset: str | None = None, *, overwrite: bool = False
     ) -> Datafile:
         """Add a datafile (or a path, URL or ``to_dict`` dict of one); return the datafile
         the dataset holds. One at a path the dataset already holds replaces it.
 
-        Without ``path_in_dataset`` the file is held where it is. With it, the file, content
-        and metadata, is copied to that path inside the dataset's root, and the dataset
-        holds the copy (the datafile given still names the original): a local file is
-        copied or uploaded, a remote one downloaded or copied.
+        As octue's: a file outside the dataset's root, or any file given a
+        ``path_in_dataset``, is copied, content and metadata, into the root (at that path, or
+        by its name), and the datafile given is moved there: a remote file, or a local one
+        added to a local dataset, is at the copy from then on; a local file added to a remote
+        dataset has the copy as its ``cloud_path``; a remote file added to a local dataset
+        has it as its ``local_path``. A file inside the root, or added to a dataset with no
+        root, is held where it is.
 
         Example: ``ds.add(Datafile("/tmp/a.csv"), path_in_dataset="raw/a.csv")``.
 
         Args:
             file: The file.
             path_in_dataset: A ``/``-separated path relative to the dataset's root.
-            overwrite: Replace other content at ``path_in_dataset``.
+            overwrite: Replace other content at that path.
 
         Raises:
             InvalidArgumentError: If ``file`` is none of the above (also a ``TypeError``).
@@ -142,11 +132,18 @@ class Dataset(RootHolder, MetadataHolder):
             OctstoreError: If ``path_in_dataset`` is given and the dataset has no root.
         """
         datafile = adding.datafile_of(file, self._storage_options)
+        key = datafile.path
+        if (
+            path_in_dataset is None
+            and self._location
+            and not adding.is_under(self._location, datafile)
+        ):
+            path_in_dataset = datafile.name
         if path_in_dataset is not None:
-            datafile = adding.copy_into(
+            key = adding.copy_into(
                 self._location, datafile, path_in_dataset, overwrite=overwrite
-            )
-        self._files[datafile.path] = datafile
+            ).url
+        self._files[key] = datafile
         return datafile
 
     def remove(self, file: Datafile | str | os.PathLike[str]) -> None:
@@ -155,9 +152,9 @@ class Dataset(RootHolder, MetadataHolder):
         Raises:
             NotFoundError: If the dataset holds no datafile at that path.
         """
-        path = file.path if isinstance(file, Datafile) else Location(file).url
-        if self._files.pop(path, None) is None:
-            raise NotFoundError(f"the dataset {self.name!r} holds no datafile {path}")
+        path = self._key_of(file)
+        if path is None or self._files.pop(path, None) is None:
+            raise NotFoundError(f"the dataset {self.name!r} holds no datafile {file}")
 
     def update_metadata(
         self,
@@ -319,12 +316,7 @@ class Dataset(RootHolder, MetadataHolder):
             OctstoreError: Without ``local_dir``, if no file is remote (nothing to download).
             InvalidArgumentError: If both ``local_dir`` and ``local_directory`` are given.
         """
-        if local_directory is not None and local_dir is not None:
-            raise InvalidArgumentError(
-                "download() was given both local_dir and local_directory (octue's name for "
-                "it): give local_dir alone"
-            )
-        local_dir = local_dir if local_dir is not None else local_directory
+        local_dir = either("local_dir", local_dir, None, "local_directory", local_directory)
         if local_dir is None:
             if not self.exists_in_cloud and not any(df.cloud_path for df in self._files.values()):
                 raise OctstoreError(
@@ -356,24 +348,24 @@ class Dataset(RootHolder, MetadataHolder):
         return iter(sorted(self._files.values(), key=lambda datafile: datafile.path))
 
     def __contains__(self, file: object) -> bool:
-        if isinstance(file, Datafile):  # or its cloud_path: where octue's upload() moved it
-            return file.path in self._files or file.cloud_path in self._files
-        if isinstance(file, (str, os.PathLike)):
-            return Location(file).url in self._files
-        return False
+        return self._key_of(file) is not None
+
+    def _key_of(self, file: object) -> str | None:
+        """Where the dataset holds ``file``: its path, or its other copy's (see ``add``)."""
+        places: tuple[str | None, ...]
+        if isinstance(file, Datafile):
+            places = (file.path, file.cloud_path, interface.local_copy_of(file))
+        elif isinstance(file, (str, os.PathLike)):
+            places = (Location(file).url,)
+        else:
+            return None
+        return next((place for place in places if place in self._files), None)
 
     @property
     def hash_value(self) -> str:
         """The CRC32C of the sorted content hashes of the files (GCS encoding)."""
         hashes = sorted(datafile.hash_value for datafile in self._files.values())
         return crc32c_bytes(canonical_json(hashes).encode("utf-8"))
-
-    @property
-    def metadata_hash_value(self) -> str:
-        """The CRC32C (GCS encoding) of the dataset's own name, labels and tags, as octue's
-        (its id and files left out): equal for datasets described alike."""
-        own = {"labels": sorted(self.labels), "name": self.name, "tags": dict(self.tags)}
-        return crc32c_bytes(canonical_json(own).encode("utf-8"))
 
     # --- conversions ----------------------------------------------------------------------
 

@@ -313,6 +313,10 @@ def _copy(
             f"{destination.url} exists with other content than {datafile.path}: overwrite it "
             "(overwrite=True, or --overwrite at the command line), or copy it elsewhere"
         )
+    if interface.same_filesystem(interface.location_of(datafile), destination):
+        # a server-side copy: no content crosses the wire
+        state = interface.copy_within(datafile, destination, metadata, existing)
+        return "transferred", state.size
     with local_content(datafile, destination) as (source, crc32c):
         size = os.path.getsize(source)
         backend.put(

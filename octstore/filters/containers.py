@@ -33,10 +33,11 @@ _FD = TypeVar("_FD", bound="FilterDict[Any, Any]")
 
 
 def _describe(predicate: Callable[[Any], Any] | None, lookups: dict[str, Any]) -> str:
-    described = [f"{key}={value!r}" for key, value in lookups.items()]
-    if predicate is not None:
-        described.insert(0, getattr(predicate, "__qualname__", repr(predicate)))
-    return ", ".join(described) or "no lookups"
+    """The filters as octue's messages show them: ``{'labels__contains': 'raw'}``."""
+    if predicate is None:
+        return repr(lookups)
+    named = getattr(predicate, "__qualname__", repr(predicate))
+    return f"{named} and {lookups!r}" if lookups else named
 
 
 def _one(

@@ -136,8 +136,9 @@ def _raise_if_mistyped_action(absence: _Absence, names: list[str]) -> None:
     if split is not None:
         attribute, action, kind = split
         raise MissingAttributeError(
-            f"{absence.found()}; did you mean {'__'.join((*absence.before, attribute, action))}? "
-            f"A lookup is <attribute>__<action>.{_actions_text(kind)}"
+            f"Invalid filter name {absence.lookup.key!r}. Filter names should be in the form "
+            f"<attribute>__<action>: {absence.found()}; did you mean "
+            f"{'__'.join((*absence.before, attribute, action))}?{_actions_text(kind)}"
         )
     if not absence.is_key or difflib.get_close_matches(absence.name, names, n=1):
         return
