@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import pickle
 from datetime import datetime, timezone
 from pathlib import Path
@@ -411,3 +412,55 @@ def test_a_local_files_local_path_cannot_be_an_existing_other_file(tmp_path: Pat
 
     assert (tmp_path / "other.csv").read_text() == "precious"
     assert datafile.path == str(tmp_path / "local.csv")
+
+
+# --- octue's other arguments and forms ----------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", REMOTE, indirect=True)
+def test_a_hypothetical_datafile_reads_nothing_and_its_first_write_adds_its_metadata(
+    backend: Backend,
+) -> None:
+    backend.write("data.csv", b"content")
+    make(backend, labels=["stored"]).update_metadata()
+
+    with backend.server.recording() if backend.server else contextlib.nullcontext([]) as requests:
+        datafile = make(backend, labels=["given"], hypothetical=True)
+    assert requests == []
+    assert datafile.labels == {"given"}
+
+    datafile.update_metadata()
+    assert make(backend).labels == {"given", "stored"}  # added to what is stored: none lost
+
+
+def test_deserialise_reads_octues_serialised_form(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text("x")
+    serialised = {
+        "id": "0b4ae7a0-2d7c-4a71-8c3a-0f0e2d2b1a11",
+        "name": "a.csv",
+        "path": "a.csv",
+        "cloud_path": None,
+        "timestamp": {"_type": "datetime", "value": "2024-05-01T12:00:00"},
+        "tags": {"site": "north"},
+        "labels": ["raw"],
+        "_cloud_metadata": {},
+    }
+
+    datafile = Datafile.deserialise(serialised, path_from=str(tmp_path))
+
+    assert datafile.path == str(tmp_path / "a.csv")
+    assert datafile.id == serialised["id"]
+    assert datafile.timestamp == datetime(2024, 5, 1, 12, tzinfo=timezone.utc)
+    assert (datafile.labels, datafile.tags) == ({"raw"}, {"site": "north"})
+
+
+def test_to_primitive_has_octues_keys_and_round_trips(tmp_path: Path) -> None:
+    datafile = local_file(tmp_path)
+
+    primitive = datafile.to_primitive()
+
+    assert set(primitive) == {
+        "id", "name", "path", "local_path", "cloud_path", "timestamp", "tags", "labels",
+        "_cloud_metadata",
+    }  # fmt: skip
+    assert Datafile.deserialise(primitive) == datafile

@@ -71,12 +71,12 @@ def merge(
     )
 
 
-def set_basis(datafile: Datafile, stored: Metadata | None) -> None:
+def set_basis(datafile: Datafile, stored: Metadata | None, *, read: bool = True) -> None:
     """Remember ``stored`` (None: nothing), just read or written, as the metadata the
-    user's changes are to."""
+    user's changes are to (``read``: False if nothing was read, so all is to be written)."""
     datafile._metadata  # noqa: B018  # made from the old basis first, if not yet made
     datafile._basis = stored  # shared: a state's metadata is never changed in place
-    datafile._basis_read = True
+    datafile._basis_read = read
 
 
 def changes(datafile: Datafile) -> MetadataChanges:

@@ -90,7 +90,7 @@ class Conversions:
     def deserialise(cls, serialised: Mapping[str, Any], path_from: Any = None) -> Datafile:
         """octue's name for ``from_dict``: reads what octue's ``to_primitive`` wrote too (a
         relative ``path`` is taken relative to ``path_from``'s path, as octue does)."""
-        data = dict(serialised)
+        data = {key: _plain(value) for key, value in serialised.items()}
         root = getattr(path_from, "path", path_from)
         if root and "://" not in data.get("path", "://") and not os.path.isabs(data["path"]):
             data["path"] = os.path.join(os.fspath(root), data["path"])
@@ -101,6 +101,14 @@ class Conversions:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         unpickle(cast("Datafile", self), state)
+
+
+def _plain(value: Any) -> Any:
+    """A value of octue's serialised form as plain JSON: its encoder writes a datetime as
+    ``{"_type": "datetime", "value": "<ISO 8601>"}``."""
+    if isinstance(value, Mapping) and value.get("_type") == "datetime" and "value" in value:
+        return value["value"]
+    return value
 
 
 def pickled(datafile: Datafile) -> dict[str, Any]:

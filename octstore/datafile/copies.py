@@ -13,6 +13,7 @@ from octstore import cache
 from octstore.errors import (
     AlreadyExistsError,
     NotFoundError,
+    OctstoreError,
     UnsafePathError,
 )
 from octstore.hashing import EMPTY_HASH, crc32c_file, crc32c_stream
@@ -35,6 +36,15 @@ def stored_state(datafile: Datafile) -> ObjectState:
             "it once online, or unset OCTSTORE_OFFLINE"
         )
     return state
+
+
+def refuse_offline_write(datafile: Datafile) -> None:
+    """Raise if ``datafile`` is remote and offline: a write would need a request."""
+    if datafile._offline and not datafile._location.is_local:
+        raise OctstoreError(
+            f"{datafile.path} cannot be written in offline mode: unset OCTSTORE_OFFLINE or "
+            "pass offline=False"
+        )
 
 
 def fetch(datafile: Datafile, state: ObjectState, callback: Callback = DEFAULT_CALLBACK) -> str:

@@ -20,11 +20,10 @@ from typing import Any
 
 from fsspec.callbacks import DEFAULT_CALLBACK, Callback
 
-from octstore import cache
 from octstore.backends import MetadataBackend, ObjectState, backend_for
-from octstore.datafile import basis, conversions, copies, linked, names, opening
+from octstore.datafile import basis, conversions, copies, linked, names, opening, uploading
 from octstore.datafile.octue import OctueNames, either
-from octstore.errors import NotFoundError, OctstoreError
+from octstore.errors import NotFoundError
 from octstore.location import Location, translate_errors
 from octstore.metadata import LabelSet, Metadata, TagDict, check_document_size
 from octstore.metadata.holder import MetadataHolder
@@ -53,7 +52,9 @@ class Datafile(MetadataHolder, conversions.Conversions, OctueNames):
         local_path: For a remote file, a local path to keep its content at (instead of the
             cache), as the ``local_path`` setter does.
         cloud_path: For a local file, the URL of its cloud copy, which ``upload()`` and
-            ``update_cloud_metadata()`` then use (nothing is sent until then).
+            ``update_cloud_metadata()`` then use (octue's: a local file's content is sent now).
+        hypothetical: Read nothing stored now (octue's): the arguments are the metadata,
+            and the first write adds all of it to what is stored then.
 
     Stored metadata is read once, here, with one metadata request and no content transfer.
     """
@@ -80,6 +81,7 @@ class Datafile(MetadataHolder, conversions.Conversions, OctueNames):
         mode: str = "r",
         local_path: str | os.PathLike[str] | None = None,
         cloud_path: str | None = None,
+        hypothetical: bool = False,
     ) -> None:
         self._location = Location(path, storage_options)
         self._mode, self._opened, self._linked = mode, None, None
@@ -101,12 +103,12 @@ class Datafile(MetadataHolder, conversions.Conversions, OctueNames):
         # A state just read is the revalidation of the first content access that follows.
         self._state_is_fresh = True
         with contextlib.suppress(NotFoundError):
-            self._state = self._stat()
+            self._state = None if hypothetical else self._stat()
         # The state the in-memory metadata was read from, where writes start from.
         self._metadata_basis = self._state
         stored = self._state.metadata if self._state else None
         self._metadata = basis.merge(stored, given, ignore_stored_metadata, id is not None)
-        basis.set_basis(self, stored)
+        basis.set_basis(self, stored, read=not hypothetical)
         linked.link(self, local_path=local_path, cloud_path=cloud_path)
 
     # --- where it is ----------------------------------------------------------------------
@@ -166,13 +168,6 @@ class Datafile(MetadataHolder, conversions.Conversions, OctueNames):
         """The cached content at ``state``, downloaded through the backend if needed."""
         return copies.fetch(self, state, callback)
 
-    def _refuse_offline_write(self) -> None:
-        if self._offline and not self._location.is_local:
-            raise OctstoreError(
-                f"{self.path} cannot be written in offline mode: unset OCTSTORE_OFFLINE or "
-                "pass offline=False"
-            )
-
     @property
     def local_path(self) -> str:
         """A local path with the content; a remote file is downloaded into the cache first
@@ -193,13 +188,9 @@ class Datafile(MetadataHolder, conversions.Conversions, OctueNames):
 
     @property
     def exists_locally(self) -> bool:
-        """Whether the content is on local disk (a local file, or a cached remote one)."""
-        if self._location.is_local:
-            return os.path.isfile(self._location.url)
-        if self._linked is not None:
-            return os.path.isfile(self._linked.location.url)
-        state = self._state
-        return state is not None and cache.is_cached(self._location, state)
+        """Whether the content is on local disk (a local file, a remote one's local copy, or
+        a cached remote one)."""
+        return linked.exists_locally(self)
 
     @property
     def exists_in_cloud(self) -> bool:
@@ -281,7 +272,7 @@ class Datafile(MetadataHolder, conversions.Conversions, OctueNames):
             NotFoundError: If the file does not exist yet (write it first).
             ConflictError: If another writer kept the file locked for too long.
         """
-        self._refuse_offline_write()
+        copies.refuse_offline_write(self)
         names.check_writable(self._location)
         changes = basis.changes(self)
         if changes.is_empty and self._basis_read and self._basis is not None:
@@ -375,7 +366,7 @@ class Datafile(MetadataHolder, conversions.Conversions, OctueNames):
         keep = either(
             "update_metadata", update_metadata, True, "update_cloud_metadata", update_cloud_metadata
         )
-        return linked.upload(self, cloud_path, keep, callback, storage_options)
+        return uploading.upload(self, cloud_path, keep, callback, storage_options)
 
     def delete(self) -> None:
         """Delete the content and its metadata.

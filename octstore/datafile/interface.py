@@ -14,7 +14,8 @@ from fsspec.callbacks import DEFAULT_CALLBACK, Callback
 from octstore.backends import MetadataBackend
 from octstore.datafile import basis, conversions
 from octstore.datafile.datafile import Datafile
-from octstore.datafile.linked import copy_within, moved_to, same_filesystem
+from octstore.datafile.linked import moved_to
+from octstore.datafile.uploading import copy_within, same_filesystem
 from octstore.location import Location
 from octstore.metadata import Metadata
 from octstore.state import ObjectState

@@ -10,20 +10,16 @@ user edited is never overwritten.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import shutil
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-
-from fsspec.callbacks import DEFAULT_CALLBACK, Callback
+from typing import TYPE_CHECKING
 
 from octstore import cache
 from octstore.backends import ObjectState, backend_for
-from octstore.datafile import basis, names
-from octstore.errors import AlreadyExistsError, ConflictError, NotFoundError, OctstoreError
+from octstore.datafile import basis
+from octstore.errors import AlreadyExistsError, NotFoundError, OctstoreError
 from octstore.hashing import crc32c_file
-from octstore.location import Location, translate_errors
+from octstore.location import Location
 from octstore.metadata import Metadata
 from octstore.state import local_version_token
 
@@ -48,7 +44,8 @@ class Link:
     metadata: Metadata | None = None
 
 
-def _token(path: str) -> str | None:
+def token_of(path: str) -> str | None:
+    """A local file's version token, or None if there is no file."""
     try:
         return local_version_token(os.stat(path))
     except FileNotFoundError:
@@ -89,6 +86,16 @@ def cloud_path(datafile: Datafile) -> str | None:
     if not datafile._location.is_local:
         return datafile.path
     return datafile._linked.location.url if datafile._linked else None
+
+
+def exists_locally(datafile: Datafile) -> bool:
+    """Carry out ``Datafile.exists_locally`` (no request)."""
+    if datafile._location.is_local:
+        return os.path.isfile(datafile.path)
+    if datafile._linked is not None:
+        return os.path.isfile(datafile._linked.location.url)
+    state = datafile._state
+    return state is not None and cache.is_cached(datafile._location, state)
 
 
 def cloud_copy_exists(datafile: Datafile) -> bool:
@@ -142,7 +149,7 @@ def local_copy(datafile: Datafile) -> str | None:
     if datafile._location.is_local or link is None:
         return None
     path = link.location.url
-    token = _token(path)
+    token = token_of(path)
     if token is not None and token != link.local_token:
         return path  # the user's edits: never overwritten
     state = datafile._current()
@@ -196,14 +203,14 @@ def _move_local(datafile: Datafile, path: str | os.PathLike[str] | None) -> None
     if not exists and os.path.isfile(datafile.path):
         cache.copy_file(datafile.path, target.url)
     old = datafile._linked
-    in_sync = old is not None and old.local_token == _token(datafile.path)
+    in_sync = old is not None and old.local_token == token_of(datafile.path)
     datafile._location = target
     datafile._state = datafile._metadata_basis = None
     basis.set_basis(datafile, None)
     if os.path.isfile(target.url):
         datafile.update_metadata()
     if old is not None:
-        token = _token(target.url) if in_sync else None
+        token = token_of(target.url) if in_sync else None
         datafile._linked = Link(old.location, token, old.remote, old.metadata)
 
 
@@ -219,9 +226,9 @@ def moved_to(datafile: Datafile, destination: Location) -> None:
         datafile._content_hash = None
         basis.adopt(datafile, state)
     elif destination.is_local:  # a remote file's local copy
-        datafile._linked = Link(destination, _token(destination.url), datafile._current())
+        datafile._linked = Link(destination, token_of(destination.url), datafile._current())
     else:  # a local file's cloud copy
-        token = _token(datafile.path)
+        token = token_of(datafile.path)
         metadata = datafile._metadata.model_copy(deep=True)
         datafile._linked = Link(destination, token, state, metadata)
 
@@ -237,183 +244,4 @@ def _place(datafile: Datafile, state: ObjectState, path: str, *, replace: bool) 
     """Put the content at ``state`` at ``path`` (from the cache) and record the link."""
     if replace or not os.path.exists(path):
         cache.copy_file(datafile._fetch(state), path)
-    datafile._linked = Link(Location(path), _token(path), state)
-
-
-def upload(
-    datafile: Datafile,
-    url: str | None,
-    update_metadata: bool,
-    callback: Callback = DEFAULT_CALLBACK,
-    storage_options: dict[str, Any] | None = None,
-) -> str:
-    """Carry out :meth:`Datafile.upload`."""
-    if datafile._location.is_local:
-        return _upload_local(datafile, url, update_metadata, callback, storage_options)
-    if url is None or Location(url, storage_options or datafile.storage_options) == (
-        datafile._location
-    ):
-        _send_local_copy(datafile, callback)
-        if update_metadata:
-            datafile.update_metadata()
-        return datafile.path
-    destination = Location(url, storage_options or datafile._location.storage_options)
-    state = _put(datafile, destination, update_metadata, None, callback)
-    # re-pointed at its new place (octue's): the content there is the content it had
-    datafile._location = destination
-    basis.adopt(datafile, state)
-    if datafile._linked is not None:
-        link = datafile._linked
-        datafile._linked = Link(link.location, link.local_token, state)
-    return destination.url
-
-
-def _upload_local(
-    datafile: Datafile,
-    url: str | None,
-    update_metadata: bool,
-    callback: Callback,
-    storage_options: dict[str, Any] | None,
-) -> str:
-    link = datafile._linked
-    if url is None and link is None:
-        raise OctstoreError(
-            f"upload() of the local file {datafile.path} needs a cloud_path: "
-            "upload('gs://bucket/key')"
-        )
-    options = storage_options or (
-        link.location.storage_options if link else datafile._location.storage_options
-    )
-    destination = Location(url, options) if url is not None else link.location  # type: ignore[union-attr]
-    if link is None or link.location != destination:
-        link = Link(destination)
-    token = _token(datafile.path)
-    if token is None:
-        raise NotFoundError(f"{datafile.path} does not exist: write it before upload()")
-    if link.local_token == token and link.metadata == datafile._metadata:
-        return destination.url  # nothing changed since it was uploaded there
-    if link.remote is None:
-        link = _found_there(datafile, destination, token) or link
-        if link.local_token == token:
-            datafile._linked = link
-            return destination.url
-    state = _put(datafile, destination, update_metadata, link.remote, callback)
-    datafile._linked = Link(destination, token, state, datafile._metadata.model_copy(deep=True))
-    return destination.url
-
-
-def _found_there(datafile: Datafile, destination: Location, token: str) -> Link | None:
-    """A link to ``destination`` recording that it already holds the datafile's content and
-    metadata (one metadata request), or None."""
-    try:
-        state = backend_for(destination).stat(destination)
-    except NotFoundError:
-        return None
-    metadata = datafile._metadata
-    held = state.crc32c == datafile.hash_value and state.metadata == metadata
-    return Link(destination, token if held else None, state, metadata.model_copy(deep=True))
-
-
-def _put(
-    datafile: Datafile,
-    destination: Location,
-    update_metadata: bool,
-    if_matches: ObjectState | None,
-    callback: Callback,
-) -> ObjectState:
-    """Write ``datafile``'s content and metadata (or, without ``update_metadata``, the
-    metadata ``destination`` has) to ``destination``, conditional on ``if_matches``."""
-    names.check_writable(destination)
-    backend = backend_for(destination)
-    metadata = datafile._metadata
-    if not update_metadata:
-        try:
-            metadata = backend.stat(destination).metadata or Metadata(id=metadata.id)
-        except NotFoundError:
-            metadata = Metadata(id=metadata.id)
-    if same_filesystem(datafile._location, destination):
-        return copy_within(datafile, destination, metadata, if_matches, callback)
-    # its content as stored (not a local copy's edits, which upload() sends there)
-    local = datafile._location.is_local
-    source = datafile.path if local else datafile._fetch(datafile._current())
-    staged = cache.staging_path(datafile.name)
-    try:
-        with translate_errors(datafile.path, "reading"):
-            shutil.copyfile(source, staged)  # the backend may consume its source
-        size = os.path.getsize(staged)
-        callback.set_size(size)
-        state = backend.put(
-            destination, staged, metadata, crc32c=datafile.hash_value, if_matches=if_matches
-        )
-        callback.absolute_update(size)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(staged)
-    return state
-
-
-def same_filesystem(source: Location, destination: Location) -> bool:
-    """Whether ``destination`` is reached through ``source``'s remote filesystem, so that a
-    copy needs no content to cross the wire."""
-    return (
-        not source.is_local
-        and source.protocol == destination.protocol
-        and source.storage_options == destination.storage_options
-    )
-
-
-def copy_within(
-    datafile: Datafile,
-    destination: Location,
-    metadata: Metadata,
-    if_matches: ObjectState | None,
-    callback: Callback = DEFAULT_CALLBACK,
-) -> ObjectState:
-    """Copy a remote datafile to ``destination`` on its own filesystem (a server-side copy:
-    no content crosses the wire), then store ``metadata`` there."""
-    state = datafile._current()
-    backend = backend_for(destination)
-    if if_matches is not None:
-        current = backend.stat(destination)
-        if current.version_token != if_matches.version_token:
-            raise ConflictError(
-                f"{destination.url} changed since {datafile.path} was last copied there: "
-                "nothing was copied; read it again, or copy to another path",
-                path=destination.url,
-            )
-    callback.set_size(state.size)
-    with translate_errors(destination.url, "copying to"):
-        datafile._location.fs.copy(datafile._location.fs_path, destination.fs_path)
-    callback.absolute_update(state.size)
-    return backend.write_metadata(destination, metadata)
-
-
-def _send_local_copy(datafile: Datafile, callback: Callback) -> None:
-    """Upload the edits the user made to a remote file's local copy, conditional on the
-    remote file being as it was when the copy was made."""
-    link = datafile._linked
-    if link is None or link.remote is None:
-        return
-    token = _token(link.location.url)
-    if token is None or token == link.local_token:
-        return
-    backend = datafile._backend
-    staged = cache.staging_path(datafile.name)
-    try:
-        shutil.copyfile(link.location.url, staged)
-        size = os.path.getsize(staged)
-        callback.set_size(size)
-        changes = basis.changes(datafile)
-        state = backend.put(
-            datafile._location,
-            staged,
-            changes,
-            crc32c=crc32c_file(link.location.url),
-            if_matches=link.remote,
-        )
-        callback.absolute_update(size)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(staged)
-    basis.adopt(datafile, state)
-    datafile._linked = Link(link.location, token, state)
+    datafile._linked = Link(Location(path), token_of(path), state)

@@ -12,7 +12,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from octstore import cache
 from octstore.backends import ObjectState
-from octstore.datafile import basis, hdf5, linked, names
+from octstore.datafile import basis, copies, hdf5, linked, names
 from octstore.datafile.ranges import VersionFile
 from octstore.errors import (
     AccessDeniedError,
@@ -149,7 +149,7 @@ def writable_copy(datafile: Datafile, kind: str) -> Iterator[PendingWrite]:
     The temporary file is removed if the block fails, and kept if the write-back was
     attempted and failed: then the user's content exists nowhere else.
     """
-    datafile._refuse_offline_write()
+    copies.refuse_offline_write(datafile)
     names.check_writable(datafile._location)
     if datafile._location.is_read_only:
         raise AccessDeniedError(
