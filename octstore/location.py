@@ -121,7 +121,8 @@ class Location:
         """The last part of the path."""
         if self.is_local:
             return os.path.basename(self.url)
-        return self._link.rstrip("/").rsplit("/", 1)[-1]
+        link = self._link.partition("?")[0] if self.protocol in _WEB else self._link
+        return link.rstrip("/").rsplit("/", 1)[-1]
 
     @property
     def parent(self) -> str:
@@ -245,6 +246,10 @@ class Location:
 
     def __str__(self) -> str:
         return self.url
+
+
+#: Protocols whose URLs may end in a query (a signed URL's), which is not part of the name.
+_WEB = ("http", "https")
 
 
 def _filesystem_class(protocol: str) -> type[Any]:

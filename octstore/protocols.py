@@ -108,4 +108,8 @@ register(
 for _name in ("github", "git", "zip", "tar", "libarchive", "reference"):
     register(Protocol(_name, read_only=True))
 for _name in ("http", "https"):
-    register(Protocol(_name, read_only=True, listable=False))
+    register(
+        Protocol(
+            _name, backend="octstore.backends.http:HttpBackend", read_only=True, listable=False
+        )
+    )

@@ -22,7 +22,7 @@ MAX_LINES = 400
 LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"__about__", "redaction", "errors", "hashing", "protocols"}),
     frozenset({"location", "config", "metadata", "state"}),
-    frozenset({"cache", "backends"}),
+    frozenset({"cache", "backends", "signing"}),
     frozenset({"datafile"}),
     frozenset({"filters", "dataset", "store"}),
     frozenset({"http"}),

@@ -88,6 +88,13 @@ def cloud_path(datafile: Datafile) -> str | None:
     return datafile._linked.location.url if datafile._linked else None
 
 
+def remote_location(datafile: Datafile) -> Location | None:
+    """Where a datafile is in the cloud: itself if remote, else its cloud copy, else None."""
+    if not datafile._location.is_local:
+        return datafile._location
+    return datafile._linked.location if datafile._linked else None
+
+
 def exists_locally(datafile: Datafile) -> bool:
     """Carry out ``Datafile.exists_locally`` (no request)."""
     if datafile._location.is_local:

@@ -4,12 +4,14 @@ unchanged: each is a thin view of octstore's own (see the migration page)."""
 from __future__ import annotations
 
 import os
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, cast
 
+from octstore import signing
 from octstore.datafile import linked
 from octstore.errors import InvalidArgumentError, NotFoundError, OctstoreError
+from octstore.signing import DEFAULT_EXPIRATION
 
 if TYPE_CHECKING:
     from octstore.datafile.datafile import Datafile
@@ -106,6 +108,32 @@ class OctueNames:
                 "the cloud"
             )
         local.update_metadata()
+
+    def generate_signed_url(
+        self, expiration: timedelta | float = DEFAULT_EXPIRATION, *, credentials: Any = None
+    ) -> str:
+        """A URL that reads the content without credentials until ``expiration`` has passed:
+        of a remote file, or of a local one's cloud copy (``cloud_path``). A ``Datafile`` made
+        from it reads the content and metadata, and refuses writes.
+
+        Args:
+            expiration: How long the URL works: a ``timedelta``, or seconds (a week at most
+                on S3).
+            credentials: For GCS, ``google.auth`` credentials that can sign (a service
+                account's), if the filesystem's own cannot.
+
+        Raises:
+            OctstoreError: For a local file with no cloud copy, or a filesystem (or
+                credentials) that cannot sign.
+        """
+        datafile = _datafile(self)
+        location = linked.remote_location(datafile)
+        if location is None:
+            raise OctstoreError(
+                f"{datafile.path} is a local file with no cloud copy to sign: "
+                "upload(cloud_path) it first"
+            )
+        return signing.sign(location, expiration, credentials)
 
     def __enter__(self) -> tuple[Datafile, Any]:
         """Open the datafile in the ``mode`` it was made with (``"r"`` by default): ``with
