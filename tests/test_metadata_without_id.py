@@ -106,7 +106,8 @@ def stored_id(backend: Backend, name: str) -> str | None:
         sidecar = backend.url(f".{name}.octstore.json")
         if not backend.fs.exists(sidecar):
             return None
-        return str(json.loads(backend.read(f".{name}.octstore.json"))["id"])
+        stored = json.loads(backend.read(f".{name}.octstore.json")).get("id")
+        return None if stored is None else str(stored)
     bucket, key = backend.url(name).split("://", 1)[1].split("/", 1)
     if backend.name == "s3":
         keys = backend.fs.call_s3("head_object", Bucket=bucket, Key=key)["Metadata"]
@@ -305,3 +306,20 @@ def test_a_file_without_any_metadata_still_reads_without_a_warning(backend: Back
         datafile = read(backend, backend.url("plain.csv"))
 
     assert (datafile.id, datafile.labels) == (derived_id(backend, backend.url("plain.csv")), set())
+
+
+@styles
+def test_invalid_metadata_without_an_id_is_ignored_with_a_warning(
+    backend: Backend, style: str
+) -> None:
+    labels: Any = ["Bad Label"]
+    if style == "octue":
+        labels = {"_type": "set", "items": labels}
+    url = foreign(
+        backend, "readings.csv", style, labels=json.dumps(labels) if backend.is_cloud else labels
+    )
+
+    with pytest.warns(OctstoreWarning, match="readings.csv|octue"):
+        datafile = read(backend, url)
+
+    assert (datafile.id, datafile.labels, datafile.tags) == (derived_id(backend, url), set(), {})

@@ -284,7 +284,7 @@ class Datafile(MetadataHolder, conversions.Conversions, OctueNames):
         self._refuse_offline_write()
         names.check_writable(self._location)
         changes = basis.changes(self)
-        if changes.is_empty and self._basis_read and self._basis is not None:
+        if basis.nothing_to_store(self, changes):
             return
         check_document_size(self._metadata, self.path)
         basis.adopt(
