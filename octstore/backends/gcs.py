@@ -19,12 +19,11 @@ written after the object. Objects with octue's ``octue__*`` keys read as octstor
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from typing import Any
 
 from fsspec.asyn import sync
 
-from octstore.backends import Known, Listed, MetadataBackend, ObjectState, listing, octue
+from octstore.backends import Known, Listed, MetadataBackend, ObjectState, listing
 from octstore.backends.gcs_requests import (
     METADATA_LIMIT,
     RESUMABLE_THRESHOLD,
@@ -41,16 +40,14 @@ from octstore.backends.gcs_requests import (
     _resumable_upload,
     _state,
     _upload_errors,
+    stored_metadata,
 )
 from octstore.backends.object_metadata import (
-    decode,
     describe_location,
     encode,
     encode_spilled,
     encoded_size,
-    is_spilled,
     octstore_keys,
-    read_spilled,
     spilled_document,
     write_spilled,
 )
@@ -91,21 +88,7 @@ class GcsBackend(MetadataBackend):
                 "GET", "b/{}/o/{}", bucket, key, json_out=True
             )
             custom = resource.get("metadata")
-            return _state(
-                resource, self._read_metadata(location, custom, read_sidecar=read_sidecar)
-            )
-
-    def _read_metadata(
-        self, location: Location, custom: Mapping[str, str | None] | None, *, read_sidecar: bool
-    ) -> Metadata | None:
-        custom = custom or {}
-        metadata = decode(custom, location.url)
-        if metadata is None:
-            present = {k: v for k, v in custom.items() if v is not None}
-            return octue.from_gcs_metadata(present, location.url)
-        if read_sidecar and is_spilled(custom):
-            return read_spilled(location, metadata)
-        return metadata
+            return _state(resource, stored_metadata(location, custom, read_sidecar=read_sidecar))
 
     def list(
         self, location: Location, *, recursive: bool = True, known: Known | None = None
@@ -119,7 +102,7 @@ class GcsBackend(MetadataBackend):
                 if known and child.url in known and known[child.url][0] == version:
                     listed.append((child, known[child.url][1], version))
                     continue
-                metadata = self._read_metadata(child, info.get("metadata"), read_sidecar=True)
+                metadata = stored_metadata(child, info.get("metadata"), read_sidecar=True)
                 listed.append((child, _state(info, metadata), version))
             return listed
 

@@ -15,10 +15,8 @@ from urllib.parse import quote
 
 from gcsfs.retry import HttpError, retry_request, validate_response
 
-from octstore.backends import ObjectState
-from octstore.backends.object_metadata import (
-    is_spilled,
-)
+from octstore.backends import ObjectState, octue
+from octstore.backends.object_metadata import decode, is_spilled, read_spilled, stores_id
 from octstore.errors import ConflictError, IntegrityError, NotFoundError
 from octstore.location import Location
 from octstore.metadata import Metadata
@@ -88,6 +86,24 @@ def _listing_version(resource: Mapping[str, Any]) -> str:
     """What a listing shows of an object (its resource, or a state's details): its generation
     and metageneration, which every change of content or metadata moves."""
     return f"{resource['generation']}.{resource.get('metageneration')}"
+
+
+def stored_metadata(
+    location: Location, custom: Mapping[str, str | None] | None, *, read_sidecar: bool
+) -> Metadata | None:
+    """The metadata in an object's custom metadata: octstore's keys, else octue's; keys
+    without an id (another tool's) only where neither holds one, under the id derived from
+    ``location``. Metadata that spilled is read from the sidecar object if ``read_sidecar``.
+    """
+    present = {key: value for key, value in (custom or {}).items() if value is not None}
+    metadata = None
+    if stores_id(present) or not octue.stores_id(present):
+        metadata = decode(present, location)
+    if metadata is None:
+        return octue.from_gcs_metadata(present, location)
+    if read_sidecar and is_spilled(present):
+        return read_spilled(location, metadata)
+    return metadata
 
 
 def _state(resource: Mapping[str, Any], metadata: Metadata | None) -> ObjectState:

@@ -39,7 +39,7 @@ class HttpBackend(SidecarBackend):
         if not urlsplit(location.url).query:
             return super().stat(location)
         headers, size = _first_byte(location)
-        metadata = _metadata(headers, location.url)
+        metadata = _metadata(headers, location)
         version = next((headers[name] for name in _VERSION_HEADERS if headers.get(name)), None)
         info = {"size": size, "ETag": version}
         return ObjectState(size, _remote_version_token(info), metadata=metadata, details={})
@@ -66,14 +66,14 @@ def _lowered(headers: Message) -> dict[str, str]:
     return {name.lower(): value for name, value in headers.items()}
 
 
-def _metadata(headers: Mapping[str, str], where: str) -> Metadata | None:
+def _metadata(headers: Mapping[str, str], location: Location) -> Metadata | None:
     """The octstore (or octue) metadata in a cloud object's user-metadata headers."""
     keys: dict[str, Any] = {}
     for name, value in headers.items():
         for prefix in _META_PREFIXES:
             if name.startswith(prefix):
                 keys[name[len(prefix) :]] = value
-    return decode(keys, where) or octue.from_gcs_metadata(keys, where)
+    return decode(keys, location) or octue.from_gcs_metadata(keys, location)
 
 
 def _error(location: Location, error: urllib.error.HTTPError) -> Exception:

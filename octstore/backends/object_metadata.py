@@ -28,7 +28,7 @@ from octstore.backends.sidecar_files import (
 )
 from octstore.errors import warn
 from octstore.location import Location
-from octstore.metadata import Metadata
+from octstore.metadata import Metadata, read_stored, under_id_of
 from octstore.state import ObjectState
 
 __all__ = [
@@ -47,6 +47,7 @@ __all__ = [
     "octstore_keys",
     "read_spilled",
     "spilled_document",
+    "stores_id",
     "write_spilled",
 ]
 
@@ -99,34 +100,43 @@ def is_spilled(keys: Mapping[str, str | None]) -> bool:
     return keys.get(SIDECAR) == "1"
 
 
-def decode(keys: Mapping[str, str | None], where: str = "an object") -> Metadata | None:
-    """The metadata in ``octstore-*`` keys, or None if there is no ``octstore-id``.
+def stores_id(keys: Mapping[str, str | None]) -> bool:
+    """Whether ``keys`` (any case) hold an ``octstore-id``, valid or not."""
+    return any(key.lower() == ID and value is not None for key, value in keys.items())
 
-    Keys may come lower-cased (s3fs lower-cases them); values of None are absent. Keys that
-    are not valid (not JSON, invalid labels, ...; written by something else) are ignored
-    with a warning naming ``where``: the id alone is kept if it is valid.
+
+def decode(keys: Mapping[str, str | None], location: Location) -> Metadata | None:
+    """The metadata in ``location``'s ``octstore-*`` keys, or None if there is none.
+
+    Keys may come lower-cased (s3fs lower-cases them); values of None are absent. Labels,
+    tags or a timestamp without an ``octstore-id`` (another tool wrote them) are read under
+    the id derived from ``location``, not stored (the next write stores it). Keys that are
+    not valid (not JSON, invalid labels, ...; written by something else) are ignored with a
+    warning naming the object: the id alone is kept if it is valid. A malformed id is not a
+    missing one: nothing is read then.
     """
     lowered = {key.lower(): value for key, value in keys.items() if value is not None}
-    if ID not in lowered:
+    if not any(key in lowered for key in (ID, TIMESTAMP, LABELS, TAGS)):
         return None
     try:
-        return Metadata.model_validate(
+        return read_stored(
             {
-                "id": lowered[ID],
+                "id": lowered.get(ID),
                 "timestamp": lowered.get(TIMESTAMP),
                 "labels": json.loads(lowered.get(LABELS, "[]")),
                 "tags": json.loads(lowered.get(TAGS, "{}")),
-            }
+            },
+            location.derived_id,
         )
     except (ValueError, RecursionError) as error:  # InvalidMetadataError is a ValueError
         problem = str(error).splitlines()[0] if str(error) else type(error).__name__
         warn(
-            f"ignoring invalid octstore metadata of {where} ({problem}): set it again and "
-            "update_metadata()",
+            f"ignoring invalid octstore metadata of {location.url} ({problem}): set it again "
+            "and update_metadata()",
             stacklevel=4,
         )
     try:
-        return Metadata(id=lowered[ID])
+        return Metadata(id=lowered[ID]) if ID in lowered else None
     except ValueError:
         return None
 
@@ -159,8 +169,8 @@ def read_spilled(location: Location, in_object: Metadata) -> Metadata:
             stacklevel=4,
         )
         return in_object
-    spilled = load_sidecar(data, sidecar.url)
-    return in_object if spilled is None else spilled.model_copy(update={"id": in_object.id})
+    spilled = load_sidecar(data, sidecar.url, location)
+    return in_object if spilled is None else under_id_of(spilled, in_object)
 
 
 def spilled_document(metadata: Metadata | None) -> bytes | None:

@@ -16,9 +16,10 @@ from datetime import datetime
 from typing import Any
 
 from octstore.errors import warn
-from octstore.metadata import Metadata
+from octstore.location import Location
+from octstore.metadata import Metadata, read_stored
 
-__all__ = ["DIRECTORY_FILE", "from_directory_file", "from_gcs_metadata"]
+__all__ = ["DIRECTORY_FILE", "from_directory_file", "from_gcs_metadata", "stores_id"]
 
 #: The name of octue's per-directory metadata file.
 DIRECTORY_FILE = ".octue"
@@ -39,13 +40,13 @@ def _decode(value: Any) -> Any:
     return {key: _decode(item) for key, item in value.items()}
 
 
-def _metadata(fields: Mapping[str, Any]) -> Metadata:
-    document = {key: fields[key] for key in ("id", "timestamp", "labels", "tags") if key in fields}
-    if document.get("labels") is None:
-        document.pop("labels", None)
-    if document.get("tags") is None:
-        document.pop("tags", None)
-    return Metadata.model_validate(document)
+#: octue's metadata fields (its documents also hold ``sdk_version``).
+_FIELDS = ("id", "timestamp", "labels", "tags")
+
+
+def _metadata(fields: Mapping[str, Any], location: Location) -> Metadata:
+    document = {key: fields[key] for key in _FIELDS if fields.get(key) is not None}
+    return read_stored(document, location.derived_id)
 
 
 #: What reading metadata that is not valid octue metadata raises (InvalidMetadataError is a
@@ -53,29 +54,36 @@ def _metadata(fields: Mapping[str, Any]) -> Metadata:
 _UNREADABLE = (ValueError, TypeError, KeyError, AttributeError, RecursionError)
 
 
-def from_directory_file(data: bytes, name: str, where: str) -> Metadata | None:
-    """The metadata of file ``name`` in an octue ``.octue`` file's bytes, if it has any.
+def from_directory_file(data: bytes, location: Location, where: str) -> Metadata | None:
+    """The metadata of ``location`` in the bytes of its folder's ``.octue`` file, if it has
+    any; an entry without an id is read under the id derived from ``location``.
 
     Metadata that is not valid is ignored with a warning naming ``where``.
     """
     try:
-        entry = json.loads(data)["datafiles"][name]
+        entry = json.loads(data)["datafiles"][location.name]
     except KeyError:
         return None
     except _UNREADABLE as error:
         warn(f"ignoring unreadable octue metadata {where}: {error}", stacklevel=3)
         return None
     try:
-        return _metadata(_decode(entry))
+        return _metadata(_decode(entry), location)
     except _UNREADABLE as error:
         warn(f"ignoring invalid octue metadata {where}: {error}", stacklevel=3)
         return None
 
 
-def from_gcs_metadata(custom: Mapping[str, str], where: str = "an object") -> Metadata | None:
-    """The metadata in octue's ``octue__*`` GCS custom metadata keys, if there are any.
+def stores_id(custom: Mapping[str, str | None]) -> bool:
+    """Whether GCS custom metadata ``custom`` holds an ``octue__id``, valid or not."""
+    return custom.get(_GCS_PREFIX + "id") is not None
 
-    Metadata that is not valid is ignored with a warning naming ``where``.
+
+def from_gcs_metadata(custom: Mapping[str, str | None], location: Location) -> Metadata | None:
+    """The metadata in ``location``'s ``octue__*`` GCS custom metadata keys, if there are
+    any; without ``octue__id``, under the id derived from ``location``.
+
+    Metadata that is not valid is ignored with a warning naming the object.
     """
     try:
         fields = {
@@ -83,7 +91,7 @@ def from_gcs_metadata(custom: Mapping[str, str], where: str = "an object") -> Me
             for key, value in custom.items()
             if key.startswith(_GCS_PREFIX) and value is not None
         }
-        return _metadata(fields) if "id" in fields else None
+        return _metadata(fields, location) if any(key in fields for key in _FIELDS) else None
     except _UNREADABLE as error:
-        warn(f"ignoring invalid octue metadata of {where}: {error}", stacklevel=3)
+        warn(f"ignoring invalid octue metadata of {location.url}: {error}", stacklevel=3)
         return None

@@ -305,7 +305,7 @@ def state_from_head(
         key.lower(): value for key, value in (head.get("Metadata") or {}).items()
     }
     spilled = keys_codec.is_spilled(user_metadata)
-    metadata = keys_codec.decode(user_metadata, location.url)
+    metadata = keys_codec.decode(user_metadata, location)
     if metadata is not None and spilled and read_sidecar:
         metadata = keys_codec.read_spilled(location, metadata)
     details = {

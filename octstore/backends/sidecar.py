@@ -65,12 +65,12 @@ class SidecarBackend(MetadataBackend):
         sidecar = self._sidecar(location)
         data = read_metadata_file(sidecar)
         if data is not None:
-            return load_sidecar(data, sidecar.url), _sidecar_version(data)
+            return load_sidecar(data, sidecar.url, location), _sidecar_version(data)
         octue_file = location.sibling(octue.DIRECTORY_FILE)
         data = read_metadata_file(octue_file)
         if data is None:
             return None, None
-        return octue.from_directory_file(data, location.name, octue_file.url), None
+        return octue.from_directory_file(data, location, octue_file.url), None
 
     def list(
         self, location: Location, *, recursive: bool = True, known: Known | None = None
@@ -148,13 +148,13 @@ class SidecarBackend(MetadataBackend):
         sidecar = self._sidecar(location)
         metadata, sidecar_version = None, None
         if sidecar.fs_path in documents:
-            metadata = load_sidecar(documents[sidecar.fs_path], sidecar.url)
+            metadata = load_sidecar(documents[sidecar.fs_path], sidecar.url, location)
             sidecar_version = _sidecar_version(documents[sidecar.fs_path])
         else:
             octue_file = location.sibling(octue.DIRECTORY_FILE)
             if octue_file.fs_path in documents:
                 metadata = octue.from_directory_file(
-                    documents[octue_file.fs_path], location.name, octue_file.url
+                    documents[octue_file.fs_path], location, octue_file.url
                 )
         return ObjectState(size, token, metadata=metadata, details={"sidecar": sidecar_version})
 

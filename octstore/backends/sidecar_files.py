@@ -23,7 +23,7 @@ from octstore.errors import (
 )
 from octstore.hashing import crc32c_bytes
 from octstore.location import Location
-from octstore.metadata import MAX_DOCUMENT_BYTES, Metadata
+from octstore.metadata import MAX_DOCUMENT_BYTES, Metadata, read_stored
 
 SIDECAR_VERSION = 1
 
@@ -68,9 +68,10 @@ def dump_sidecar(metadata: Metadata) -> bytes:
     return data
 
 
-def load_sidecar(data: bytes, where: str) -> Metadata | None:
-    """The metadata in a sidecar's bytes; None, with a warning, if they are not a sidecar
-    (not JSON, truncated, or holding metadata that is not valid).
+def load_sidecar(data: bytes, where: str, location: Location) -> Metadata | None:
+    """The metadata of ``location`` in a sidecar's bytes; None, with a warning, if they are
+    not a sidecar (not JSON, truncated, or holding metadata that is not valid). A sidecar
+    without an id (another tool wrote it) is read under the id derived from ``location``.
 
     Raises:
         OctstoreError: If the sidecar was written by a newer octstore.
@@ -89,7 +90,7 @@ def load_sidecar(data: bytes, where: str) -> Metadata | None:
             f"reads ({SIDECAR_VERSION}): upgrade octstore"
         )
     try:
-        return Metadata.model_validate(document)
+        return read_stored(document, location.derived_id)
     except InvalidMetadataError as error:
         warn(f"ignoring invalid octstore sidecar {where}: {error}", stacklevel=3)
         return None

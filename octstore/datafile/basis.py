@@ -9,7 +9,7 @@ from octstore.backends import ObjectState
 from octstore.errors import (
     InvalidMetadataError,
 )
-from octstore.metadata import Metadata
+from octstore.metadata import Metadata, id_is_stored
 from octstore.metadata.changes import MetadataChanges
 
 if TYPE_CHECKING:
@@ -56,7 +56,9 @@ def merge(
 ) -> Metadata:
     if stored is None:
         return given
-    if id_given and given.id != stored.id:
+    if not id_is_stored(stored):  # derived, as the given one is unless one was given
+        stored = stored.model_copy(update={"id": given.id})
+    elif id_given and given.id != stored.id:
         raise InvalidMetadataError(
             f"id {str(given.id)!r} differs from the stored id {str(stored.id)!r}: ids are "
             "immutable once stored; leave id out to use the stored one"
@@ -69,6 +71,14 @@ def merge(
         labels=stored.labels or given.labels,
         tags=stored.tags or given.tags,
     )
+
+
+def nothing_to_store(datafile: Datafile, changes: MetadataChanges) -> bool:
+    """Whether an ``update_metadata()`` with ``changes`` would store nothing: nothing
+    changed, and metadata read from storage is stored there, id and all (metadata another
+    tool stored without an id gets its id stored)."""
+    stored = datafile._basis
+    return changes.is_empty and datafile._basis_read and stored is not None and id_is_stored(stored)
 
 
 def set_basis(datafile: Datafile, stored: Metadata | None, *, read: bool = True) -> None:

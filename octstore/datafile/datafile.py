@@ -275,7 +275,7 @@ class Datafile(MetadataHolder, conversions.Conversions, OctueNames):
         copies.refuse_offline_write(self)
         names.check_writable(self._location)
         changes = basis.changes(self)
-        if changes.is_empty and self._basis_read and self._basis is not None:
+        if basis.nothing_to_store(self, changes):
             return
         check_document_size(self._metadata, self.path)
         basis.adopt(

@@ -21,7 +21,14 @@ Examples:
     True
 """
 
-from octstore.metadata.model import MAX_DOCUMENT_BYTES, Metadata, check_document_size
+from octstore.metadata.model import (
+    MAX_DOCUMENT_BYTES,
+    Metadata,
+    check_document_size,
+    id_is_stored,
+    read_stored,
+    under_id_of,
+)
 from octstore.metadata.values import (
     MAX_TAG_DEPTH,
     JsonValue,
@@ -40,6 +47,9 @@ __all__ = [
     "Metadata",
     "TagDict",
     "check_document_size",
+    "id_is_stored",
+    "read_stored",
+    "under_id_of",
     "validate_label",
     "validate_tag_name",
     "validate_tag_value",

@@ -32,7 +32,7 @@ from datetime import datetime
 from typing import Any
 
 from octstore.hashing import canonical_json
-from octstore.metadata import JsonValue, Metadata
+from octstore.metadata import JsonValue, Metadata, id_is_stored
 from octstore.redaction import get_logger
 
 __all__ = ["Attempt", "MetadataChanges", "MetadataUpdate", "as_changes", "attempts"]
@@ -62,7 +62,7 @@ class MetadataChanges:
 
     Attributes:
         id: The id to store where none is stored yet (a stored id always wins: ids are
-            immutable once stored).
+            immutable once stored; one derived because none is stored does not).
         labels_added: Labels to add.
         labels_removed: Labels to remove.
         tags_set: Tags to set, by name.
@@ -150,8 +150,9 @@ class MetadataChanges:
         tags.update(self.tags_set)
         if not isinstance(self.timestamp, _Unchanged):
             timestamp = self.timestamp
+        keeps_id = stored is not None and id_is_stored(stored) and not self.sets_id
         return Metadata(
-            id=stored.id if stored is not None and not self.sets_id else self.id,
+            id=stored.id if keeps_id and stored is not None else self.id,
             labels=labels,
             tags=tags,
             timestamp=timestamp,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import numbers
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from typing import Any, ClassVar
@@ -170,6 +170,37 @@ def _json_copy(value: JsonValue) -> JsonValue:
     if isinstance(value, dict):
         return {key: _json_copy(item) for key, item in value.items()}
     return value
+
+
+def read_stored(document: Mapping[str, Any], derived_id: Callable[[], uuid.UUID]) -> Metadata:
+    """The metadata in a stored ``document`` (a sidecar's, an object's keys, octue's).
+
+    Where the document has no id (another tool stored only labels, tags and a timestamp),
+    the id is the file's ``derived_id()`` (never a random one, so that every read agrees),
+    and :func:`id_is_stored` says it is not stored: the next write stores it.
+
+    Raises:
+        InvalidMetadataError: If the document is not valid metadata (a malformed id too).
+    """
+    if document.get("id") is not None:
+        return Metadata.model_validate(document)
+    metadata = Metadata.model_validate({**document, "id": derived_id()})
+    metadata.model_fields_set.discard("id")
+    return metadata
+
+
+def id_is_stored(metadata: Metadata) -> bool:
+    """Whether stored ``metadata`` (a backend's reading) has its id from storage, rather than
+    derived by :func:`read_stored` because none was stored."""
+    return "id" in metadata.model_fields_set
+
+
+def under_id_of(metadata: Metadata, owner: Metadata) -> Metadata:
+    """``metadata`` under ``owner``'s id, stored or not as ``owner``'s is."""
+    moved = metadata.model_copy(update={"id": owner.id})
+    if not id_is_stored(owner):
+        moved.model_fields_set.discard("id")
+    return moved
 
 
 #: The largest metadata document (as JSON) octstore writes, and reads back: far beyond any
