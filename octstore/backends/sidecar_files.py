@@ -41,12 +41,17 @@ def sidecar_name(name: str) -> str:
 
 #: The name of a dataset's manifest, in the dataset's root.
 DATASET_MANIFEST = ".octstore-dataset.json"
+#: How the documents behind a dataset's signed URLs are named, in the dataset's root:
+#: ``.octstore-signed-<hex>.json``.
+SIGNED_DATASET_PREFIX, SIGNED_DATASET_SUFFIX = ".octstore-signed-", ".json"
 
 
 def is_sidecar_name(name: str) -> bool:
     """Whether ``name`` is a metadata file (an octstore sidecar, lock or lease, a dataset
-    manifest, or octue's ``.octue``) rather than data."""
+    manifest or signed-URL document, or octue's ``.octue``) rather than data."""
     if name in (octue.DIRECTORY_FILE, DATASET_MANIFEST):
+        return True
+    if name.startswith(SIGNED_DATASET_PREFIX) and name.endswith(SIGNED_DATASET_SUFFIX):
         return True
     # ``.<data name><suffix>``, the data name not empty: ``.octstore.json`` itself is data
     suffixes = (_SUFFIX, _PENDING_SUFFIX, LOCK_SUFFIX, LEASE_SUFFIX)

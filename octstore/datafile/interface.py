@@ -15,6 +15,7 @@ from octstore.backends import MetadataBackend
 from octstore.datafile import basis, conversions
 from octstore.datafile.datafile import Datafile
 from octstore.datafile.linked import moved_to
+from octstore.datafile.linked import remote_location as remote_location_of
 from octstore.datafile.uploading import copy_within, same_filesystem
 from octstore.location import Location
 from octstore.metadata import Metadata
@@ -31,6 +32,7 @@ __all__ = [
     "location_of",
     "metadata_changed",
     "moved_to",
+    "remote_location_of",
     "same_filesystem",
     "store_id",
 ]

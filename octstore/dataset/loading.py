@@ -11,6 +11,7 @@ from typing import Any
 
 from octstore.backends import backend_for
 from octstore.datafile import Datafile, conversions, interface
+from octstore.dataset import signed
 from octstore.dataset.manifest import Manifest, read_manifest
 from octstore.dataset.updating import ListedStates
 from octstore.errors import InvalidPathError, NotFoundError, warn
@@ -46,6 +47,8 @@ def load(root: Location, *, recursive: bool) -> Loaded:
         InvalidPathError: If ``root`` cannot be listed (``https://``).
         NotFoundError: If ``root`` is a local path that is not a directory.
     """
+    if signed.is_signed(root):
+        return Loaded(*signed.load(root))
     if not lookup(root.protocol).listable:
         raise InvalidPathError(
             f"{root.url} cannot be listed as a dataset ({root.protocol} has no listing): "

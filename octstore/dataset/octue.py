@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from datetime import timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, cast
 
 from fsspec.callbacks import DEFAULT_CALLBACK, Callback
 
+from octstore.dataset import signed
 from octstore.hashing import canonical_json, crc32c_bytes
 from octstore.redaction import redact
+from octstore.signing import DEFAULT_EXPIRATION
 
 if TYPE_CHECKING:
     from octstore.dataset.dataset import Dataset
@@ -79,6 +82,24 @@ class OctueNames:
     ) -> TransferReport:
         """octue's name for ``download(local_dir)``."""
         return _dataset(self).download(local_directory, callback=callback)
+
+    def generate_signed_url(
+        self, expiration: timedelta | float = DEFAULT_EXPIRATION, *, credentials: Any = None
+    ) -> str:
+        """A URL from which ``Dataset(url)`` loads this dataset, its metadata and files, and
+        reads every file, with no credentials, until ``expiration`` has passed: a document
+        in the dataset's root (``.octstore-signed-<hex>.json``, left out of listings) names
+        each file by a signed URL of its own.
+
+        Args:
+            expiration: How long the URLs work: a ``timedelta``, or seconds.
+            credentials: For GCS, ``google.auth`` credentials that can sign.
+
+        Raises:
+            OctstoreError: If the dataset or one of its files is not in the cloud, or the
+                filesystem (or credentials) cannot sign.
+        """
+        return signed.sign(_dataset(self), expiration, credentials)
 
     def to_primitive(self) -> dict[str, Any]:
         """octue's serialised form: the dataset's own metadata and its files' paths (no
