@@ -45,3 +45,8 @@ def test_a_missing_attribute_raises_unless_asked_not_to() -> None:
 def test_an_action_the_type_lacks_is_an_error_naming_the_valid_ones() -> None:
     with pytest.raises(FilterError, match="gt"):
         Thing(age=23).satisfies(age__is_secret=True)
+
+
+def test_a_method_or_function_is_not_a_value_to_compare() -> None:
+    with pytest.raises(FilterError, match="no lookup compares"):
+        Thing(age=lambda: None).satisfies(age__equals=True)

@@ -80,3 +80,26 @@ def test_to_primitive_lists_the_files_and_deserialise_reads_it_back(tmp_path: Pa
     )
     assert [df.path for df in again] == primitive["files"]
     assert {df.name: df.labels for df in again}["a.csv"] == {"top"}
+
+
+def test_a_folder_octue_wrote_loads_with_the_datasets_own_metadata(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text("x")
+    octue_file = {
+        "dataset": {
+            "id": "5d2b9e2c-0c6e-4d8c-9d8e-6b1f3c1e2a77",
+            "name": "turbines",
+            "labels": {"_type": "set", "items": ["wind"]},
+            "tags": {"site": "north"},
+            "path": str(tmp_path),
+            "files": [str(tmp_path / "a.csv")],
+        },
+        "datafiles": {"a.csv": {"id": "9a1f9b26-6a48-4f2d-be80-468d3270d79b", "labels": []}},
+    }
+    (tmp_path / ".octue").write_text(json.dumps(octue_file))
+
+    dataset = Dataset(tmp_path)
+
+    assert (dataset.id, dataset.name) == ("5d2b9e2c-0c6e-4d8c-9d8e-6b1f3c1e2a77", "turbines")
+    assert (dataset.labels, dataset.tags) == ({"wind"}, {"site": "north"})
+    assert [df.id for df in dataset] == ["9a1f9b26-6a48-4f2d-be80-468d3270d79b"]
+    assert not (tmp_path / ".octstore-dataset.json").exists()  # a read writes nothing

@@ -19,7 +19,13 @@ from octstore.errors import warn
 from octstore.location import Location
 from octstore.metadata import Metadata, read_stored
 
-__all__ = ["DIRECTORY_FILE", "from_directory_file", "from_gcs_metadata", "stores_id"]
+__all__ = [
+    "DIRECTORY_FILE",
+    "dataset_fields",
+    "from_directory_file",
+    "from_gcs_metadata",
+    "stores_id",
+]
 
 #: The name of octue's per-directory metadata file.
 DIRECTORY_FILE = ".octue"
@@ -71,6 +77,24 @@ def from_directory_file(data: bytes, location: Location, where: str) -> Metadata
         return _metadata(_decode(entry), location)
     except _UNREADABLE as error:
         warn(f"ignoring invalid octue metadata {where}: {error}", stacklevel=3)
+        return None
+
+
+def dataset_fields(data: bytes, where: str) -> dict[str, Any] | None:
+    """A dataset's own id, name, labels and tags from the bytes of the ``.octue`` file in its
+    directory (its ``"dataset"`` entry), decoded; None if it has none or it is unreadable
+    (with a warning naming ``where``)."""
+    try:
+        entry = json.loads(data).get("dataset")
+        if not isinstance(entry, dict):
+            return None
+        decoded = _decode(entry)
+        fields = {key: decoded[key] for key in ("id", "name", "labels", "tags") if key in decoded}
+        if isinstance(fields.get("labels"), set):
+            fields["labels"] = sorted(fields["labels"])
+        return fields
+    except _UNREADABLE as error:
+        warn(f"ignoring unreadable octue dataset metadata {where}: {error}", stacklevel=3)
         return None
 
 

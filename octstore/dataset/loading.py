@@ -12,7 +12,7 @@ from typing import Any
 from octstore.backends import backend_for
 from octstore.datafile import Datafile, conversions, interface
 from octstore.dataset import signed
-from octstore.dataset.manifest import Manifest, read_manifest
+from octstore.dataset.manifest import Manifest, read_manifest, read_octue_dataset
 from octstore.dataset.updating import ListedStates
 from octstore.errors import InvalidPathError, NotFoundError, warn
 from octstore.location import Location
@@ -60,6 +60,8 @@ def load(root: Location, *, recursive: bool) -> Loaded:
         raise NotFoundError(f"{root.url} is not a directory: check the path")
     manifest = read_manifest(root)
     known = manifest.known(root) if manifest else None
+    if manifest is None and root.is_local:  # a folder octue wrote: its own metadata
+        manifest = read_octue_dataset(root)
     listing = backend_for(root).list(root, recursive=recursive, known=known)
     loaded = held((child, version, state) for child, state, version in listing)
     loaded.manifest = manifest.model_copy(update={"files": []}) if manifest else None

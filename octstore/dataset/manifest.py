@@ -20,7 +20,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from octstore import cache
-from octstore.backends import Known, backend_for
+from octstore.backends import Known, backend_for, octue
 from octstore.backends.sidecar_files import DATASET_MANIFEST
 from octstore.errors import warn
 from octstore.location import Location, relative_path, translate_errors
@@ -115,6 +115,25 @@ def read_manifest(root: Location) -> Manifest | None:
             "is loaded from its files; update_metadata() writes a new one",
             stacklevel=3,
         )
+        return None
+
+
+def read_octue_dataset(root: Location) -> Manifest | None:
+    """The dataset's own metadata that octue kept in the ``.octue`` file of a local dataset
+    directory, as a manifest with no files; None if there is none or it is not valid."""
+    where = root.child(octue.DIRECTORY_FILE)
+    try:
+        with open(where.url, "rb") as file:
+            data = file.read()
+    except OSError:
+        return None
+    fields = octue.dataset_fields(data, where.url)
+    if not fields or "id" not in fields:
+        return None
+    try:
+        return Manifest.model_validate(fields)
+    except ValueError as error:
+        warn(f"ignoring invalid octue dataset metadata {where.url}: {error}", stacklevel=3)
         return None
 
 

@@ -9,7 +9,6 @@ import json
 import uuid
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from octstore import signing
 from octstore.backends import backend_for
@@ -58,7 +57,7 @@ def sign(dataset: Dataset, expiration: timedelta | float, credentials: Any = Non
 
 def is_signed(root: Location) -> bool:
     """Whether ``root`` may be a signed dataset document's URL (a web URL with a query)."""
-    return root.protocol in ("http", "https") and bool(urlsplit(root.url).query)
+    return root.protocol in ("http", "https") and "?" in root.url
 
 
 def load(root: Location) -> tuple[Manifest, dict[str, Datafile]]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import numbers
 import operator
+import types
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime, time, timezone
 from functools import partial
@@ -217,6 +218,8 @@ def _actions_for(kind: type) -> dict[str, _Action]:
 
 
 def _find_actions(kind: type) -> dict[str, _Action]:
+    if issubclass(kind, _FUNCTIONS):  # a method named by mistake: nothing to compare
+        return {}
     if issubclass(kind, bool) or kind is type(None):
         return _ANY_ACTIONS
     if issubclass(kind, str):
@@ -231,6 +234,15 @@ def _find_actions(kind: type) -> dict[str, _Action]:
         return _COLLECTION_ACTIONS
     return _ANY_ACTIONS
 
+
+#: The types of functions and methods, whose values no lookup compares.
+_FUNCTIONS = (
+    types.FunctionType,
+    types.MethodType,
+    types.BuiltinFunctionType,
+    types.BuiltinMethodType,
+    partial,
+)
 
 _IS_COMPARED: dict[type, bool] = {}
 

@@ -102,6 +102,11 @@ class _Lookup:
         valid = sorted(_actions_for(type(value)))
         close = difflib.get_close_matches(action, valid, n=1)
         hint = f"; did you mean {attribute}__{close[0]}?" if close else ""
+        if not valid:
+            return FilterError(
+                f"lookup {self.key!r}: {attribute!r} of {obj!r} is a {kind}, which no lookup "
+                "compares: name an attribute that holds a value"
+            )
         return FilterError(
             f"lookup {self.key!r}: there is no action {action!r} for {attribute!r}, whose value "
             f"on {obj!r} is the {kind} {value!r}; the actions for {kind} values are: "
