@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from octstore import AlreadyExistsError, ConflictError, Datafile, OctstoreError
+from octstore import AlreadyExistsError, ConflictError, Datafile, Dataset, OctstoreError
 from tests.conftest import Backend
 
 REMOTE = ["memory", "s3", "gcs"]
@@ -464,3 +464,15 @@ def test_to_primitive_has_octues_keys_and_round_trips(tmp_path: Path) -> None:
         "_cloud_metadata",
     }  # fmt: skip
     assert Datafile.deserialise(primitive) == datafile
+
+
+@pytest.mark.parametrize("backend", ["s3", "gcs"], indirect=True)
+def test_uploading_an_unchanged_loaded_remote_file_makes_no_request(backend: Backend) -> None:
+    with make(backend, labels=["raw"]).open("w") as f:
+        f.write("content")
+    loaded = next(iter(Dataset(backend.root, storage_options=backend.storage_options)))
+
+    with backend.server.recording() as requests:
+        assert loaded.upload() == loaded.path
+
+    assert requests == []
