@@ -2,13 +2,15 @@
 until it expires (fsspec's ``sign``: an S3 presigned URL, a GCS V4 signed URL).
 
 Examples:
-    >>> from datetime import timedelta
+    >>> import math
+from datetime import timedelta
     >>> seconds_of(timedelta(hours=1))
     3600
 """
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 from typing import Any
 
@@ -28,7 +30,12 @@ def seconds_of(expiration: timedelta | float) -> int:
         InvalidArgumentError: If it is not positive.
     """
     seconds = expiration.total_seconds() if isinstance(expiration, timedelta) else expiration
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 1:
+    if (
+        isinstance(seconds, bool)
+        or not isinstance(seconds, (int, float))
+        or not math.isfinite(seconds)
+        or seconds < 1
+    ):
         raise InvalidArgumentError(
             f"expiration={expiration!r} is not a time to come: give a timedelta or a number "
             "of seconds of at least 1"
@@ -59,10 +66,11 @@ def sign(location: Location, expiration: timedelta | float, credentials: Any = N
             f"{location.url} cannot be signed: {location.protocol}:// has no signed URLs; "
             "upload it to S3 or GCS first"
         ) from None
-    except (AttributeError, ValueError, TypeError) as error:  # google-auth's "need a key"
+    except Exception as error:  # google-auth's "need a key", botocore's refusals, ...
         raise OctstoreError(
-            f"{location.url} could not be signed ({error}): signing needs credentials with "
-            "a private key, such as a service account's (GOOGLE_APPLICATION_CREDENTIALS), "
-            "or pass credentials="
+            f"{location.url} could not be signed for {seconds} seconds ({error}): signing "
+            "needs credentials that can sign (on GCS, a service account's private key: "
+            "GOOGLE_APPLICATION_CREDENTIALS, or credentials=; credentials= is for GCS only), "
+            "and S3 signs for a week at most"
         ) from None
     return url

@@ -157,3 +157,10 @@ def test_other_content_at_the_path_is_not_overwritten_unless_asked(
 def test_a_dataset_without_a_folder_cannot_take_a_path(source: Datafile) -> None:
     with pytest.raises(OctstoreError, match="no root"):
         Dataset().add(source, path_in_dataset="reading.dat")
+
+
+def test_making_a_dataset_with_files_copies_nothing(backend: Backend, source: Datafile) -> None:
+    ds = Dataset(backend.url("dataset"), files=[source], storage_options=backend.storage_options)
+
+    assert [df.path for df in ds] == [source.path]
+    assert not backend.fs.exists(backend.url("dataset", "reading.dat"))

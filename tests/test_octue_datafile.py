@@ -476,3 +476,88 @@ def test_uploading_an_unchanged_loaded_remote_file_makes_no_request(backend: Bac
         assert loaded.upload() == loaded.path
 
     assert requests == []
+
+
+# --- what a review found ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", REMOTE, indirect=True)
+def test_update_cloud_metadata_keeps_a_label_another_writer_added_there(
+    backend: Backend, tmp_path: Path
+) -> None:
+    datafile = local_file(tmp_path)
+    datafile.upload(backend.url("copy.csv"), storage_options=backend.storage_options)
+    theirs = make(backend, "copy.csv")
+    theirs.labels.add("reviewed")
+    theirs.update_metadata()
+    datafile.labels.add("mine")
+
+    datafile.update_cloud_metadata()
+
+    assert make(backend, "copy.csv").labels == {"raw", "reviewed", "mine"}
+    with datafile.open("a") as f:  # and a later upload is no conflict with our own change
+        f.write("1,2\n")
+    assert backend.read("copy.csv") == b"a,b\n1,2\n"
+
+
+@pytest.mark.parametrize("backend", REMOTE, indirect=True)
+def test_metadata_kept_by_an_upload_is_sent_by_the_next_one(
+    backend: Backend, tmp_path: Path
+) -> None:
+    backend.write("copy.csv", b"old")
+    datafile = local_file(tmp_path)
+    datafile.upload(
+        backend.url("copy.csv"), storage_options=backend.storage_options, update_metadata=False
+    )
+    assert make(backend, "copy.csv").labels == set()
+
+    datafile.upload()
+
+    assert make(backend, "copy.csv").labels == {"raw"}
+
+
+@pytest.mark.parametrize("backend", REMOTE, indirect=True)
+def test_a_conflicting_upload_says_where_the_content_is(backend: Backend, tmp_path: Path) -> None:
+    datafile = local_file(tmp_path)
+    datafile.upload(backend.url("copy.csv"), storage_options=backend.storage_options)
+    with make(backend, "copy.csv").open("w") as f:
+        f.write("theirs")
+    Path(datafile.path).write_text("mine")
+
+    with pytest.raises(ConflictError) as raised:
+        datafile.upload()
+
+    assert raised.value.kept_at == datafile.path
+    assert Path(raised.value.kept_at).read_text() == "mine"
+    assert "cloud_path = None" in str(raised.value)
+
+
+@pytest.mark.parametrize("backend", REMOTE, indirect=True)
+def test_a_cloud_path_given_to_the_constructor_never_replaces_other_content(
+    backend: Backend, tmp_path: Path
+) -> None:
+    backend.write("copy.csv", b"newer, in the cloud")
+    (tmp_path / "stale.csv").write_text("stale")
+
+    with pytest.raises(AlreadyExistsError, match="upload"):
+        Datafile(
+            tmp_path / "stale.csv",
+            cloud_path=backend.url("copy.csv"),
+            storage_options=backend.storage_options,
+        )
+
+    assert backend.read("copy.csv") == b"newer, in the cloud"
+
+
+@pytest.mark.parametrize("backend", ["gcs"], indirect=True)
+def test_a_move_within_gcs_is_one_rewrite_and_no_content_transfer(backend: Backend) -> None:
+    backend.write("data.csv", b"content")
+    datafile = make(backend, labels=["moved"])
+
+    with backend.server.recording() as requests:
+        datafile.upload(backend.url("elsewhere.csv"))
+
+    paths = [request["path"] for request in requests]
+    assert sum("rewriteTo" in path for path in paths) == 1
+    assert not any("alt=media" in path or "/upload/" in path for path in paths)
+    assert make(backend, "elsewhere.csv").labels == {"moved"}

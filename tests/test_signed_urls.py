@@ -5,6 +5,7 @@ neither signatures nor expiry, so there the URL's form and expiry are checked to
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -13,7 +14,15 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from octstore import AccessDeniedError, Datafile, Dataset, InvalidArgumentError, OctstoreError
+from octstore import (
+    AccessDeniedError,
+    Datafile,
+    Dataset,
+    FormatError,
+    InvalidArgumentError,
+    OctstoreError,
+    OctstoreWarning,
+)
 from tests.conftest import Backend
 
 CLOUD = ["s3", "gcs"]
@@ -172,3 +181,52 @@ def test_a_local_dataset_cannot_be_signed(tmp_path: Path) -> None:
 
     with pytest.raises(OctstoreError, match="upload"):
         Dataset(tmp_path).generate_signed_url()
+
+
+@pytest.mark.parametrize("backend", CLOUD, indirect=True)
+def test_a_signed_url_of_an_empty_file_reads_as_empty(backend: Backend) -> None:
+    url = written(backend, "empty.csv", "").generate_signed_url(60, **signer(backend))
+
+    with Datafile(url).open() as f:
+        assert f.read() == ""
+    assert Datafile(url).size == 0
+
+
+@pytest.mark.parametrize("backend", ["s3"], indirect=True)
+def test_metadata_a_signed_url_cannot_reach_is_said_so(backend: Backend) -> None:
+    datafile = written(backend)
+    datafile.tags["notes"] = "x" * 3000  # beyond S3's 2 KB: spills into a sidecar object
+    datafile.update_metadata()
+    url = datafile.generate_signed_url(60)
+
+    with pytest.warns(OctstoreWarning, match="sidecar object"):
+        shared = Datafile(url)
+
+    assert shared.id == datafile.id
+
+
+@pytest.mark.parametrize("backend", ["s3"], indirect=True)
+def test_signing_errors_are_octstore_errors(backend: Backend) -> None:
+    datafile = written(backend)
+
+    with pytest.raises(OctstoreError, match="GCS only"):
+        datafile.generate_signed_url(60, credentials=object())
+    with pytest.raises(InvalidArgumentError):
+        datafile.generate_signed_url(float("nan"))
+
+
+@pytest.mark.parametrize("backend", CLOUD, indirect=True)
+def test_a_signed_dataset_document_naming_anything_but_signed_urls_is_refused(
+    backend: Backend, tmp_path: Path
+) -> None:
+    written(backend, "a.csv")
+    url = Dataset(backend.root, storage_options=backend.storage_options).generate_signed_url(
+        60, **signer(backend)
+    )
+    name = urlsplit(url).path.rsplit("/", 1)[-1]
+    document = json.loads(backend.read(name))
+    document["files"][0]["path"] = str(tmp_path / "secret.txt")
+    backend.write(name, json.dumps(document).encode())
+
+    with pytest.raises(FormatError, match="not a signed URL"):
+        Dataset(url)

@@ -20,6 +20,7 @@ from fsspec.callbacks import DEFAULT_CALLBACK, Callback
 
 from octstore.errors import NotFoundError
 from octstore.location import Location, translate_errors
+from octstore.metadata import Metadata
 from octstore.metadata.changes import MetadataUpdate
 from octstore.protocols import lookup
 from octstore.state import ObjectState
@@ -118,6 +119,27 @@ class MetadataBackend(ABC):
         Raises:
             ConflictError: If a precondition does not hold; nothing was written.
         """
+
+    def copy(
+        self,
+        source: Location,
+        source_state: ObjectState,
+        destination: Location,
+        metadata: Metadata,
+        *,
+        if_matches: ObjectState | None = None,
+        if_absent: bool = False,
+    ) -> ObjectState | None:
+        """Copy the version ``source_state`` of ``source``, on this backend's filesystem, to
+        ``destination`` with whole ``metadata``, inside the storage service (no content
+        crosses the wire), under the same preconditions as :meth:`put`; or None where the
+        backend cannot do that in one conditional write (the caller then uses ``put``).
+
+        Raises:
+            ConflictError: If a precondition failed, or ``source`` changed; nothing was
+                written.
+        """
+        return None
 
     def consumes_source(self, location: Location) -> bool:
         """Whether ``put`` to ``location`` moves its ``source`` into place rather than reading

@@ -10,11 +10,11 @@ content's ``crc32c`` itself), so that:
   ``ifMetagenerationMatch``; ``ifGenerationMatch=0`` to create), so that neither another
   writer's content nor their metadata-only change is lost;
 - :meth:`GcsBackend.write_metadata` is one conditional metadata PATCH, no content moved;
+- :meth:`GcsBackend.copy` is one conditional rewrite inside GCS, content and metadata;
 - :meth:`GcsBackend.download` streams exactly the generation read (``generation=``).
 
 Custom metadata beyond 8 KiB spills into the sidecar object ``.<name>.octstore.json``,
-written after the object. Objects with octue's ``octue__*`` keys read as octstore's.
-"""
+written after the object; ``octue__*`` keys read as octstore's."""
 
 from __future__ import annotations
 
@@ -40,6 +40,7 @@ from octstore.backends.gcs_requests import (
     _resumable_upload,
     _state,
     _upload_errors,
+    rewrite,
     stored_metadata,
 )
 from octstore.backends.object_metadata import (
@@ -120,15 +121,12 @@ class GcsBackend(MetadataBackend):
         if_matches: ObjectState | None = None,
         if_absent: bool = False,
     ) -> ObjectState:
-        """Upload ``source`` with its metadata in one request GCS verifies by ``crc32c``.
-
-        ``source`` is left in place. Files over :data:`RESUMABLE_THRESHOLD` bytes go up in
-        chunks, so memory stays bounded. The metadata is applied to that of the state read
-        (``if_matches``, else read afresh: whole metadata keeps the stored id) and written
-        under its generation and metageneration. If the object changed meanwhile, changes
+        """Upload ``source`` (left in place; in chunks over :data:`RESUMABLE_THRESHOLD` bytes)
+        with its metadata in one request GCS verifies by ``crc32c``. The metadata is applied
+        to that of the state read (``if_matches``, else read afresh: whole metadata keeps the
+        stored id) and written under its generation and metageneration. If it changed, changes
         (or whole metadata without ``if_matches``) are applied again to what it holds now
-        and the upload retried; changes with ``if_matches`` only if its content did not
-        change.
+        and the upload retried; with ``if_matches``, only if its content did not change.
 
         Raises:
             ConflictError: If ``if_absent`` and the object exists, or ``if_matches`` and its
@@ -156,6 +154,24 @@ class GcsBackend(MetadataBackend):
                 raise ConflictError.content_changed(location.url, source)
             basis = fresh
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def copy(
+        self,
+        source: Location,
+        source_state: ObjectState,
+        destination: Location,
+        metadata: Metadata,
+        *,
+        if_matches: ObjectState | None = None,
+        if_absent: bool = False,
+    ) -> ObjectState | None:
+        """A rewrite inside GCS: content and metadata in one conditional request (None if
+        the metadata would spill, which is a second write)."""
+        keys, params = encode(metadata), _preconditions(if_matches, if_absent)
+        if encoded_size(keys) > METADATA_LIMIT:
+            return None
+        with translate_errors(destination.url, "copying to"):
+            return _state(rewrite(source, source_state, destination, keys, params), metadata)
 
     def _read_or_none(self, location: Location, *, read_sidecar: bool) -> ObjectState | None:
         try:

@@ -262,3 +262,62 @@ def _resumable_upload(
         with suppress(Exception):  # cancel the session so GCS forgets the partial content
             fs.call("DELETE", session)
         raise
+
+
+def rewrite(
+    source: Location,
+    source_state: ObjectState,
+    destination: Location,
+    keys: Mapping[str, str],
+    params: Mapping[str, str],
+) -> dict[str, Any]:
+    """Copy the version ``source_state`` of ``source`` to ``destination`` inside GCS (no
+    content crosses the wire), with custom metadata ``keys``, in one conditional request
+    (repeated with GCS's token for an object too large to copy in one): ``params`` are the
+    destination's preconditions.
+
+    Raises:
+        ConflictError: If a precondition failed, or ``source`` is no longer at
+            ``source_state``; nothing was written.
+    """
+    source_bucket, source_key = _bucket_and_key(source)
+    bucket, key = _bucket_and_key(destination)
+    body = {"metadata": dict(keys), "contentType": source_state.details.get("contentType")}
+    query = {**params, "ifSourceGenerationMatch": str(source_state.details["generation"])}
+    answer: dict[str, Any] = {}
+    while not answer.get("done"):
+        token = {"rewriteToken": answer["rewriteToken"]} if answer.get("rewriteToken") else {}
+        try:
+            answer = destination.fs.call(
+                "POST",
+                "b/{}/o/{}/rewriteTo/b/{}/o/{}",
+                source_bucket,
+                source_key,
+                bucket,
+                key,
+                json_out=True,
+                json=body,
+                **query,
+                **token,
+            )
+        except FileExistsError:  # gcsfs's reading of 412 Precondition Failed
+            raise ConflictError(
+                f"{destination.url} (or its source {source.url}) changed since it was read: "
+                "nothing was copied; read them again and copy again",
+                path=destination.url,
+            ) from None
+    resource: dict[str, Any] = answer["resource"]
+    if (resource.get("metadata") or {}) != keys:  # a server that kept the source's metadata
+        patch = dict.fromkeys(resource.get("metadata") or {}) | dict(keys)
+        resource = destination.fs.call(
+            "PATCH",
+            "b/{}/o/{}",
+            bucket,
+            key,
+            json_out=True,
+            json={"metadata": patch},
+            ifGenerationMatch=resource["generation"],
+            ifMetagenerationMatch=resource["metageneration"],
+        )
+    destination.fs.invalidate_cache(destination.fs_path)
+    return resource

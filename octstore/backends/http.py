@@ -14,15 +14,18 @@ from email.message import Message
 from typing import Any
 
 from octstore.backends import octue
-from octstore.backends.object_metadata import decode
+from octstore.backends.object_metadata import decode, is_spilled
 from octstore.backends.sidecar import SidecarBackend
 from octstore.backends.sidecar_files import _remote_version_token
-from octstore.errors import AccessDeniedError, BackendError, NotFoundError
+from octstore.errors import AccessDeniedError, BackendError, NotFoundError, warn
 from octstore.location import Location, translate_errors
 from octstore.metadata import Metadata
+from octstore.redaction import get_logger
 from octstore.state import ObjectState
 
 __all__ = ["HttpBackend"]
+
+get_logger("fsspec.http")  # its debug records quote whole URLs, signatures and all
 
 #: The prefixes of the headers a cloud object's user metadata comes back in.
 _META_PREFIXES = ("x-amz-meta-", "x-goog-meta-")
@@ -55,8 +58,11 @@ def _first_byte(location: Location) -> tuple[dict[str, str], int]:
                 headers = _lowered(response.headers)
                 response.read()
         except urllib.error.HTTPError as error:
-            raise _error(location, error) from None
-    total = headers.get("content-range", "").rpartition("/")[2]
+            if error.code != 416:
+                raise _error(location, error) from None
+            headers = _lowered(error.headers)  # no first byte: an empty object
+            headers["content-length"] = "0"  # (what there is, is the error's body)
+    total = headers.get("content-range", "").rpartition("/")[2]  # bytes 0-0/N, or */0
     size = int(total) if total.isdigit() else int(headers.get("content-length") or 0)
     return headers, size
 
@@ -72,6 +78,13 @@ def _metadata(headers: Mapping[str, str], location: Location) -> Metadata | None
         for prefix in _META_PREFIXES:
             if name.startswith(prefix):
                 keys[name[len(prefix) :]] = value
+    if is_spilled(keys):
+        warn(
+            f"{location.url} keeps its labels, tags and timestamp in a sidecar object that "
+            "its signed URL does not reach: reading its id only; sign the file with less "
+            "metadata, or read it with credentials",
+            stacklevel=4,
+        )
     return decode(keys, location) or octue.from_gcs_metadata(keys, location)
 
 

@@ -15,7 +15,7 @@ import click
 
 from octstore.cli.options import Settings, echo, exists
 from octstore.cli.root import cli
-from octstore.datafile import Datafile
+from octstore.datafile import Datafile, interface
 from octstore.dataset.transfer import fetch_all
 from octstore.hashing import crc32c_file
 
@@ -114,7 +114,7 @@ def _substitute(program: Sequence[str], paths: Sequence[str]) -> list[str]:
 
 
 def _run(settings: Settings, datafiles: list[Datafile], program: list[str]) -> int:
-    remote = [datafile for datafile in datafiles if datafile.cloud_path is not None]
+    remote = [datafile for datafile in datafiles if interface.is_remote(datafile)]
     if remote:
         with settings.progress("downloading", in_bytes=True) as callback:
             fetch_all(remote, callback=callback)

@@ -109,7 +109,7 @@ class Datafile(MetadataHolder, conversions.Conversions, OctueNames):
         stored = self._state.metadata if self._state else None
         self._metadata = basis.merge(stored, given, ignore_stored_metadata, id is not None)
         basis.set_basis(self, stored, read=not hypothetical)
-        linked.link(self, local_path=local_path, cloud_path=cloud_path)
+        uploading.link(self, local_path=local_path, cloud_path=cloud_path)
 
     # --- where it is ----------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ __all__ = [
     "copy_within",
     "current_state",
     "fetch",
+    "is_remote",
     "known_state",
     "local_copy_of",
     "location_of",
@@ -47,6 +48,11 @@ def assemble(
     """A datafile from parts already known (a listing, a manifest, a dict): no request.
     ``offline``: as ``Datafile``'s (by default, from ``OCTSTORE_OFFLINE``)."""
     return conversions.assemble(Datafile, location, metadata, state, offline)
+
+
+def is_remote(datafile: Datafile) -> bool:
+    """Whether ``datafile`` is a remote file (not a local one, even with a cloud copy)."""
+    return not datafile._location.is_local
 
 
 def location_of(datafile: Datafile) -> Location:

@@ -21,6 +21,7 @@ from octstore.errors import AlreadyExistsError, NotFoundError, OctstoreError
 from octstore.hashing import crc32c_file
 from octstore.location import Location
 from octstore.metadata import Metadata
+from octstore.metadata.changes import MetadataChanges
 from octstore.state import local_version_token
 
 if TYPE_CHECKING:
@@ -50,35 +51,6 @@ def token_of(path: str) -> str | None:
         return local_version_token(os.stat(path))
     except FileNotFoundError:
         return None
-
-
-def link(
-    datafile: Datafile,
-    *,
-    local_path: str | os.PathLike[str] | None,
-    cloud_path: str | None,
-) -> None:
-    """Carry out the ``local_path=`` and ``cloud_path=`` arguments of ``Datafile``."""
-    if local_path is not None:
-        set_local_path(datafile, local_path)
-    if cloud_path is None:
-        return
-    destination = Location(cloud_path, datafile._location.storage_options)
-    if not datafile._location.is_local:
-        if destination.url != datafile.path:
-            raise OctstoreError(
-                f"{datafile.path} is a remote file: its cloud_path is its path, not "
-                f"{destination.url}; upload(cloud_path) copies it there"
-            )
-        return
-    if destination.is_local:
-        raise OctstoreError(
-            f"cloud_path {destination.url} of {datafile.path} is a local path: give a URL such "
-            "as gs://bucket/key"
-        )
-    datafile._linked = Link(destination)
-    if os.path.isfile(datafile.path):  # octue's: the cloud copy is made at once
-        datafile.upload()
 
 
 def cloud_path(datafile: Datafile) -> str | None:
@@ -116,22 +88,31 @@ def cloud_copy_exists(datafile: Datafile) -> bool:
     return True
 
 
-def other_copy(datafile: Datafile, remote: bool) -> Datafile | None:
-    """The datafile itself if it is remote (or local, for ``remote=False``), else its linked
-    copy on that side with its metadata given (the stored id kept), else None."""
+def store_on_other_copy(datafile: Datafile, remote: bool) -> bool:
+    """Store ``datafile``'s metadata on its own side, if it is remote (or local, for
+    ``remote=False``), else on its linked copy on that side: the changes made since the two
+    last agreed, applied to what that copy stores now, so that another writer's changes
+    there are kept. False if it has no copy on that side."""
     if datafile._location.is_local != remote:
-        return datafile
-    if datafile._linked is None:
-        return None
-    location, metadata = datafile._linked.location, datafile._metadata
-    return type(datafile)(
-        location.url,
-        storage_options=location.storage_options,
-        labels=metadata.labels,
-        tags=metadata.tags,
-        timestamp=metadata.timestamp,
-        ignore_stored_metadata=True,
+        datafile.update_metadata()
+        return True
+    link = datafile._linked
+    if link is None:
+        return False
+    since = link.metadata if remote else datafile._basis
+    changes = MetadataChanges.between(since, datafile._metadata)
+    state = backend_for(link.location).write_metadata(
+        link.location, changes, if_matches=link.remote if remote else None
     )
+    if remote:  # the link's record of the cloud copy moves on, unless its content did
+        same = link.remote is not None and state.version_token == link.remote.version_token
+        datafile._linked = Link(
+            link.location,
+            link.local_token,
+            state if same else link.remote,
+            state.metadata if same else link.metadata,
+        )
+    return True
 
 
 def set_cloud_path(datafile: Datafile, url: str | None) -> None:
@@ -221,23 +202,22 @@ def _move_local(datafile: Datafile, path: str | os.PathLike[str] | None) -> None
         datafile._linked = Link(old.location, token, old.remote, old.metadata)
 
 
-def moved_to(datafile: Datafile, destination: Location) -> None:
+def moved_to(datafile: Datafile, destination: Location, written: ObjectState) -> None:
     """Record that ``datafile``'s content and metadata were just copied to ``destination``,
-    as octue's ``Dataset.add`` moves the datafile it is given: a remote file, or a local
-    one copied to another local path, is at ``destination`` from then on; a local file
-    copied to a remote one has it as its cloud copy, and a remote file copied to a local
-    path has it as its local copy."""
-    state = backend_for(destination).stat(destination)
+    whose state the copy's write returned (``written``), as octue's ``Dataset.add`` moves
+    the datafile it is given: a remote file, or a local one copied to another local path,
+    is at ``destination`` from then on; a local file copied to a remote one has it as its
+    cloud copy, and a remote file copied to a local path has it as its local copy (of the
+    version that was copied: the state the copy read)."""
     if datafile._location.is_local == destination.is_local:
         datafile._location = destination
         datafile._content_hash = None
-        basis.adopt(datafile, state)
+        basis.adopt(datafile, written)
     elif destination.is_local:  # a remote file's local copy
-        datafile._linked = Link(destination, token_of(destination.url), datafile._current())
+        copied = datafile._state or datafile._current()
+        datafile._linked = Link(destination, token_of(destination.url), copied)
     else:  # a local file's cloud copy
-        token = token_of(datafile.path)
-        metadata = datafile._metadata.model_copy(deep=True)
-        datafile._linked = Link(destination, token, state, metadata)
+        datafile._linked = Link(destination, token_of(datafile.path), written, written.metadata)
 
 
 def after_write(datafile: Datafile) -> None:

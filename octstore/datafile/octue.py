@@ -79,35 +79,33 @@ class OctueNames:
 
     def update_cloud_metadata(self) -> None:
         """Store the metadata in the cloud object: ``update_metadata()`` of a remote file, or
-        of the cloud copy a local file was uploaded to (``cloud_path``).
+        the changes made since the last upload, applied to what the cloud copy a local file
+        was uploaded to (``cloud_path``) stores now.
 
         Raises:
             OctstoreError: For a local file with no ``cloud_path``.
         """
-        cloud = linked.other_copy(_datafile(self), remote=True)
-        if cloud is None:
+        if not linked.store_on_other_copy(_datafile(self), remote=True):
             raise OctstoreError(
                 f"{_datafile(self).path} is a local file with no cloud_path to store its "
                 "metadata at: upload(cloud_path) it first, or call update_metadata() to store "
                 "it locally"
             )
-        cloud.update_metadata()
 
     def update_local_metadata(self) -> None:
         """Store the metadata in the local sidecar file: ``update_metadata()`` of a local
-        file, or of the local copy a remote file was given (``local_path=``).
+        file, or the changes made since it was read, in the sidecar of the local copy a
+        remote file was given (``local_path=``).
 
         Raises:
             OctstoreError: For a remote file with no local copy of its own.
         """
-        local = linked.other_copy(_datafile(self), remote=False)
-        if local is None:
+        if not linked.store_on_other_copy(_datafile(self), remote=False):
             raise OctstoreError(
                 f"{_datafile(self).path} is a remote file with no local copy to store its metadata "
                 "beside: set its local_path first, or call update_metadata() to store it in "
                 "the cloud"
             )
-        local.update_metadata()
 
     def generate_signed_url(
         self, expiration: timedelta | float = DEFAULT_EXPIRATION, *, credentials: Any = None

@@ -14,16 +14,47 @@ from typing import TYPE_CHECKING, Any
 from fsspec.callbacks import DEFAULT_CALLBACK, Callback
 
 from octstore import cache
-from octstore.backends import ObjectState, backend_for
-from octstore.datafile import basis, names
+from octstore.backends import MetadataBackend, ObjectState, backend_for
+from octstore.datafile import basis, linked, names
 from octstore.datafile.linked import Link, token_of
-from octstore.errors import ConflictError, NotFoundError, OctstoreError
+from octstore.errors import AlreadyExistsError, ConflictError, NotFoundError, OctstoreError
 from octstore.hashing import crc32c_file
 from octstore.location import Location, translate_errors
 from octstore.metadata import Metadata
+from octstore.metadata.changes import MetadataUpdate
 
 if TYPE_CHECKING:
     from octstore.datafile.datafile import Datafile
+
+
+def link(
+    datafile: Datafile,
+    *,
+    local_path: str | os.PathLike[str] | None,
+    cloud_path: str | None,
+) -> None:
+    """Carry out the ``local_path=`` and ``cloud_path=`` arguments of ``Datafile``."""
+    if local_path is not None:
+        linked.set_local_path(datafile, local_path)
+    if cloud_path is None:
+        return
+    destination = Location(cloud_path, datafile._location.storage_options)
+    if not datafile._location.is_local:
+        if destination.url != datafile.path:
+            raise OctstoreError(
+                f"{datafile.path} is a remote file: its cloud_path is its path, not "
+                f"{destination.url}; upload(cloud_path) copies it there"
+            )
+        return
+    if destination.is_local:
+        raise OctstoreError(
+            f"cloud_path {destination.url} of {datafile.path} is a local path: give a URL such "
+            "as gs://bucket/key"
+        )
+    datafile._linked = Link(destination)
+    if os.path.isfile(datafile.path):  # octue's: the cloud copy is made at once, but
+        # never over other content there (a re-run script must not push a stale file)
+        _upload_local(datafile, None, True, DEFAULT_CALLBACK, None, overwrite=False)
 
 
 def upload(
@@ -60,7 +91,11 @@ def _upload_local(
     update_metadata: bool,
     callback: Callback,
     storage_options: dict[str, Any] | None,
+    *,
+    overwrite: bool = True,
 ) -> str:
+    """Carry out :meth:`Datafile.upload` of a local file (``overwrite``: replace another
+    file found at a destination never synchronised with, conditionally on its state)."""
     link = datafile._linked
     if url is None and link is None:
         raise OctstoreError(
@@ -83,8 +118,27 @@ def _upload_local(
         if link.local_token == token:
             datafile._linked = link
             return destination.url
-    state = _put(datafile, destination, update_metadata, link.remote, callback)
-    datafile._linked = Link(destination, token, state, datafile._metadata.model_copy(deep=True))
+        if link.remote is not None and not overwrite and link.remote.crc32c == datafile.hash_value:
+            # the same content: linked, and the metadata left as it is there
+            datafile._linked = Link(destination, token, link.remote, link.remote.metadata)
+            return destination.url
+        if link.remote is not None and not overwrite:
+            raise AlreadyExistsError(
+                f"{destination.url} holds other content than {datafile.path}: nothing was "
+                "written; upload(cloud_path) replaces it, or Datafile(cloud_path) reads it"
+            )
+    try:
+        state = _put(datafile, destination, update_metadata, link.remote, callback)
+    except ConflictError:
+        raise ConflictError(
+            f"{destination.url} changed since {datafile.path} was last uploaded there, so "
+            "nothing was sent (the local file is as it was): read the cloud copy "
+            "(Datafile(cloud_path)) and merge, or set cloud_path = None and upload(cloud_path) "
+            "again to replace it",
+            path=destination.url,
+            kept_at=datafile.path,
+        ) from None
+    datafile._linked = Link(destination, token, state, state.metadata)
     return destination.url
 
 
@@ -95,9 +149,8 @@ def _found_there(datafile: Datafile, destination: Location, token: str) -> Link 
         state = backend_for(destination).stat(destination)
     except NotFoundError:
         return None
-    metadata = datafile._metadata
-    held = state.crc32c == datafile.hash_value and state.metadata == metadata
-    return Link(destination, token if held else None, state, metadata.model_copy(deep=True))
+    held = state.crc32c == datafile.hash_value and state.metadata == datafile._metadata
+    return Link(destination, token if held else None, state, state.metadata)
 
 
 def _put(
@@ -108,28 +161,50 @@ def _put(
     callback: Callback,
 ) -> ObjectState:
     """Write ``datafile``'s content and metadata (or, without ``update_metadata``, the
-    metadata ``destination`` has) to ``destination``, conditional on ``if_matches``."""
+    metadata ``destination`` has) to ``destination``, conditional on ``if_matches`` (None:
+    created, or, for a destination never synchronised with, on the state read now)."""
     names.check_writable(destination)
     backend = backend_for(destination)
     metadata = datafile._metadata
+    if if_matches is None:
+        with contextlib.suppress(NotFoundError):
+            if_matches = backend.stat(destination)
     if not update_metadata:
-        try:
-            metadata = backend.stat(destination).metadata or Metadata(id=metadata.id)
-        except NotFoundError:
-            metadata = Metadata(id=metadata.id)
+        metadata = (if_matches.metadata if if_matches else None) or Metadata(id=metadata.id)
     if same_filesystem(datafile._location, destination):
-        return copy_within(datafile, destination, metadata, if_matches, callback)
+        copied = copy_within(datafile, destination, metadata, if_matches, callback)
+        if copied is not None:
+            return copied
     # its content as stored (not a local copy's edits, which upload() sends there)
     local = datafile._location.is_local
     source = datafile.path if local else datafile._fetch(datafile._current())
-    staged = cache.staging_path(datafile.name)
+    return _put_file(backend, destination, source, metadata, if_matches, callback)
+
+
+def _put_file(
+    backend: MetadataBackend,
+    destination: Location,
+    source: str,
+    metadata: MetadataUpdate,
+    if_matches: ObjectState | None,
+    callback: Callback,
+) -> ObjectState:
+    """Write a copy of the local file ``source`` to ``destination``, hashed as copied (so the
+    stored CRC32C is the content's even if ``source`` changes meanwhile), conditional on
+    ``if_matches`` (None: created)."""
+    staged = cache.staging_path(os.path.basename(source))
     try:
-        with translate_errors(datafile.path, "reading"):
+        with translate_errors(source, "reading"):
             shutil.copyfile(source, staged)  # the backend may consume its source
         size = os.path.getsize(staged)
         callback.set_size(size)
         state = backend.put(
-            destination, staged, metadata, crc32c=datafile.hash_value, if_matches=if_matches
+            destination,
+            staged,
+            metadata,
+            crc32c=crc32c_file(staged),
+            if_matches=if_matches,
+            if_absent=if_matches is None,
         )
         callback.absolute_update(size)
     finally:
@@ -154,24 +229,24 @@ def copy_within(
     metadata: Metadata,
     if_matches: ObjectState | None,
     callback: Callback = DEFAULT_CALLBACK,
-) -> ObjectState:
-    """Copy a remote datafile to ``destination`` on its own filesystem (a server-side copy:
-    no content crosses the wire), then store ``metadata`` there."""
+) -> ObjectState | None:
+    """Copy a remote datafile's current version to ``destination`` on its own filesystem,
+    inside the storage service (no content crosses the wire), with ``metadata``, in one write
+    conditional on ``if_matches`` (None: created); None where the backend cannot (the
+    caller then uploads a copy)."""
     state = datafile._current()
-    backend = backend_for(destination)
-    if if_matches is not None:
-        current = backend.stat(destination)
-        if current.version_token != if_matches.version_token:
-            raise ConflictError(
-                f"{destination.url} changed since {datafile.path} was last copied there: "
-                "nothing was copied; read it again, or copy to another path",
-                path=destination.url,
-            )
     callback.set_size(state.size)
-    with translate_errors(destination.url, "copying to"):
-        datafile._location.fs.copy(datafile._location.fs_path, destination.fs_path)
-    callback.absolute_update(state.size)
-    return backend.write_metadata(destination, metadata)
+    copied = backend_for(destination).copy(
+        datafile._location,
+        state,
+        destination,
+        metadata,
+        if_matches=if_matches,
+        if_absent=if_matches is None,
+    )
+    if copied is not None:
+        callback.absolute_update(state.size)
+    return copied
 
 
 def _send_local_copy(datafile: Datafile, callback: Callback) -> None:
@@ -183,23 +258,18 @@ def _send_local_copy(datafile: Datafile, callback: Callback) -> None:
     token = token_of(link.location.url)
     if token is None or token == link.local_token:
         return
-    backend = datafile._backend
-    staged = cache.staging_path(datafile.name)
+    changes = basis.changes(datafile)
     try:
-        shutil.copyfile(link.location.url, staged)
-        size = os.path.getsize(staged)
-        callback.set_size(size)
-        changes = basis.changes(datafile)
-        state = backend.put(
-            datafile._location,
-            staged,
-            changes,
-            crc32c=crc32c_file(link.location.url),
-            if_matches=link.remote,
+        state = _put_file(
+            datafile._backend, datafile._location, link.location.url, changes, link.remote, callback
         )
-        callback.absolute_update(size)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(staged)
+    except ConflictError:
+        raise ConflictError(
+            f"{datafile.path} changed since its local copy {link.location.url} was made, so "
+            "your edits there were not sent (they are still there): merge them into the new "
+            "version, or write them elsewhere",
+            path=datafile.path,
+            kept_at=link.location.url,
+        ) from None
     basis.adopt(datafile, state)
     datafile._linked = Link(link.location, token, state)

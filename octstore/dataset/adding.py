@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from octstore.datafile import Datafile, interface, names
-from octstore.dataset.transfer import copy_one
+from octstore.dataset.transfer import copy_one_state
 from octstore.errors import InvalidArgumentError, OctstoreError, UnsafePathError
 from octstore.location import Location, relative_path
 
@@ -91,6 +91,6 @@ def copy_into(
         ) from None
     destination = root.child(relative)
     names.check_writable(destination)  # not a name octstore keeps for its own files
-    copy_one(datafile, destination, overwrite=overwrite)
-    interface.moved_to(datafile, destination)
+    _, written = copy_one_state(datafile, destination, overwrite=overwrite)
+    interface.moved_to(datafile, destination, written)
     return destination

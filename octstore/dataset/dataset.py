@@ -51,8 +51,8 @@ class Dataset(RootHolder, MetadataHolder, OctueNames):
             directory that does not exist yet is an empty dataset (with an
             ``OctstoreWarning``), made when something is written into it. A place with no
             files warns that the dataset is empty, as octue does.
-        files: Datafiles to hold (``Datafile`` objects, paths or URLs, or ``to_dict``
-            dicts), in addition to those under ``path``.
+        files: Datafiles to hold where they are (``Datafile`` objects, paths or URLs, or
+            ``to_dict`` dicts), in addition to those under ``path``.
         recursive: Load the files in subdirectories of ``path`` too.
         name: The dataset's name; by default the last part of ``path``.
         id: The dataset's UUID; generated when not given.
@@ -89,8 +89,9 @@ class Dataset(RootHolder, MetadataHolder, OctueNames):
         self._files: dict[str, Datafile] = loaded.files if loaded else {}
         # Each listed file's state with the listing version it was read at: the manifest.
         self._listed: updating.ListedStates = loaded.listed if loaded else {}
-        for file in files:
-            self.add(file)
+        for file in files:  # held where they are: making a dataset copies nothing
+            datafile = adding.datafile_of(file, self._storage_options)
+            self._files[datafile.path] = datafile
         if loaded and self._location and not self._files:
             loading.warn_empty(self._location, loaded.missing, stacklevel=2)
 

@@ -74,14 +74,14 @@ def carry_out(
 def _written_for(file: FilePlan) -> contextlib.AbstractContextManager[None]:
     """How durably ``file``'s local copy is written: a copy of remote content, which a
     verified download rebuilds, without waiting for the disk (:func:`cache.rebuildable`)."""
-    if file.destination.is_local and file.source.cloud_path is not None:
+    if file.destination.is_local and interface.is_remote(file.source):
         return cache.rebuildable()
     return contextlib.nullcontext()
 
 
 def write_back_id(datafile: Datafile, metadata: Metadata) -> None:
     """Give a local source the id its copy has (the destination's, which won)."""
-    if datafile.cloud_path is not None or datafile.id == str(metadata.id):
+    if interface.is_remote(datafile) or datafile.id == str(metadata.id):
         return
     interface.store_id(datafile, metadata.id)
 
@@ -108,7 +108,7 @@ def _downloads_on_loop(file: FilePlan) -> bool:
     return (
         file.action == "copy"
         and file.destination.is_local
-        and file.source.cloud_path is not None
+        and interface.is_remote(file.source)
         and interface.backend_of(file.source).async_downloads
     )
 
@@ -166,7 +166,7 @@ def local_content(
     """A local file with ``datafile``'s content that ``put`` to ``destination`` may consume,
     and its CRC32C. Remote content is copied from the cache or downloaded straight to it."""
     consumes = backend_for(destination).consumes_source(destination)
-    if datafile.cloud_path is None and not consumes:
+    if not interface.is_remote(datafile) and not consumes:
         yield datafile.path, datafile.hash_value
         return
     if destination.is_local:  # beside it, so that putting it in place is a rename
@@ -175,7 +175,7 @@ def local_content(
     else:
         target = cache.staging_path(destination.name)
     try:
-        if datafile.cloud_path is None:
+        if not interface.is_remote(datafile):
             cache.copy_file(datafile.path, target)
             crc32c = crc32c_file(target)
         else:

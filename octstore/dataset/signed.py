@@ -77,6 +77,8 @@ def load(root: Location) -> tuple[Manifest, dict[str, Datafile]]:
         files = {}
         for entry in document["files"]:
             location = Location(entry["path"])
+            if not is_signed(location):  # never a local path, or a bucket by credentials
+                raise ValueError(f"a file entry is not a signed URL: {location.url}")
             metadata = Metadata.model_validate({k: entry.get(k) for k in _FIELDS if k in entry})
             files[location.url] = interface.assemble(location, metadata, None)
     except (ValueError, KeyError, TypeError) as error:

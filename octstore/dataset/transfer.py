@@ -210,15 +210,23 @@ def copy_one(
         AlreadyExistsError: If ``overwrite`` is False and ``destination`` has other content.
         ConflictError: If the file at ``destination`` changed while it was being written.
     """
+    return copy_one_state(datafile, destination, overwrite=overwrite)[0]
+
+
+def copy_one_state(
+    datafile: Datafile, destination: Location, *, overwrite: bool = True
+) -> tuple[TransferReport, ObjectState]:
+    """:func:`copy_one`, and the state of ``destination`` its write returned (or found)."""
     try:
         existing: ObjectState | None = backend_for(destination).stat(destination)
     except NotFoundError:
         existing = None
     report = TransferReport(destination.url)
-    report._record(destination.url, *_copy(datafile, destination, existing, overwrite=overwrite))
+    outcome, size, state = _copy(datafile, destination, existing, overwrite=overwrite)
+    report._record(destination.url, outcome, size)
     if destination.url != datafile.path:
         write_back_id(datafile, resolved_metadata(datafile, destination, existing))
-    return report
+    return report, state
 
 
 def fetch_all(
@@ -235,7 +243,7 @@ def fetch_all(
     report = TransferReport(None)
 
     def fetch(datafile: Datafile, child: Callback) -> tuple[str, Outcome, int]:
-        if datafile.cloud_path is None:
+        if not interface.is_remote(datafile):
             return datafile.path, "skipped", 0
         state = interface.current_state(datafile)
         if cache.is_cached(interface.location_of(datafile), state):
@@ -244,7 +252,7 @@ def fetch_all(
         return datafile.path, "transferred", state.size
 
     def size(datafile: Datafile) -> int:
-        return datafile.size if datafile.cloud_path is not None else 0
+        return datafile.size if interface.is_remote(datafile) else 0
 
     _run(fetch, datafiles, report, callback, concurrency, size=size)
     return report
@@ -298,28 +306,28 @@ def _copy(
     existing: ObjectState | None,
     *,
     overwrite: bool = True,
-) -> tuple[Outcome, int]:
+) -> tuple[Outcome, int, ObjectState]:
     """Copy one datafile's content and metadata to ``destination`` (whose state is
-    ``existing``), writing only what differs."""
+    ``existing``), writing only what differs; and the destination's state after it."""
     backend = backend_for(destination)
     metadata = resolved_metadata(datafile, destination, existing)
     if existing is not None and holds(destination, existing, datafile):
         if existing.metadata == metadata:
-            return "skipped", 0
-        backend.write_metadata(destination, metadata, if_matches=existing)
-        return "metadata", 0
+            return "skipped", 0, existing
+        return "metadata", 0, backend.write_metadata(destination, metadata, if_matches=existing)
     if existing is not None and not overwrite:
         raise AlreadyExistsError(
             f"{destination.url} exists with other content than {datafile.path}: overwrite it "
             "(overwrite=True, or --overwrite at the command line), or copy it elsewhere"
         )
     if interface.same_filesystem(interface.location_of(datafile), destination):
-        # a server-side copy: no content crosses the wire
-        state = interface.copy_within(datafile, destination, metadata, existing)
-        return "transferred", state.size
+        # a copy inside the storage service, where it can be one conditional write
+        copied = interface.copy_within(datafile, destination, metadata, existing)
+        if copied is not None:
+            return "transferred", copied.size, copied
     with local_content(datafile, destination) as (source, crc32c):
         size = os.path.getsize(source)
-        backend.put(
+        state = backend.put(
             destination,
             source,
             metadata,
@@ -327,4 +335,4 @@ def _copy(
             if_matches=existing,
             if_absent=existing is None,
         )
-    return "transferred", size
+    return "transferred", size, state
