@@ -1,9 +1,8 @@
 """Signed URLs: a link to one remote file that anyone holding it may read, without credentials,
-until it expires (fsspec's ``sign``: an S3 presigned URL, a GCS V4 signed URL).
+until it expires (fsspec's ``sign``: an S3 presigned URL, a GCS signed URL).
 
 Examples:
-    >>> import math
-from datetime import timedelta
+    >>> from datetime import timedelta
     >>> seconds_of(timedelta(hours=1))
     3600
 """
