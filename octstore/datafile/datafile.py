@@ -21,7 +21,8 @@ from typing import Any
 from fsspec.callbacks import DEFAULT_CALLBACK, Callback
 
 from octstore.backends import MetadataBackend, ObjectState, backend_for
-from octstore.datafile import basis, conversions, copies, linked, names, opening, uploading
+from octstore.datafile import basis, conversions, copies, linked, names, uploading
+from octstore.datafile.content import ContentAccess
 from octstore.datafile.octue import OctueNames, either
 from octstore.errors import NotFoundError
 from octstore.location import Location, translate_errors
@@ -32,7 +33,7 @@ from octstore.redaction import redact
 __all__ = ["Datafile"]
 
 
-class Datafile(MetadataHolder, conversions.Conversions, OctueNames):
+class Datafile(MetadataHolder, ContentAccess, conversions.Conversions, OctueNames):
     """A file at a local path or any fsspec URL, with labels, tags, a timestamp and an id.
 
     Args:
@@ -284,37 +285,6 @@ class Datafile(MetadataHolder, conversions.Conversions, OctueNames):
         )
 
     # --- content --------------------------------------------------------------------------
-
-    def open(
-        self, mode: str = "r", *, download: bool = False, **kwargs: Any
-    ) -> contextlib.AbstractContextManager[Any]:
-        """Open the content like the builtin ``open``, as a context manager.
-
-        Reading a remote file downloads it into the cache first (once per version). Writing
-        goes to a temporary copy that, on a clean exit, replaces the content in one step with
-        the metadata, only if the file did not change meanwhile; if the block raises, nothing
-        is written. Metadata changed inside the block is stored on a clean exit.
-
-        HDF5 files (``.h5``, ``.hdf5``) open as an ``h5py.File`` in h5py's modes (extra
-        ``hdf5``); from S3 or GCS only the parts h5py reads are fetched, unless a copy is
-        cached or ``download`` is set (:mod:`octstore.datafile.hdf5`).
-
-        Args:
-            mode: A builtin mode (``r``, ``w``, ``a``, ``x``, with ``b``/``t``, ``+``), or
-                h5py's for HDF5 files.
-            download: Read a remote HDF5 file from a local copy in the cache, not in parts.
-            **kwargs: Passed to the builtin ``open`` (``encoding``, ...) or ``h5py.File``.
-
-        Raises:
-            InvalidModeError: For a mode the builtin (or h5py) would refuse.
-            NotFoundError: When reading (``r``, ``r+``) a file that does not exist.
-            AlreadyExistsError: For ``x`` modes when the file exists.
-            ConflictError: When the remote file changed since it was read (your content is
-                kept, and the error says where).
-            IntegrityError: When a remote HDF5 file read in parts changed meanwhile.
-        """
-        self._mode = mode
-        return opening.open_content(self, mode, download, **kwargs)
 
     def download(
         self,

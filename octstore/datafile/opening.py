@@ -13,6 +13,7 @@ from typing import IO, TYPE_CHECKING, Any
 from octstore import cache
 from octstore.backends import ObjectState
 from octstore.datafile import basis, copies, hdf5, linked, names
+from octstore.datafile.openfile import OpenFile
 from octstore.datafile.ranges import VersionFile
 from octstore.errors import (
     AccessDeniedError,
@@ -60,32 +61,48 @@ class PendingWrite:
     submitted: bool = False  # the write-back was attempted: the copy must then survive
 
 
-@contextlib.contextmanager
-def open_content(datafile: Datafile, mode: str, download: bool, **kwargs: Any) -> Iterator[Any]:
-
+def open_content(datafile: Datafile, mode: str, download: bool, **kwargs: Any) -> OpenFile:
+    """The content opened in ``mode``: see ``Datafile.open``."""
     is_hdf5 = hdf5.is_hdf5(datafile.name, mode)
     if is_hdf5:
         kind, writes = hdf5.parse_mode(mode, datafile.path, kwargs)
     else:
         kind, writes = parse_mode(mode, datafile.path)
+    if writes:
+        opening = writing(datafile, mode, kind, is_hdf5, **kwargs)
+    else:
+        opening = reading(datafile, mode, is_hdf5, download, **kwargs)
+    return OpenFile(opening, datafile.path, writes=writes)
+
+
+@contextlib.contextmanager
+def reading(
+    datafile: Datafile, mode: str, is_hdf5: bool, download: bool, **kwargs: Any
+) -> Iterator[Any]:
+    """The content, read; metadata changed meanwhile is stored on a clean exit."""
     before = datafile._metadata.model_copy(deep=True)
-    if not writes:
-        if is_hdf5:
-            reading = open_hdf5_for_reading(datafile, download, **kwargs)
-        else:
-            reading = open_for_reading(datafile, mode, **kwargs)
-        with reading as file:
-            yield file
-        if datafile._metadata != before:
-            datafile.update_metadata()
-        return
+    if is_hdf5:
+        opened = open_hdf5_for_reading(datafile, download, **kwargs)
+    else:
+        opened = open_for_reading(datafile, mode, **kwargs)
+    with opened as file:
+        yield file
+    if datafile._metadata != before:
+        datafile.update_metadata()
+
+
+@contextlib.contextmanager
+def writing(
+    datafile: Datafile, mode: str, kind: str, is_hdf5: bool, **kwargs: Any
+) -> Iterator[Any]:
+    """A temporary copy to write to, which replaces the content on a clean exit."""
     with writable_copy(datafile, kind) as pending:
         if is_hdf5:
             local_mode = "r+" if pending.copied else "w"
-            writing = hdf5.open_file(pending.temporary, local_mode, datafile.path, **kwargs)
+            opened = hdf5.open_file(pending.temporary, local_mode, datafile.path, **kwargs)
         else:
-            writing = open(pending.temporary, mode.replace("x", "w"), **kwargs)  # noqa: SIM115
-        with writing as file:
+            opened = open(pending.temporary, mode.replace("x", "w"), **kwargs)  # noqa: SIM115
+        with opened as file:
             yield file
         write_back(datafile, pending)
     linked.after_write(datafile)
