@@ -25,6 +25,7 @@ from octstore.errors import (
     NotFoundError,
     OctstoreError,
 )
+from octstore.path_objects import PathArgument, read_path
 from octstore.protocols import canonical, lookup
 from octstore.redaction import get_logger, redact, remember_secrets
 
@@ -45,9 +46,12 @@ class Location:
     """A local path or fsspec URL, made canonical.
 
     Args:
-        path: A local path (``data/x.csv``, ``~/x.csv``, ``file:///x.csv``) or a URL
-            (``s3://bucket/key``, ``gs://bucket/key``, ``memory://dir/x``, ...).
-        storage_options: Keyword arguments for the fsspec filesystem (credentials, endpoint).
+        path: A local path (``data/x.csv``, ``~/x.csv``, ``file:///x.csv``, a
+            ``pathlib.Path``), a URL (``s3://bucket/key``, ``memory://dir/x``, ...), a
+            ``upath.UPath``, a ``cloudpathlib.CloudPath`` or an fsspec ``(filesystem, path)``
+            pair (see :mod:`octstore.path_objects`).
+        storage_options: Keyword arguments for the fsspec filesystem (credentials, endpoint),
+            merged over the path object's own: a key given here wins.
 
     Attributes:
         url: An absolute local path for local files, else ``protocol://path``. A chained
@@ -64,21 +68,17 @@ class Location:
     protocol: str
     storage_options: dict[str, Any]
 
-    def __init__(self, path: str | os.PathLike[str], storage_options: dict[str, Any] | None = None):
-        raw = os.fspath(path)
-        if not isinstance(raw, str):
-            raise OctstoreError(f"path {raw!r} is not text: pass a str or os.PathLike path")
-        if not raw.strip():
-            raise OctstoreError("path '' is empty: pass a local path or a URL such as s3://b/k")
-        if "\0" in raw:
-            raise OctstoreError(f"path {raw!r} holds a NUL character, which no file name can")
+    def __init__(self, path: PathArgument, storage_options: dict[str, Any] | None = None):
+        raw, own_options, fs = read_path(path)
         before, link, after = _split_chain(raw)
         protocol, rest = split_protocol(link)
-        self.storage_options = dict(storage_options or {})
+        self.storage_options = {**own_options, **(storage_options or {})}
         remember_secrets(self.storage_options)  # hidden from any text that quotes them
         remember_secrets(raw)
-        self._fs: Any = None
-        self._fs_path: str | None = None
+        # A pair's filesystem is used as given, unless other options ask for another.
+        keep = fs is not None and self.storage_options == own_options
+        self._fs: Any = fs if keep else None
+        self._fs_path: str | None = fs._strip_protocol(raw) if keep else None  # type: ignore[union-attr]
         self._chain = (before, after) if before or after else _UNCHAINED
         if lookup(protocol).local and not (before or after):
             self.protocol = "file"

@@ -21,7 +21,7 @@ MAX_LINES = 400
 #: The layers, lowest first: a module may import its own layer and those below it.
 LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"__about__", "redaction", "errors", "hashing", "protocols"}),
-    frozenset({"location", "config", "metadata", "state"}),
+    frozenset({"location", "path_objects", "config", "metadata", "state"}),
     frozenset({"cache", "backends", "signing"}),
     frozenset({"datafile"}),
     frozenset({"filters", "dataset", "store"}),

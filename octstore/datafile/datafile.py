@@ -28,6 +28,7 @@ from octstore.errors import NotFoundError
 from octstore.location import Location, translate_errors
 from octstore.metadata import LabelSet, Metadata, TagDict, check_document_size
 from octstore.metadata.holder import MetadataHolder
+from octstore.path_objects import PathArgument
 from octstore.redaction import redact
 
 __all__ = ["Datafile"]
@@ -70,7 +71,7 @@ class Datafile(MetadataHolder, ContentAccess, conversions.Conversions, OctueName
 
     def __init__(
         self,
-        path: str | os.PathLike[str],
+        path: PathArgument,
         *,
         labels: LabelSet | set[str] | list[str] | str | None = None,
         tags: TagDict | dict[str, Any] | None = None,

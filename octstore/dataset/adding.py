@@ -11,13 +11,14 @@ from octstore.datafile import Datafile, interface, names
 from octstore.dataset.transfer import copy_one_state
 from octstore.errors import InvalidArgumentError, OctstoreError, UnsafePathError
 from octstore.location import Location, relative_path
+from octstore.path_objects import is_path
 
 __all__ = ["DatafileLike", "copy_into", "datafile_of", "files_of"]
 
 #: What a dataset takes as one of its files.
 DatafileLike = Datafile | str | os.PathLike[str] | Mapping[str, Any]
 
-_TAKES = "a Datafile, a path or URL, or a Datafile.to_dict() dict"
+_TAKES = "a Datafile, a path or URL (or path object), or a Datafile.to_dict() dict"
 
 
 def files_of(files: Iterable[DatafileLike] | None) -> Iterable[DatafileLike]:
@@ -48,8 +49,8 @@ def datafile_of(file: object, storage_options: dict[str, Any]) -> Datafile:
         return file
     if isinstance(file, Mapping):
         return Datafile.from_dict(dict(file))
-    if isinstance(file, (str, os.PathLike)):
-        return Datafile(file, storage_options=storage_options)
+    if is_path(file):
+        return Datafile(file, storage_options=storage_options)  # type: ignore[arg-type]
     raise InvalidArgumentError(
         f"a dataset cannot hold a {type(file).__name__} ({file!r}): give it {_TAKES}"
     )

@@ -34,6 +34,7 @@ from octstore.filters import FilterSet
 from octstore.hashing import canonical_json, crc32c_bytes
 from octstore.location import Location
 from octstore.metadata.holder import MetadataHolder
+from octstore.path_objects import PathArgument, is_path
 from octstore.redaction import redact
 
 __all__ = ["Dataset"]
@@ -68,7 +69,7 @@ class Dataset(RootHolder, MetadataHolder, OctueNames):
 
     def __init__(
         self,
-        path: str | os.PathLike[str] | None = None,
+        path: PathArgument | None = None,
         *,
         files: Iterable[DatafileLike] | None = None,
         recursive: bool = True,
@@ -356,8 +357,8 @@ class Dataset(RootHolder, MetadataHolder, OctueNames):
         places: tuple[str | None, ...]
         if isinstance(file, Datafile):
             places = (file.path, file.cloud_path, interface.local_copy_of(file))
-        elif isinstance(file, (str, os.PathLike)):
-            places = (Location(file).url,)
+        elif is_path(file):
+            places = (Location(file).url,)  # type: ignore[arg-type]
         else:
             return None
         return next((place for place in places if place in self._files), None)

@@ -17,6 +17,7 @@ from octstore.errors import (
     NotFoundError,
 )
 from octstore.location import Location, translate_errors
+from octstore.path_objects import PathArgument
 from octstore.redaction import redact
 from octstore.store.claims import FOLDER, Claims
 from octstore.store.content import (
@@ -64,7 +65,7 @@ class Store:
         ('memo.txt',)
     """
 
-    def __init__(self, url: str | os.PathLike[str], storage_options: dict[str, Any] | None = None):
+    def __init__(self, url: PathArgument, storage_options: dict[str, Any] | None = None):
         self._root = Location(url, storage_options)
 
     @classmethod
