@@ -19,7 +19,7 @@ from octstore.hashing import (
     crc32c_file,
     crc32c_stream,
 )
-from tests.servers import GCS_BUCKET
+from tests.servers import GCS_BUCKET, GcsServer
 
 
 @pytest.mark.parametrize(
@@ -85,12 +85,14 @@ def test_file_hash_allocates_one_chunk_whatever_the_file_size(tmp_path: Path) ->
 # Not empty: the emulator's media upload crashes on an empty body (empty content is covered
 # through multipart uploads in test_datafile.py::test_hash_value_of_empty_content[gcs]).
 @given(data=st.binary(min_size=1, max_size=200_000))
-def test_crc32c_agrees_with_gcs_emulator(gcs_fs: object, data: bytes) -> None:
+def test_crc32c_agrees_with_gcs_emulator(
+    gcs_fs: object, gcs_server: GcsServer, data: bytes
+) -> None:
     fs: object = gcs_fs
     # A raw media upload: gcsfs's multipart body loses a final "\r" in the emulator's parser.
     uploaded = fs.call(  # type: ignore[attr-defined]
         "POST",
-        f"{fs._location}/upload/storage/v1/b/{GCS_BUCKET}/o",  # type: ignore[attr-defined]
+        f"{gcs_server.endpoint_url}/upload/storage/v1/b/{GCS_BUCKET}/o",
         uploadType="media",
         name="random.bin",
         data=data,

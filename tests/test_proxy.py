@@ -16,7 +16,7 @@ import pytest
 import s3fs
 
 from tests.proxy import Faults, Proxy
-from tests.servers import GCS_BUCKET, S3_BUCKET, S3Server
+from tests.servers import GCS_BUCKET, S3_BUCKET, GcsServer, S3Server
 
 BODY = bytes(range(256)) * 1000
 
@@ -148,9 +148,11 @@ def test_urllib_sees_the_upstream_through_the_proxy(upstream: str) -> None:
         assert got.read() == BODY
 
 
-def test_gcsfs_requests_through_the_proxy_take_the_latency_not_more(gcs_fs: Any) -> None:
+def test_gcsfs_requests_through_the_proxy_take_the_latency_not_more(
+    gcs_fs: Any, gcs_server: GcsServer
+) -> None:
     gcs_fs.pipe(f"{GCS_BUCKET}/x", b"small")
-    with Proxy(gcs_fs._location, latency=0.02) as proxy:
+    with Proxy(gcs_server.endpoint_url, latency=0.02) as proxy:
         fs = gcsfs.GCSFileSystem(
             endpoint_url=proxy.endpoint_url, token="anon", skip_instance_cache=True
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import Backend
-from tests.servers import GCS_BUCKET, S3_BUCKET
+from tests.servers import GCS_BUCKET, S3_BUCKET, GcsServer
 
 
 def test_backend_round_trips_bytes(backend: Backend) -> None:
@@ -37,11 +37,11 @@ def test_gcs_emulator_refuses_create_over_an_existing_object(gcs_fs: object) -> 
     assert gcs_fs.cat(f"{GCS_BUCKET}/x") == b"first"  # type: ignore[attr-defined]
 
 
-def test_gcs_emulator_enforces_if_generation_match(gcs_fs: object) -> None:
+def test_gcs_emulator_enforces_if_generation_match(gcs_fs: object, gcs_server: GcsServer) -> None:
     fs: object = gcs_fs
     fs.pipe(f"{GCS_BUCKET}/x", b"first")  # type: ignore[attr-defined]
     generation = int(fs.info(f"{GCS_BUCKET}/x")["generation"])  # type: ignore[attr-defined]
-    url = f"{fs._location}/upload/storage/v1/b/{GCS_BUCKET}/o"  # type: ignore[attr-defined]
+    url = f"{gcs_server.endpoint_url}/upload/storage/v1/b/{GCS_BUCKET}/o"
 
     def upload(data: bytes, if_generation_match: int) -> None:
         fs.call(  # type: ignore[attr-defined]

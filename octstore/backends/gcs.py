@@ -346,7 +346,7 @@ class GcsBackend(MetadataBackend):
     ) -> None:
         generation = str(state.details.get("generation") or state.version_token)
         with translate_errors(location.url, "downloading"):
-            url = location.fs.url(location.fs_path, generation=generation)
+            url = location.fs.url(location.fs_path)
             try:
                 await _download(location.fs, url, (generation, state.crc32c), target, callback)
             except (_OtherVersion, FileNotFoundError):
@@ -372,9 +372,10 @@ class GcsBackend(MetadataBackend):
         generation = str(state.details.get("generation") or state.version_token)
         fs = location.fs
         with translate_errors(location.url, "reading"):
-            url = fs.url(location.fs_path, generation=generation)
+            url = fs.url(location.fs_path)  # generation= below: url()'s own is recent
+            span = {"Range": f"bytes={start}-{end - 1}"}
             try:
-                headers, data = fs.call("GET", url, headers={"Range": f"bytes={start}-{end - 1}"})
+                headers, data = fs.call("GET", url, headers=span, generation=generation)
             except FileNotFoundError:  # without versioning GCS keeps only the live generation
                 data, headers = None, {}
             if data is None or headers.get("x-goog-generation", generation) != generation:

@@ -158,10 +158,15 @@ async def _download(
     """GET ``url`` (pinned to the ``(generation, crc32c)`` of ``version``) on gcsfs's
     session; stream the body to ``target``, telling an fsspec ``callback`` each chunk."""
     generation, crc32c = version
-    await fs._set_session()
-    async with fs.session.get(
+    # gcsfs's public requests (``call``) read the whole body, so this streams on gcsfs's own
+    # session, signed and billed as gcsfs's requests are. Private, and the one place that
+    # needs them: ``_set_session`` opens the session (and returns it), ``_get_params`` adds
+    # ``userProject`` for requester-pays buckets, ``_get_headers`` the credentials. If they
+    # change, every GCS download fails (tests/test_backend_gcs.py, ``nox -s oldest``).
+    session = await fs._set_session()
+    async with session.get(
         url=url,
-        params=fs._get_params({}),
+        params=fs._get_params({"generation": generation}),
         headers=fs._get_headers(None),
         timeout=fs.requests_timeout,
     ) as response:
@@ -185,7 +190,10 @@ async def _download(
 
 
 def _upload_url(fs: Any, bucket: str) -> str:
-    return f"{fs._location}/upload/storage/v1/b/{quote(bucket, safe='')}/o"
+    """The JSON API's upload endpoint for ``bucket``, on the host of gcsfs's ``base`` (its
+    ``.../storage/v1/``: Google's, the emulator's or ``endpoint_url``)."""
+    root = fs.base.removesuffix("storage/v1/")
+    return f"{root}upload/storage/v1/b/{quote(bucket, safe='')}/o"
 
 
 def _multipart_upload(

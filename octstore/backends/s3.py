@@ -48,7 +48,7 @@ from octstore.backends.s3_requests import (
     _is_missing_key,
     _key,
     _last_modified,
-    _read_range,
+    _read,
     _trusting_written,
     _user_metadata,
     head_object,
@@ -326,8 +326,8 @@ class S3Backend(MetadataBackend):
         return ObjectState(current.size, etag, current.crc32c, new, details)
 
     def read_bytes(self, location: Location) -> bytes:
-        """One ``GetObject``: s3fs would first send a HEAD to decide on parallel ranges."""
-        return bytes(location.fs.cat_file(location.fs_path, max_concurrency=1))
+        """One ``GetObject`` (s3fs's ``cat_file`` first sends a HEAD, for parallel ranges)."""
+        return bytes(sync(location.fs.loop, _read, location.fs, _bucket(location), _key(location)))
 
     def download(
         self, location: Location, state: ObjectState, target: str, callback: Any = None
@@ -369,20 +369,19 @@ class S3Backend(MetadataBackend):
                 412, or 404 for a deleted key).
             NotFoundError: If the bucket no longer exists.
         """
-        fs = location.fs
+        fs, span = location.fs, f"bytes={start}-{end - 1}"
         with (
             translate_errors(location.url, "reading"),
             _conflicts_as(_changed_while_read(location), missing_key=True),
         ):
             data: bytes = sync(
                 fs.loop,
-                _read_range,
+                _read,
                 fs,
                 _bucket(location),
                 _key(location),
-                state.version_token,
-                start,
-                end,
+                IfMatch=state.version_token,
+                Range=span,
             )
         return data
 

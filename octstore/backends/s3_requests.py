@@ -99,14 +99,34 @@ def _user_metadata(
     return spilled, True
 
 
+async def _call(fs: Any, method: str, **kwargs: Any) -> dict[str, Any]:
+    """s3fs's public ``call_s3``, awaited on s3fs's loop (where the sync form cannot run).
+
+    ``_call_s3`` is the coroutine behind ``call_s3``, with the same retries and error
+    translation (fsspec's convention: an async filesystem's ``_name`` is ``name`` awaitable).
+    The one private name octstore uses of s3fs: if it changes, S3 listings, downloads and
+    range reads fail (tests/test_backend_s3.py, ``nox -s oldest``).
+    """
+    response: dict[str, Any] = await fs._call_s3(method, **kwargs)
+    return response
+
+
+def _retryable_errors() -> tuple[type[BaseException], ...]:
+    """The errors s3fs retries when a body fails midway: ``S3_RETRYABLE_ERRORS``, public by
+    name but not documented. If it moves, S3 downloads fail at this import."""
+    from s3fs.core import S3_RETRYABLE_ERRORS
+
+    errors: tuple[type[BaseException], ...] = S3_RETRYABLE_ERRORS
+    return errors
+
+
 async def _heads(fs: Any, keys: list[tuple[str, str]]) -> list[dict[str, Any]]:
     """``HeadObject`` of every key, at most 64 in flight."""
     limit = asyncio.Semaphore(64)
 
     async def head(bucket: str, key: str) -> dict[str, Any]:
         async with limit:
-            response: dict[str, Any] = await fs._call_s3("head_object", Bucket=bucket, Key=key)
-            return response
+            return await _call(fs, "head_object", Bucket=bucket, Key=key)
 
     return await asyncio.gather(*(head(bucket, key) for bucket, key in keys))
 
@@ -117,11 +137,11 @@ async def _download(
     """``GetObject`` of ``(bucket, key, etag)`` pinned to the ETag, its body streamed to
     ``target`` on s3fs's loop; an fsspec ``callback`` is told each chunk's bytes."""
     bucket, key, etag = version
-    from s3fs.core import S3_RETRYABLE_ERRORS
+    retryable = _retryable_errors()
 
     async def open_body(start: int) -> Any:
         extra = {"Range": f"bytes={start}-"} if start else {}
-        response = await fs._call_s3("get_object", Bucket=bucket, Key=key, IfMatch=etag, **extra)
+        response = await _call(fs, "get_object", Bucket=bucket, Key=key, IfMatch=etag, **extra)
         return response["Body"]
 
     body = await open_body(0)
@@ -132,7 +152,7 @@ async def _download(
             while True:
                 try:
                     chunk = await body.read(_DOWNLOAD_CHUNK)
-                except S3_RETRYABLE_ERRORS:
+                except retryable:
                     failed_reads += 1
                     if failed_reads >= fs.retries:
                         raise
@@ -151,20 +171,17 @@ async def _download(
             body.close()
 
 
-async def _read_range(fs: Any, bucket: str, key: str, etag: str, start: int, end: int) -> bytes:
-    """``GetObject`` of bytes ``start`` up to ``end`` pinned to ``etag``, on s3fs's loop; a body
-    that fails midway is asked for again, as s3fs's own reads do."""
-    from s3fs.core import S3_RETRYABLE_ERRORS
-
+async def _read(fs: Any, bucket: str, key: str, **request: str) -> bytes:
+    """The body of one ``GetObject`` (with ``request``'s ``Range``, ``IfMatch`` …), on s3fs's
+    loop; a body that fails midway is asked for again, as s3fs's own reads do."""
+    retryable = _retryable_errors()
     failed_reads = 0
     while True:
-        response = await fs._call_s3(
-            "get_object", Bucket=bucket, Key=key, IfMatch=etag, Range=f"bytes={start}-{end - 1}"
-        )
+        response = await _call(fs, "get_object", Bucket=bucket, Key=key, **request)
         try:
             data: bytes = await response["Body"].read()
             return data
-        except S3_RETRYABLE_ERRORS:
+        except retryable:
             failed_reads += 1
             if failed_reads >= fs.retries:
                 raise
