@@ -32,6 +32,7 @@ __all__ = [
     "local_copy_of",
     "location_of",
     "metadata_changed",
+    "metadata_view",
     "moved_to",
     "remote_location_of",
     "same_filesystem",
@@ -79,6 +80,15 @@ def current_state(datafile: Datafile) -> ObjectState:
 def known_state(datafile: Datafile) -> ObjectState | None:
     """The state ``datafile`` last read or wrote (None: none, or it was deleted)."""
     return datafile._state
+
+
+def metadata_view(datafile: Datafile) -> Metadata:
+    """``datafile``'s metadata as it is in memory, read in place (never change it): unlike
+    ``datafile.labels`` and friends, a loaded dataset's datafile is not given a copy of its
+    own."""
+    if datafile._own_metadata is not None:
+        return datafile._own_metadata
+    return datafile._basis if datafile._basis is not None else datafile.metadata()
 
 
 def metadata_changed(datafile: Datafile) -> bool:

@@ -28,6 +28,7 @@ from octstore.dataset.adding import DatafileLike
 from octstore.dataset.manifest import Manifest, write_manifest
 from octstore.dataset.octue import OctueNames
 from octstore.dataset.root import RootHolder
+from octstore.dataset.tables import Tables
 from octstore.dataset.transfer import DEFAULT_CONCURRENCY, TransferReport, fetch_all, raise_failures
 from octstore.errors import NotFoundError, OctstoreError
 from octstore.filters import FilterSet
@@ -40,7 +41,7 @@ from octstore.redaction import redact
 __all__ = ["Dataset"]
 
 
-class Dataset(RootHolder, MetadataHolder, OctueNames):
+class Dataset(RootHolder, MetadataHolder, OctueNames, Tables):
     """A collection of datafiles with a name, an id, labels and tags of its own.
 
     ``with Dataset(path) as ds:`` stores the dataset's metadata (``update_metadata()``) when
