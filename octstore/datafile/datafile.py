@@ -314,7 +314,7 @@ class Datafile(MetadataHolder, ContentAccess, conversions.Conversions, OctueName
 
     def upload(
         self,
-        cloud_path: str | None = None,
+        cloud_path: PathArgument | None = None,
         *,
         update_metadata: bool = True,
         callback: Callback = DEFAULT_CALLBACK,

@@ -22,6 +22,7 @@ from octstore.hashing import crc32c_file
 from octstore.location import Location, translate_errors
 from octstore.metadata import Metadata
 from octstore.metadata.changes import MetadataUpdate
+from octstore.path_objects import PathArgument
 
 if TYPE_CHECKING:
     from octstore.datafile.datafile import Datafile
@@ -59,7 +60,7 @@ def link(
 
 def upload(
     datafile: Datafile,
-    url: str | None,
+    url: PathArgument | None,
     update_metadata: bool,
     callback: Callback = DEFAULT_CALLBACK,
     storage_options: dict[str, Any] | None = None,
@@ -87,7 +88,7 @@ def upload(
 
 def _upload_local(
     datafile: Datafile,
-    url: str | None,
+    url: PathArgument | None,
     update_metadata: bool,
     callback: Callback,
     storage_options: dict[str, Any] | None,

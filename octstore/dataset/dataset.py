@@ -229,7 +229,7 @@ class Dataset(RootHolder, MetadataHolder, OctueNames, Tables):
 
     def upload(
         self,
-        cloud_path: str | None = None,
+        cloud_path: PathArgument | None = None,
         *,
         overwrite: bool = False,
         callback: Callback = DEFAULT_CALLBACK,
