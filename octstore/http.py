@@ -1,4 +1,4 @@
-"""A :class:`~octstore.Store` over HTTP, as a WSGI application (werkzeug; extra ``http``).
+"""A :class:`~octstore.Store` over HTTP, as a WSGI application (werkzeug; extra ``serve``).
 
 :func:`make_app` serves::
 
@@ -43,7 +43,7 @@ except ImportError as error:  # pragma: no cover - depends on the installed extr
     from octstore.errors import BackendNotInstalledError
 
     raise BackendNotInstalledError(
-        "octstore.http needs werkzeug: pip install 'octstore[http]'"
+        "octstore.http (and 'octstore serve') needs werkzeug: pip install 'octstore[serve]'"
     ) from error
 
 from octstore.errors import InvalidHandleError, NotFoundError, OctstoreError

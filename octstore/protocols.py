@@ -110,6 +110,10 @@ for _name in ("github", "git", "zip", "tar", "libarchive", "reference"):
 for _name in ("http", "https"):
     register(
         Protocol(
-            _name, backend="octstore.backends.http:HttpBackend", read_only=True, listable=False
+            _name,
+            backend="octstore.backends.http:HttpBackend",
+            extra="http",
+            read_only=True,
+            listable=False,
         )
     )
