@@ -12,6 +12,7 @@ from octstore.cli.options import (
     Settings,
     echo,
     echo_json,
+    exit_for_failures,
     filter_option,
     human_size,
     json_option,
@@ -32,9 +33,14 @@ def info(settings: Settings, urls: tuple[str, ...], as_json: bool) -> None:
     No content is downloaded, except to hash a remote file whose backend does not know its
     CRC32C.
     """
-    described = [_describe(settings.existing_datafile(url)) for url in urls]
+    found, failures = settings.existing_datafiles(urls)
+    _echo_info([_describe(datafile) for datafile in found.values()], as_json)
+    exit_for_failures(settings, failures)
+
+
+def _echo_info(described: list[dict[str, Any]], as_json: bool) -> None:
     if as_json:
-        echo_json(described if len(urls) > 1 else described[0])
+        echo_json(described)
         return
     for number, record in enumerate(described):
         if number:
@@ -124,12 +130,13 @@ def hash_command(settings: Settings, urls: tuple[str, ...], as_json: bool) -> No
 
     A remote file's hash comes from its backend when it knows it, with no download.
     """
-    hashes = {url: settings.existing_datafile(url).hash_value for url in urls}
+    found, failures = settings.existing_datafiles(urls)
     if as_json:
-        echo_json(hashes)
-        return
-    for url, value in hashes.items():
-        echo(f"{value}  {url}")
+        echo_json([{"path": df.path, "hash_value": df.hash_value} for df in found.values()])
+    else:
+        for url, datafile in found.items():
+            echo(f"{datafile.hash_value}  {url}")
+    exit_for_failures(settings, failures)
 
 
 def _compact(value: Any) -> str:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import re
+import sys
+import traceback
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -20,7 +23,7 @@ from octstore.dataset import Dataset
 from octstore.errors import NotFoundError, OctstoreError, OctstoreWarning
 from octstore.location import Location
 from octstore.metadata import validate_label, validate_tag_name
-from octstore.redaction import redact
+from octstore.redaction import RedactingFilter, get_logger, redact
 
 # --- settings shared by every command ---------------------------------------------------------
 
@@ -31,7 +34,33 @@ class Settings:
 
     debug: bool = False
     quiet: bool = False
+    verbosity: int = 0
     storage_options: dict[str, Any] = field(default_factory=dict)
+    _log_handler: logging.Handler | None = field(default=None, repr=False)
+
+    def show_log(self) -> None:
+        """Print the ``octstore`` logger's records on stderr: INFO and up at verbosity 1,
+        DEBUG and up at 2 or more; nothing more at 0. Records stay redacted: each octstore
+        logger's filter redacts them, and the handler's redacts again."""
+        if not self.verbosity:
+            return
+        logger = get_logger("octstore")
+        if self._log_handler is None:
+            self._log_handler = logging.StreamHandler(sys.stderr)
+            self._log_handler.setFormatter(
+                logging.Formatter("octstore: %(levelname)s: %(name)s: %(message)s")
+            )
+            self._log_handler.addFilter(RedactingFilter())
+            logger.addHandler(self._log_handler)
+        logger.setLevel(logging.INFO if self.verbosity == 1 else logging.DEBUG)
+
+    def hide_log(self) -> None:
+        """Undo :meth:`show_log`, when the command is over."""
+        if self._log_handler is not None:
+            logger = get_logger("octstore")
+            logger.removeHandler(self._log_handler)
+            logger.setLevel(logging.NOTSET)
+            self._log_handler = None
 
     def options_for(self, url: str) -> dict[str, Any] | None:
         """The storage options for ``url``: the ``-o`` ones, for remote URLs only."""
@@ -50,6 +79,21 @@ class Settings:
         if not exists(datafile):
             raise NotFoundError(f"there is no file at {datafile.path}: check the path or URL")
         return datafile
+
+    def existing_datafiles(
+        self, urls: Sequence[str]
+    ) -> tuple[dict[str, Datafile], list[OctstoreError]]:
+        """The datafiles at those of ``urls`` that exist, by URL as given, and an error for
+        each of the others (missing, a directory, out of reach): a command shows the first
+        and then reports the second with :func:`exit_for_failures`."""
+        found: dict[str, Datafile] = {}
+        failures: list[OctstoreError] = []
+        for url in urls:
+            try:
+                found[url] = self.existing_datafile(url)
+            except OctstoreError as error:
+                failures.append(error)
+        return found, failures
 
     def dataset(self, url: str, *, recursive: bool = True) -> Dataset:
         """The dataset at ``url``; NotFoundError for a local directory that does not exist
@@ -128,6 +172,85 @@ class _ProgressCallback(Callback):  # type: ignore[misc]  # fsspec is untyped
 
     def call(self, *args: Any, **kwargs: Any) -> None:
         self._progress.update(self._task, total=self.size, completed=self.value)
+
+
+# --- the global options ---------------------------------------------------------------------
+
+
+def global_options() -> list[click.Parameter]:
+    """The options every group and command takes, so that they go anywhere on the line
+    (``octstore -q ls DIR`` or ``octstore ls DIR -q``): each merges into the Settings."""
+    return [
+        click.Option(
+            ["-o", "--storage-option", "storage_options"],
+            multiple=True,
+            metavar="KEY=VALUE",
+            expose_value=False,
+            callback=_merge_storage_options,
+            help="An fsspec storage option for remote URLs (e.g. -o endpoint_url=http://...).",
+        ),
+        click.Option(
+            ["-q", "--quiet"],
+            is_flag=True,
+            expose_value=False,
+            callback=_set_flag,
+            help="No progress bars.",
+        ),
+        click.Option(
+            ["-v", "--verbose", "verbosity"],
+            count=True,
+            expose_value=False,
+            callback=_add_verbosity,
+            help="Log what octstore does on stderr (-v: info, -vv: debug).",
+        ),
+        click.Option(
+            ["--debug"],
+            is_flag=True,
+            expose_value=False,
+            callback=_set_flag,
+            help="Show tracebacks of errors.",
+        ),
+    ]
+
+
+def _merge_storage_options(ctx: click.Context, param: click.Parameter, values: Any) -> None:
+    ctx.ensure_object(Settings).storage_options.update(parse_assignments(ctx, param, values))
+
+
+def _set_flag(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:  # absent after the subcommand does not undo given before it
+        setattr(ctx.ensure_object(Settings), str(param.name), True)
+
+
+def _add_verbosity(ctx: click.Context, param: click.Parameter, count: int) -> None:
+    settings = ctx.ensure_object(Settings)
+    settings.verbosity += count  # -v before the subcommand and -v after it: -vv
+    settings.show_log()
+
+
+# --- errors ---------------------------------------------------------------------------------
+
+
+def exit_code(error: OctstoreError) -> int:
+    """The exit code for ``error``: 2 for wrong usage (a ValueError), 1 for any other."""
+    return 2 if isinstance(error, ValueError) else 1
+
+
+def echo_error(settings: Settings, error: BaseException, message: str) -> None:
+    """Print ``message``, about ``error``, on one line of stderr (and ``error``'s traceback
+    first under ``--debug``)."""
+    if settings.debug:
+        echo("".join(traceback.format_exception(error)), err=True, nl=False)
+    echo(f"octstore: error: {' '.join(message.split())}", err=True)
+
+
+def exit_for_failures(settings: Settings, failures: Sequence[OctstoreError]) -> None:
+    """Once a command has shown what it could: one error line for each of ``failures``,
+    and the exit code of the first. Nothing if there are none."""
+    for error in failures:
+        echo_error(settings, error, str(error))
+    if failures:
+        sys.exit(exit_code(failures[0]))
 
 
 # --- parameter types ------------------------------------------------------------------------

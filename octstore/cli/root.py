@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import sys
-import traceback
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -13,28 +12,31 @@ from typing import Any
 import click
 
 from octstore.__about__ import __version__
-from octstore.cli.options import Settings, echo, parse_assignments
+from octstore.cli.options import Settings, echo, echo_error, exit_code, global_options
 from octstore.errors import OctstoreError
 from octstore.redaction import redact
 
 # --- the root group -------------------------------------------------------------------------
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="octstore")
-@click.option(
-    "-o",
-    "--storage-option",
-    "storage_options",
-    multiple=True,
-    callback=parse_assignments,
-    metavar="KEY=VALUE",
-    help="An fsspec storage option for remote URLs (e.g. -o endpoint_url=http://...).",
+class _Group(click.Group):
+    """A group whose commands and groups take the global options too, anywhere after it."""
+
+    group_class = type  # its groups are of this class too
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        super().add_command(cmd, name)
+        taken = {param.name for param in cmd.params}
+        cmd.params.extend(option for option in global_options() if option.name not in taken)
+
+
+@click.group(
+    cls=_Group,
+    params=global_options(),
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
-@click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
-@click.option("--debug", is_flag=True, help="Show tracebacks of errors.")
-@click.pass_obj
-def cli(settings: Settings, storage_options: dict[str, Any], quiet: bool, debug: bool) -> None:
+@click.version_option(__version__, prog_name="octstore")
+def cli() -> None:
     """Any file, local or in the cloud, as one object: metadata, transfers and a cache.
 
     \b
@@ -43,10 +45,9 @@ def cli(settings: Settings, storage_options: dict[str, Any], quiet: bool, debug:
       octstore tag set north.csv site=north height_m=80
       octstore ls . --filter labels__contains=raw --filter tags__height_m__gt=50
       octstore exec north.csv -- wc -l {}
+
+    The options -o, -q, -v and --debug go anywhere on the line, before or after the command.
     """
-    settings.storage_options = storage_options
-    settings.quiet = quiet
-    settings.debug = debug
 
 
 # --- running ----------------------------------------------------------------------------------
@@ -64,6 +65,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), _exit_on_signal)
     try:
+        _run(settings, argv)
+    finally:
+        settings.hide_log()
+
+
+def _run(settings: Settings, argv: Sequence[str] | None) -> None:
+    try:
         code = cli.main(
             args=list(argv) if argv is not None else None,
             prog_name="octstore",
@@ -78,17 +86,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(2)
     except click.UsageError as error:
         command = error.ctx.command_path if error.ctx else "octstore"
-        _fail(settings, error, exit_code=2, suffix=f" (see '{command} --help')")
+        _fail(settings, error, code=2, suffix=f" (see '{command} --help')")
     except click.ClickException as error:
-        _fail(settings, error, exit_code=error.exit_code)
+        _fail(settings, error, code=error.exit_code)
     except OctstoreError as error:
-        _fail(settings, error, exit_code=2 if isinstance(error, ValueError) else 1)
+        _fail(settings, error, code=exit_code(error))
     except BrokenPipeError:
         # The reader went away (``octstore ls | head``): say nothing more.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(1)
     except Exception as error:
-        _fail(settings, error, exit_code=1, unexpected=True)
+        _fail(settings, error, code=1, unexpected=True)
     sys.exit(code if isinstance(code, int) else 0)
 
 
@@ -106,18 +114,16 @@ def _fail(
     settings: Settings,
     error: BaseException,
     *,
-    exit_code: int,
+    code: int,
     unexpected: bool = False,
     suffix: str = "",
 ) -> None:
     """Print ``error`` on one line (and its traceback under ``--debug``), and exit."""
-    if settings.debug:
-        echo("".join(traceback.format_exception(error)), err=True, nl=False)
     text = error.format_message() if isinstance(error, click.ClickException) else str(error)
     message = " ".join(text.split()) + suffix
     if unexpected:
         message = f"{type(error).__name__}: {message}"
         if not settings.debug:
             message += " (run with --debug for the traceback)"
-    echo(f"octstore: error: {message}", err=True)
-    sys.exit(exit_code)
+    echo_error(settings, error, message)
+    sys.exit(code)
