@@ -76,7 +76,7 @@ def upload(
             datafile.update_metadata()
         return datafile.path
     destination = Location(url, storage_options or datafile._location.storage_options)
-    state = _put(datafile, destination, update_metadata, None, callback)
+    state = _put(datafile, destination, update_metadata, _stored_state(destination), callback)
     # re-pointed at its new place (octue's): the content there is the content it had
     datafile._location = destination
     basis.adopt(datafile, state)
@@ -146,12 +146,19 @@ def _upload_local(
 def _found_there(datafile: Datafile, destination: Location, token: str) -> Link | None:
     """A link to ``destination`` recording that it already holds the datafile's content and
     metadata (one metadata request), or None."""
-    try:
-        state = backend_for(destination).stat(destination)
-    except NotFoundError:
+    state = _stored_state(destination)
+    if state is None:
         return None
     held = state.crc32c == datafile.hash_value and state.metadata == datafile._metadata
     return Link(destination, token if held else None, state, state.metadata)
+
+
+def _stored_state(location: Location) -> ObjectState | None:
+    """The state of the file at ``location`` (one request), or None if there is none."""
+    try:
+        return backend_for(location).stat(location)
+    except NotFoundError:
+        return None
 
 
 def _put(
@@ -162,14 +169,11 @@ def _put(
     callback: Callback,
 ) -> ObjectState:
     """Write ``datafile``'s content and metadata (or, without ``update_metadata``, the
-    metadata ``destination`` has) to ``destination``, conditional on ``if_matches`` (None:
-    created, or, for a destination never synchronised with, on the state read now)."""
+    metadata ``destination`` has) to ``destination``, conditional on ``if_matches``, the
+    destination's state as last read (None: it was not there, and is created)."""
     names.check_writable(destination)
     backend = backend_for(destination)
     metadata = datafile._metadata
-    if if_matches is None:
-        with contextlib.suppress(NotFoundError):
-            if_matches = backend.stat(destination)
     if not update_metadata:
         metadata = (if_matches.metadata if if_matches else None) or Metadata(id=metadata.id)
     if same_filesystem(datafile._location, destination):

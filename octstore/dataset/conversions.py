@@ -12,11 +12,12 @@ from octstore.redaction import redact
 if TYPE_CHECKING:
     from octstore.dataset.dataset import Dataset
 
-__all__ = ["from_dict", "to_dict"]
+__all__ = ["from_dict", "own_fields", "to_dict"]
 
 
-def to_dict(dataset: Dataset) -> dict[str, Any]:
-    """Carry out :meth:`Dataset.to_dict`."""
+def own_fields(dataset: Dataset) -> dict[str, Any]:
+    """The dataset's id, name, root path, labels and tags, JSON-safe and redacted: what
+    ``to_dict`` and octue's ``to_primitive`` both start from."""
     metadata = dataset._metadata.model_dump(mode="json")
     return {
         "id": metadata["id"],
@@ -24,8 +25,12 @@ def to_dict(dataset: Dataset) -> dict[str, Any]:
         "path": redact(dataset.path, mask=None) if dataset.path else None,
         "labels": metadata["labels"],
         "tags": metadata["tags"],
-        "files": [datafile.to_dict() for datafile in dataset],
     }
+
+
+def to_dict(dataset: Dataset) -> dict[str, Any]:
+    """Carry out :meth:`Dataset.to_dict`."""
+    return own_fields(dataset) | {"files": [datafile.to_dict() for datafile in dataset]}
 
 
 def from_dict(cls: type[Dataset], data: Mapping[str, Any]) -> Dataset:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from fsspec.callbacks import DEFAULT_CALLBACK, Callback
 
-from octstore.dataset import signed
+from octstore.dataset import conversions, signed
 from octstore.hashing import canonical_json, crc32c_bytes
 from octstore.redaction import redact
 from octstore.signing import DEFAULT_EXPIRATION
@@ -105,15 +105,8 @@ class OctueNames:
         """octue's serialised form: the dataset's own metadata and its files' paths (no
         credentials), which ``deserialise`` (octstore's or octue's) reads back."""
         dataset = _dataset(self)
-        metadata = dataset._metadata.model_dump(mode="json")
-        return {
-            "id": metadata["id"],
-            "name": redact(dataset.name) if dataset.name else dataset.name,
-            "path": redact(dataset.path, mask=None) if dataset.path else None,
-            "labels": metadata["labels"],
-            "tags": metadata["tags"],
-            "files": sorted(redact(datafile.path, mask=None) for datafile in dataset),
-        }
+        paths = sorted(redact(datafile.path, mask=None) for datafile in dataset)
+        return conversions.own_fields(dataset) | {"files": paths}
 
     @classmethod
     def deserialise(cls, serialised: Mapping[str, Any]) -> Dataset:
