@@ -33,7 +33,13 @@ __all__ = ["Location", "content_type", "relative_path", "translate_errors"]
 
 # Exceptions of optional SDKs, recognised by name so that octstore never imports them itself.
 _NO_CREDENTIALS = frozenset(
-    {"NoCredentialsError", "PartialCredentialsError", "DefaultCredentialsError", "RefreshError"}
+    {
+        "NoCredentialsError",
+        "PartialCredentialsError",
+        "DefaultCredentialsError",
+        "RefreshError",
+        "CredentialUnavailableError",
+    }
 )
 _log = get_logger(__name__)
 #: What separates the links of a chained URL (``simplecache::s3://b/k``).
@@ -377,7 +383,17 @@ def _is_backend_failure(error: BaseException) -> bool:
     if isinstance(error, (OSError, TimeoutError)):
         return True
     module = type(error).__module__.split(".")[0]
-    return module in {"botocore", "aiobotocore", "aiohttp", "gcsfs", "s3fs", "google", "requests"}
+    return module in {
+        "botocore",
+        "aiobotocore",
+        "aiohttp",
+        "gcsfs",
+        "s3fs",
+        "google",
+        "requests",
+        "azure",
+        "adlfs",
+    }
 
 
 def _reason(error: BaseException) -> str:

@@ -105,6 +105,17 @@ register(
         "public bucket",
     )
 )
+register(
+    Protocol(
+        "az",
+        aliases=("abfs", "abfss"),
+        backend="octstore.backends.azure:AzureBackend",
+        extra="azure",
+        credentials_hint="set AZURE_STORAGE_CONNECTION_STRING (or AZURE_STORAGE_ACCOUNT_NAME "
+        "with AZURE_STORAGE_ACCOUNT_KEY, or sign in with 'az login'), or pass "
+        "storage_options={'account_name': ..., 'anon': True} for a public container",
+    )
+)
 for _name in ("github", "git", "zip", "tar", "libarchive", "reference"):
     register(Protocol(_name, read_only=True))
 for _name in ("http", "https"):

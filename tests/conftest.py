@@ -1,9 +1,10 @@
-"""The test harness: real servers on loopback and a ``backend`` fixture over all four backends.
+"""The test harness: real servers on loopback and a ``backend`` fixture over all five backends.
 
-Every behaviour test takes ``backend`` and so runs on ``local``, ``memory``, ``s3`` (moto) and
-``gcs`` (the GCS emulator). A server starts once per session, only if a test needs it, and is
-reset between tests. Under pytest-xdist each worker is a session of its own, with its own
-servers on free ports.
+Every behaviour test takes ``backend`` and so runs on ``local``, ``memory``, ``s3`` (moto),
+``gcs`` (the GCS emulator) and ``az`` (Azurite). A server starts once per session, only if a
+test needs it, and is reset between tests (Azurite's tests each have a prefix of their own
+instead). Under pytest-xdist each worker is a session of its own, with its own servers on
+free ports.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ from typing import Any
 import fsspec
 import pytest
 
+from tests.azurite import CONTAINER, AzuriteServer
 from tests.reliability.figures import FiguresWriter
 from tests.servers import DUMMY_AWS_CREDENTIALS, GCS_BUCKET, S3_BUCKET, GcsServer, S3Server
 
-BACKENDS = ("local", "memory", "s3", "gcs")
+BACKENDS = ("local", "memory", "s3", "gcs", "az")
 
 for noisy in ("werkzeug", "gcp_storage_emulator", "moto"):
     logging.getLogger(noisy).setLevel(logging.ERROR)
@@ -60,6 +62,38 @@ def gcs_server() -> Iterator[GcsServer]:
         patch.setenv("STORAGE_EMULATOR_HOST", server.endpoint_url)
         yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def azure_server() -> Iterator[AzuriteServer]:
+    """Azurite for the whole session; URL-only code reaches it through the env."""
+    server = AzuriteServer()
+    server.start()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AZURE_STORAGE_CONNECTION_STRING", server.connection_string)
+        yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def _azure_checker(azure_server: AzuriteServer) -> Any:
+    """The adlfs filesystem tests check effects with, and the test container, both made
+    once for the session (each test has a prefix of its own in the container)."""
+    import adlfs
+
+    fs = adlfs.AzureBlobFileSystem(**azure_server.storage_options)
+    fs.mkdir(CONTAINER)
+    return fs
+
+
+@pytest.fixture
+def azure_fs(_azure_checker: Any) -> Iterator[Any]:
+    """An adlfs filesystem on Azurite, its listings cache emptied for each test."""
+    fs = _azure_checker
+    fs.invalidate_cache()
+    yield fs
+    fs.invalidate_cache()
+    fsspec.AbstractFileSystem.clear_instance_cache()
 
 
 @pytest.fixture(scope="session")
@@ -102,7 +136,7 @@ class Backend:
     """One place octstore can keep files, as a test sees it.
 
     Attributes:
-        name: ``local``, ``memory``, ``s3`` or ``gcs``.
+        name: ``local``, ``memory``, ``s3``, ``gcs`` or ``az``.
         root: A directory or URL prefix of this test's own, with no trailing slash.
         storage_options: What octstore needs to reach the backend.
         fs: An fsspec filesystem for checking effects independently of octstore.
@@ -116,7 +150,7 @@ class Backend:
 
     @property
     def is_cloud(self) -> bool:
-        return self.name in ("s3", "gcs")
+        return self.name in ("s3", "gcs", "az")
 
     def url(self, *parts: str) -> str:
         """The path or URL of ``parts`` under this test's root."""
@@ -138,7 +172,7 @@ class Backend:
 
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
-    """Each of the four backends in turn, with a root of this test's own."""
+    """Each of the five backends in turn, with a root of this test's own."""
     name: str = request.param
     prefix = uuid.uuid4().hex[:12]
     if name == "local":
@@ -157,6 +191,12 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
         options = {k: v for k, v in server.storage_options.items() if k != "skip_instance_cache"}
         yield Backend(name, f"s3://{S3_BUCKET}/{prefix}", options, fs, server)
         return
+    if name == "az":
+        fs = request.getfixturevalue("azure_fs")
+        server = request.getfixturevalue("azure_server")
+        options = {k: v for k, v in server.storage_options.items() if k != "skip_instance_cache"}
+        yield Backend(name, f"az://{CONTAINER}/{prefix}", options, fs, server)
+        return
     fs = request.getfixturevalue("gcs_fs")
     server = request.getfixturevalue("gcs_server")
     options = {k: v for k, v in server.storage_options.items() if k != "skip_instance_cache"}
@@ -168,4 +208,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_report_header() -> str:
-    return f"octstore backends: {', '.join(BACKENDS)} (s3: moto, gcs: gcp-storage-emulator)"
+    return (
+        f"octstore backends: {', '.join(BACKENDS)} "
+        "(s3: moto, gcs: gcp-storage-emulator, az: Azurite)"
+    )

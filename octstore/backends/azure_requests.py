@@ -1,0 +1,292 @@
+"""What Azure Blob Storage requests and responses mean to octstore: containers and blob names,
+the ``octstore_*`` metadata keys Azure takes, a blob's properties read as a state, the SDK's
+errors read as octstore's, and the conditional requests adlfs makes no public call for (an
+upload carrying metadata under ``If-Match``, a metadata update under ``If-Match``, a download
+pinned to an ETag).
+
+adlfs reaches Azure through the SDK's asynchronous ``BlobServiceClient`` on fsspec's event
+loop (``fs.service_client``, public): every request here is made on that client, beside
+adlfs's own, sharing its connections and credentials.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import posixpath
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from octstore.backends import ObjectState
+from octstore.backends import object_metadata as keys_codec
+from octstore.errors import InvalidMetadataError, NotFoundError
+from octstore.location import Location
+from octstore.metadata import Metadata
+
+#: Azure's limit on a blob's metadata: bytes of every name and value.
+METADATA_LIMIT = 8192
+
+#: The ``octstore-*`` keys as Azure spells them: metadata names must be C# identifiers, so
+#: ``octstore-labels`` is refused and ``octstore_labels`` taken (its case kept).
+AZURE_KEYS = {key: key.replace("-", "_") for key in keys_codec.octstore_keys}
+_OCTSTORE_KEYS = {azure: key for key, azure in AZURE_KEYS.items()}
+
+#: Bytes read from a download's body at a time, and hashed at a time.
+_CHUNK = 2**17
+
+
+def blob_name(location: Location) -> tuple[str, str]:
+    """The container and the blob name of ``location``.
+
+    Raises:
+        NotFoundError: If it names no blob (a container, or nothing).
+    """
+    container, blob, _ = location.fs.split_path(location.fs_path)
+    if not container:
+        raise NotFoundError(f"{location.url} names no container: use az://CONTAINER/BLOB")
+    if not blob:
+        raise NotFoundError(f"{location.url} is a container, not a blob: name a blob in it")
+    return str(container), str(blob)
+
+
+def forget_listing(location: Location) -> None:
+    """Drop what adlfs cached of ``location``'s folder (its ``info`` answers from a cached
+    listing of the folder, which another writer may have changed since)."""
+    location.fs.invalidate_cache(location.fs_path)
+    location.fs.invalidate_cache(posixpath.dirname(location.fs_path))
+
+
+def blob_client(location: Location) -> Any:
+    """The SDK's asynchronous client of ``location``'s blob, on adlfs's connections."""
+    container, blob = blob_name(location)
+    return location.fs.service_client.get_blob_client(container, blob)
+
+
+def quoted(etag: str) -> str:
+    """An ETag as Azure's headers carry it (listings give it without the quotes)."""
+    return f'"{etag.strip(chr(34))}"'
+
+
+def version_token(md5: bytes | bytearray | None, etag: str) -> str:
+    """A blob's content version: its Content-MD5, which a metadata update leaves as it is
+    (the ETag moves with every change); the ETag for a blob without one (uploaded in
+    blocks by a tool that gave none)."""
+    if md5:
+        return "md5:" + base64.b64encode(bytes(md5)).decode("ascii")
+    return quoted(etag)
+
+
+def file_md5(path: str) -> bytes:
+    """The MD5 digest of the local file ``path``, read in chunks."""
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as file:
+        while chunk := file.read(_CHUNK * 8):
+            digest.update(chunk)
+    return digest.digest()
+
+
+def to_azure(keys: Mapping[str, str]) -> dict[str, str]:
+    """``octstore-*`` keys (and others' keys, as they are) spelt as Azure takes them."""
+    return {AZURE_KEYS.get(key, key): value for key, value in keys.items()}
+
+
+def blob_metadata(
+    location: Location, metadata: Metadata, crc32c: str | None, foreign: Mapping[str, str]
+) -> tuple[dict[str, str], bool]:
+    """The blob's metadata for ``metadata`` and whether it spilled into the sidecar blob;
+    other tools' keys are kept.
+
+    Raises:
+        InvalidMetadataError: If other tools' keys leave no room for octstore's within
+            Azure's limit, even spilled (Azure would refuse the request).
+    """
+    keys = {**foreign, **to_azure(keys_codec.encode(metadata, crc32c))}
+    if keys_codec.encoded_size(keys) <= METADATA_LIMIT:
+        return keys, False
+    spilled = {**foreign, **to_azure(keys_codec.encode_spilled(metadata, crc32c))}
+    if keys_codec.encoded_size(spilled) > METADATA_LIMIT:
+        raise InvalidMetadataError(
+            f"{location.url} carries {keys_codec.encoded_size(foreign)} bytes of metadata of "
+            f"other tools ({', '.join(sorted(foreign))}), which leaves no room for octstore's "
+            f"within Azure's limit of {METADATA_LIMIT} bytes; nothing was written: remove "
+            "some of those keys"
+        )
+    return spilled, True
+
+
+def blob_state(
+    location: Location, properties: Mapping[str, Any], *, read_sidecar: bool = True
+) -> ObjectState:
+    """The state a blob's properties describe (the SDK's ``BlobProperties``, or adlfs's info
+    of a listed blob), reading the sidecar blob if the metadata spilled and ``read_sidecar``.
+    """
+    stored: Mapping[str, str] = properties.get("metadata") or {}
+    keys = {_OCTSTORE_KEYS.get(key.lower(), key): value for key, value in stored.items()}
+    spilled = keys_codec.is_spilled(keys)
+    metadata = keys_codec.decode(keys, location)
+    if metadata is not None and spilled and read_sidecar:
+        forget_listing(location)  # adlfs would answer from a listing it may have cached
+        metadata = keys_codec.read_spilled(location, metadata)
+    settings = properties.get("content_settings") or {}
+    etag = quoted(str(properties["etag"]))
+    return ObjectState(
+        size=int(properties.get("size") or 0),
+        version_token=version_token(settings.get("content_md5"), etag),
+        crc32c=keys.get(keys_codec.CRC32C),
+        metadata=metadata,
+        details={
+            "etag": etag,
+            "content_type": settings.get("content_type"),
+            "foreign_metadata": {
+                key: value for key, value in stored.items() if key.lower() not in _OCTSTORE_KEYS
+            },
+            "spilled": spilled,
+        },
+    )
+
+
+def written_state(
+    previous: ObjectState | None,
+    response: Mapping[str, Any],
+    size: int,
+    token: str | None,
+    metadata: Metadata,
+    crc32c: str | None,
+    details: Mapping[str, Any],
+) -> ObjectState:
+    """The state a write's ``response`` leaves: its ETag, with ``token`` the content's
+    version (None: unchanged from ``previous``, or the new ETag if that one had no MD5)."""
+    etag = quoted(str(response["etag"]))
+    if token is None:
+        kept = previous.version_token if previous is not None else ""
+        token = kept if kept.startswith("md5:") else etag
+    return ObjectState(size, token, crc32c, metadata, {**details, "etag": etag})
+
+
+# --- errors --------------------------------------------------------------------------------
+
+
+def _status(error: BaseException) -> int | None:
+    status = getattr(error, "status_code", None)
+    return status if isinstance(status, int) else None
+
+
+def _code(error: BaseException) -> str:
+    return str(getattr(error, "error_code", "") or "")
+
+
+def is_conflict(error: BaseException) -> bool:
+    """Whether ``error`` is a failed precondition: 412 (``If-Match``; a lease another writer
+    holds), or 409 ``BlobAlreadyExists`` (a create-only write)."""
+    return _status(error) == 412 or (_status(error) == 409 and "BlobAlreadyExists" in _code(error))
+
+
+def is_missing(error: BaseException) -> bool:
+    """Whether ``error`` is Azure's 404 (no such blob, or no such container)."""
+    return _status(error) == 404
+
+
+@contextmanager
+def sdk_errors(location: Location) -> Iterator[None]:
+    """Read the SDK's errors as the builtins that :func:`octstore.location.translate_errors`
+    turns into octstore's: 404 as ``FileNotFoundError``, 401/403 as ``PermissionError``.
+    (adlfs reads every error as ``FileNotFoundError``, a refused key and a lost connection
+    alike; octstore asks the SDK and tells them apart.) Preconditions are the callers'."""
+    try:
+        yield
+    except (FileNotFoundError, PermissionError):
+        raise
+    except Exception as error:
+        status = _status(error)
+        if status == 404:
+            what = "container" if "Container" in _code(error) else "blob"
+            raise FileNotFoundError(f"no such {what} ({_code(error) or 404})") from error
+        if status in (401, 403) or type(error).__name__ == "ClientAuthenticationError":
+            raise PermissionError(f"Azure refused the request ({_code(error) or status})") from error
+        raise
+
+
+def if_match(etag: str | None) -> dict[str, Any]:
+    """The SDK's keywords for "only if the blob is still at ``etag``" (none for None)."""
+    if etag is None:
+        return {}
+    from azure.core import MatchConditions
+
+    return {"etag": etag, "match_condition": MatchConditions.IfNotModified}
+
+
+def content_settings(content_type: str, md5: bytes | None) -> Any:
+    from azure.storage.blob import ContentSettings
+
+    return ContentSettings(content_type=content_type, content_md5=bytearray(md5) if md5 else None)
+
+
+async def upload(
+    location: Location,
+    source: str,
+    metadata: Mapping[str, str],
+    settings: Any,
+    *,
+    etag: str | None,
+    create: bool,
+) -> dict[str, Any]:
+    """One upload of ``source`` (in blocks, committed at once, if it is large) with
+    ``metadata``: only if the blob is absent (``create``), else only if still at ``etag``
+    (if given)."""
+    client = blob_client(location)
+    with open(source, "rb") as body:
+        response: dict[str, Any] = await client.upload_blob(
+            body,
+            length=os.path.getsize(source),
+            metadata=dict(metadata),
+            content_settings=settings,
+            overwrite=not create,
+            max_concurrency=location.fs.max_concurrency or 1,
+            **if_match(etag),
+        )
+    return response
+
+
+async def set_metadata(location: Location, metadata: Mapping[str, str], etag: str) -> dict[str, Any]:
+    """Replace the blob's metadata, only if it is still at ``etag``."""
+    response: dict[str, Any] = await blob_client(location).set_blob_metadata(
+        dict(metadata), **if_match(etag)
+    )
+    return response
+
+
+async def properties(location: Location) -> Any:
+    """The blob's ``BlobProperties``: one ``HEAD``."""
+    return await blob_client(location).get_blob_properties()
+
+
+async def download(
+    location: Location, etag: str, target: str, callback: Any = None
+) -> None:
+    """The blob's content at exactly ``etag``, streamed to the file ``target``; an fsspec
+    ``callback`` is told each chunk's bytes."""
+    stream = await blob_client(location).download_blob(**if_match(etag))
+    with open(target, "wb") as file:
+        async for chunk in stream.chunks():
+            file.write(chunk)
+            if callback is not None:
+                callback.relative_update(len(chunk))
+
+
+async def read(location: Location, etag: str | None, start: int = 0, end: int | None = None) -> bytes:
+    """Bytes ``start`` up to ``end`` (None: the end) of the blob, at ``etag`` if given."""
+    length = None if end is None else end - start
+    if length == 0:
+        return b""
+    offset = start if start or length is not None else None
+    stream = await blob_client(location).download_blob(
+        offset=offset, length=length, **if_match(etag)
+    )
+    data: bytes = await stream.readall()
+    return data
+
+
+async def delete(location: Location) -> None:
+    await blob_client(location).delete_blob()
