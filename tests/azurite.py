@@ -8,7 +8,8 @@ installs it ahead of a run (the ``tests`` nox session does). Needs Node.js and n
 Each session (each pytest-xdist worker) starts its own server with ``node`` directly (``npx``
 would put it three processes deep, so the PID held would not be the server's), on a free port
 of 127.0.0.1 that it reads from the server's own output, keeping blobs in memory; it is
-stopped by that PID. Facts measured on Azurite 3.35 (what npm picks on Node 20):
+stopped by that PID. Clients reach it through a :class:`tests.proxy.Proxy`, which counts
+the requests (:meth:`AzuriteServer.recording`, as moto's recorder does for S3). Facts measured on Azurite 3.35 (what npm picks on Node 20):
 
 - ``--skipApiVersionCheck`` is required: the SDK sends an API version newer than Azurite's;
 - it enforces ``If-Match`` (412), create-only uploads (409 ``BlobAlreadyExists``) and blob
@@ -25,10 +26,15 @@ import re
 import shutil
 import subprocess
 import threading
+import urllib.parse
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from filelock import FileLock
+
+from tests.proxy import Proxy
 
 #: The version npm picks on Node 20, where the facts above were measured.
 AZURITE_VERSION = "3.35.0"
@@ -98,7 +104,11 @@ class AzuriteServer:
     def __init__(self) -> None:
         self._script = install()
         self._process: subprocess.Popen[str] | None = None
+        self._proxy: Proxy | None = None
+        #: Where clients reach it: the counting proxy.
         self.endpoint_url = ""
+        #: Where Azurite itself listens.
+        self.server_url = ""
 
     def start(self) -> None:
         node = shutil.which("node")
@@ -122,7 +132,9 @@ class AzuriteServer:
             stderr=subprocess.STDOUT,
             text=True,
         )
-        self.endpoint_url = self._wait_until_listening(self._process)
+        self.server_url = self._wait_until_listening(self._process)
+        self._proxy = Proxy(self.server_url).start()
+        self.endpoint_url = self._proxy.endpoint_url
 
     @staticmethod
     def _wait_until_listening(process: subprocess.Popen[str]) -> str:
@@ -150,6 +162,9 @@ class AzuriteServer:
         return found[0]
 
     def stop(self) -> None:
+        if self._proxy is not None:
+            self._proxy.stop()
+            self._proxy = None
         if self._process is None:
             return
         self._process.terminate()
@@ -172,6 +187,35 @@ class AzuriteServer:
         """What adlfs needs to reach this server (``account_name`` with ``account_key``
         cannot: adlfs then insists on https)."""
         return {"connection_string": self.connection_string, "skip_instance_cache": True}
+
+
+    @contextmanager
+    def recording(self) -> Iterator[list[dict[str, Any]]]:
+        """Record the requests made inside the block (``method``, the decoded ``path`` with
+        the account, and ``query``); the list is filled when it exits."""
+        assert self._proxy is not None, "start() the server first"
+        requests: list[dict[str, Any]] = []
+        with self._proxy.counting() as traffic:
+            yield requests
+        for exchange in traffic:
+            parsed = urllib.parse.urlsplit(exchange.path)
+            requests.append(
+                {
+                    "method": exchange.method,
+                    "path": urllib.parse.unquote(parsed.path),
+                    "query": urllib.parse.parse_qs(parsed.query),
+                }
+            )
+
+    @staticmethod
+    def content_gets(requests: list[dict[str, Any]], key: str) -> int:
+        """How many of ``requests`` downloaded ``key``'s content (a GET of the blob; its
+        properties are a HEAD, a listing a GET of the container with ``comp=list``)."""
+        return sum(
+            1
+            for r in requests
+            if r["method"] == "GET" and r["path"].endswith("/" + key) and "comp" not in r["query"]
+        )
 
 
 if __name__ == "__main__":

@@ -98,6 +98,9 @@ def _set_stored_timestamp(backend: Backend, name: str, timestamp: str) -> None:
         head = backend.fs.call_s3("head_object", Bucket=bucket, Key=key)
         metadata = {**head["Metadata"], "octstore-timestamp": timestamp}
         backend.fs.call_s3("put_object", Bucket=bucket, Key=key, Body=b"x", Metadata=metadata)
+    elif backend.name == "az":
+        stored = backend.fs.info(backend.url(name), refresh=True)["metadata"]
+        backend.fs.setxattrs(backend.url(name), **{**stored, "octstore_timestamp": timestamp})
     else:
         patch = {"metadata": {"octstore-timestamp": timestamp}}
         backend.fs.call("PATCH", "b/{}/o/{}", bucket, key, json=patch, json_out=True)

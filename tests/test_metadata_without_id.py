@@ -3,7 +3,8 @@ id (in octstore's keys or sidecar, or in octue's) are read, under the id derived
 file's location until a write stores it; a read stores nothing.
 
 The foreign metadata is written behind octstore's back: GCS custom metadata, S3 user
-metadata, an octstore sidecar file or octue's ``.octue`` file.
+metadata, Azure blob metadata (``octstore_*``), an octstore sidecar file or octue's ``.octue``
+file.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from tests.conftest import BACKENDS, Backend
 WHEN = datetime(2022, 5, 4, 17, 57, 57, 136739, tzinfo=timezone.utc)
 LABELS = {"raw", "wind-speed"}
 TAGS = {"site": "dunfell", "height": 40}
+#: Where octue never kept object metadata.
+NO_OCTUE = frozenset({("s3", "octue"), ("az", "octue")})
 #: Requests that change something on the server (reads are GET and HEAD).
 WRITES = frozenset({"PUT", "POST", "PATCH", "DELETE"})
 
@@ -61,13 +64,14 @@ def _put_object(backend: Backend, name: str, keys: dict[str, str]) -> None:
 def foreign(backend: Backend, name: str, style: str, **extra_fields: Any) -> str:
     """A file at ``name`` whose labels, tags and timestamp another tool stored in ``style``
     (``octstore`` or ``octue``), without an id (unless ``extra_fields`` has one)."""
-    assert (backend.name, style) != ("s3", "octue"), "octue keeps object metadata on GCS only"
+    assert (backend.name, style) not in NO_OCTUE, "octue keeps object metadata on GCS only"
     if backend.is_cloud:
         prefix = "octstore-" if style == "octstore" else "octue__"
         extra = {prefix + field: value for field, value in extra_fields.items()}
-        _put_object(
-            backend, name, (_octstore_keys if style == "octstore" else _octue_keys)(**extra)
-        )
+        keys = (_octstore_keys if style == "octstore" else _octue_keys)(**extra)
+        if backend.name == "az":  # Azure's metadata names are C# identifiers
+            keys = {key.replace("octstore-", "octstore_"): value for key, value in keys.items()}
+        _put_object(backend, name, keys)
         return backend.url(name)
     backend.write(name, b"a,b\n")
     if style == "octstore":
@@ -110,6 +114,9 @@ def stored_id(backend: Backend, name: str) -> str | None:
     bucket, key = backend.url(name).split("://", 1)[1].split("/", 1)
     if backend.name == "s3":
         keys = backend.fs.call_s3("head_object", Bucket=bucket, Key=key)["Metadata"]
+    elif backend.name == "az":
+        keys = backend.fs.info(backend.url(name), refresh=True)["metadata"] or {}
+        return keys.get("octstore_id")  # type: ignore[no-any-return]
     else:
         keys = backend.fs.call("GET", "b/{}/o/{}", bucket, key, json_out=True)["metadata"]
     return {k.lower(): v for k, v in keys.items()}.get("octstore-id")
@@ -144,14 +151,14 @@ def writing_nothing(backend: Backend) -> Iterator[None]:
 
 
 #: Each backend with each format another tool may have written: octue keeps object
-#: metadata on GCS only (and sidecars locally), never on S3.
+#: metadata on GCS only (and sidecars locally), never on S3 or Azure.
 styles = pytest.mark.parametrize(
     ("backend", "style"),
     [
         (backend, style)
         for backend in BACKENDS
         for style in ("octstore", "octue")
-        if (backend, style) != ("s3", "octue")
+        if (backend, style) not in NO_OCTUE
     ],
     indirect=["backend"],
 )

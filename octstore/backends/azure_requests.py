@@ -21,7 +21,7 @@ from typing import Any
 
 from octstore.backends import ObjectState
 from octstore.backends import object_metadata as keys_codec
-from octstore.errors import InvalidMetadataError, NotFoundError
+from octstore.errors import InvalidMetadataError, InvalidPathError, NotFoundError
 from octstore.location import Location
 from octstore.metadata import Metadata
 
@@ -42,8 +42,19 @@ def blob_name(location: Location) -> tuple[str, str]:
 
     Raises:
         NotFoundError: If it names no blob (a container, or nothing).
+        InvalidPathError: If adlfs or Azure would take it for another blob's name: adlfs
+            drops a tab, CR or LF, and a ``?`` or ``#`` that ends it (as Python's URL parsing
+            does); Azure reads a backslash as ``/``.
     """
     container, blob, _ = location.fs.split_path(location.fs_path)
+    link = location.url.split("://", 1)[-1]
+    in_account = "@" in link.split("/", 1)[0]  # abfs://container@account.dfs.core.windows.net/
+    if "\\" in location.url or (not in_account and link != location.fs_path):
+        raise InvalidPathError(
+            f"{location.url!r} would name another blob, {location.fs_path!r} (adlfs drops a "
+            "tab, CR or LF, and a '?' or '#' that ends a name; Azure reads a backslash as "
+            "'/'): rename it without them"
+        )
     if not container:
         raise NotFoundError(f"{location.url} names no container: use az://CONTAINER/BLOB")
     if not blob:
