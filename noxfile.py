@@ -3,7 +3,8 @@ on the oldest fsspec, s3fs and gcsfs allowed), ``lint``, ``typecheck``, ``docs``
 ``reliability`` (the docs' Reliability page) and ``bench``.
 
 Each session installs what it needs into its own virtualenv, so a fresh machine needs only
-Python, pip and nox.
+Python, pip and nox, and Node.js with npm for Azurite (the Azure tests' server), which the
+sessions that run backend tests install with npm (``python -m tests.azurite``).
 """
 
 from __future__ import annotations
@@ -39,13 +40,21 @@ def tests(session: nox.Session) -> None:
     """The whole test suite but the ``slow`` variants, against real moto S3 and GCS emulator
     servers on loopback (a pair for each pytest-xdist worker)."""
     install(session, "test")
+    install_azurite(session)
     session.run("pytest", *session.posargs)
+
+
+def install_azurite(session: nox.Session) -> None:
+    """Install Azurite with npm into ``.azurite/`` unless it is there (the test harness
+    would too, from inside a test: here its time is not the first Azure test's)."""
+    session.run("python", "-m", "tests.azurite")
 
 
 @nox.session
 def slow(session: nox.Session) -> None:
     """The long race and soak variants (``@pytest.mark.slow``), which ``tests`` leaves out."""
     install(session, "test")
+    install_azurite(session)
     session.run("pytest", "-m", "slow", *session.posargs)
 
 
@@ -92,6 +101,7 @@ def oldest(session: nox.Session) -> None:
     pyproject.toml allows, so that a lower bound that no longer holds (octstore relies on
     some of their private names) fails here rather than for a user."""
     install(session, "test", pins=lower_bounds())
+    install_azurite(session)
     session.run("pip", "freeze")
     session.run("pytest", *(session.posargs or OLDEST_TESTS))
 
@@ -101,6 +111,7 @@ def reliability(session: nox.Session) -> None:
     """Run the reliability suite (``tests/reliability``), then render the docs' Reliability
     page from the figures it wrote to ``build/reliability/figures.json``."""
     install(session, "test")
+    install_azurite(session)
     figures = ROOT / "build" / "reliability" / "figures.json"
     figures.unlink(missing_ok=True)  # a failed run writes none: never render an old one
     session.run("pytest", "tests/reliability", *session.posargs)
@@ -147,6 +158,7 @@ def bench(session: nox.Session) -> None:
     """Run every benchmark in bench/ against its peers, writing bench/results/*.json, a
     summary, and the docs' Performance page with its chart."""
     install(session, "bench")
+    install_azurite(session)
     octue = Path(session.virtualenv.location).parent / "bench-octue"
     python = octue / "bin" / "python"
     if not python.exists():

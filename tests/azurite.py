@@ -9,7 +9,8 @@ Each session (each pytest-xdist worker) starts its own server with ``node`` dire
 would put it three processes deep, so the PID held would not be the server's), on a free port
 of 127.0.0.1 that it reads from the server's own output, keeping blobs in memory; it is
 stopped by that PID. Clients reach it through a :class:`tests.proxy.Proxy`, which counts
-the requests (:meth:`AzuriteServer.recording`, as moto's recorder does for S3). Facts measured on Azurite 3.35 (what npm picks on Node 20):
+the requests (:meth:`AzuriteServer.recording`, as moto's recorder does for S3). Facts
+measured on Azurite 3.35 (what npm picks on Node 20):
 
 - ``--skipApiVersionCheck`` is required: the SDK sends an API version newer than Azurite's;
 - it enforces ``If-Match`` (412), create-only uploads (409 ``BlobAlreadyExists``) and blob
@@ -187,7 +188,6 @@ class AzuriteServer:
         """What adlfs needs to reach this server (``account_name`` with ``account_key``
         cannot: adlfs then insists on https)."""
         return {"connection_string": self.connection_string, "skip_instance_cache": True}
-
 
     @contextmanager
     def recording(self) -> Iterator[list[dict[str, Any]]]:

@@ -41,18 +41,18 @@ from octstore.backends.azure_requests import (
     forget_listing,
     is_conflict,
     is_missing,
+    may_have_spilled,
+    pinned,
+    same_content,
     sdk_errors,
     written_state,
 )
-from octstore.errors import ConflictError, IntegrityError, NotFoundError
+from octstore.errors import ConflictError, NotFoundError
 from octstore.location import Location, content_type, translate_errors
 from octstore.metadata import Metadata
 from octstore.metadata.changes import MetadataUpdate, as_changes, attempts
 
 __all__ = ["METADATA_LIMIT", "AzureBackend"]
-
-#: Tries of a read pinned to one content, each after a metadata update moved the ETag.
-_PINNED_TRIES = 3
 
 
 class AzureBackend(MetadataBackend):
@@ -139,7 +139,7 @@ class AzureBackend(MetadataBackend):
             basis = if_matches if if_matches is not None and "etag" in if_matches.details else None
             if basis is None and not if_absent:
                 basis = self._read_or_none(location, read_sidecar=not changes.replaces)
-                if if_matches is not None and not _same_content(basis, if_matches):
+                if if_matches is not None and not same_content(basis, if_matches):
                     raise ConflictError.content_changed(location.url, source)
             for attempt in attempts():
                 stored = basis.metadata if basis is not None else None
@@ -150,7 +150,7 @@ class AzureBackend(MetadataBackend):
                     if not retries or attempt.last:
                         raise
                 fresh = self._read_or_none(location, read_sidecar=not changes.replaces)
-                if if_matches is not None and not _same_content(fresh, if_matches):
+                if if_matches is not None and not same_content(fresh, if_matches):
                     raise ConflictError.content_changed(location.url, source)
                 basis = fresh
         raise AssertionError("unreachable")  # pragma: no cover
@@ -203,7 +203,7 @@ class AzureBackend(MetadataBackend):
             if response is None:
                 raise
         forget_listing(location)
-        keys_codec.write_spilled(location, document, stale=_may_have_spilled(basis))
+        keys_codec.write_spilled(location, document, stale=may_have_spilled(basis))
         token = requests.version_token(md5, "")
         new_details = {
             "content_type": mime,
@@ -253,7 +253,7 @@ class AzureBackend(MetadataBackend):
         basis = if_matches
         if basis is None or "etag" not in basis.details:
             fresh = self._read(location, read_sidecar=read_sidecar)
-            if basis is not None and changes.replaces and not _same_content(fresh, basis):
+            if basis is not None and changes.replaces and not same_content(fresh, basis):
                 raise ConflictError.metadata_changed(location.url)
             basis = fresh
         for attempt in attempts():
@@ -301,7 +301,7 @@ class AzureBackend(MetadataBackend):
                     raise
                 response = written
             forget_listing(location)
-            keys_codec.write_spilled(location, document, stale=_may_have_spilled(basis))
+            keys_codec.write_spilled(location, document, stale=may_have_spilled(basis))
         details = {**basis.details, "spilled": spilled}
         return written_state(basis, response, basis.size, None, metadata, basis.crc32c, details)
 
@@ -322,7 +322,7 @@ class AzureBackend(MetadataBackend):
     ) -> None:
         with translate_errors(location.url, "downloading"):
             try:
-                await self._pinned(location, state, requests.download, target, callback)
+                await pinned(location, state, requests.download, target, callback)
             except BaseException:
                 with suppress(OSError):
                     os.remove(target)
@@ -341,44 +341,8 @@ class AzureBackend(MetadataBackend):
         self, location: Location, state: ObjectState, start: int, end: int
     ) -> bytes:
         with translate_errors(location.url, "reading"):
-            data: bytes = await self._pinned(location, state, requests.read, start, end)
+            data: bytes = await pinned(location, state, requests.read, start, end)
             return data
-
-    async def _pinned(
-        self, location: Location, state: ObjectState, request: Any, *arguments: Any
-    ) -> Any:
-        """``request(location, etag, *arguments)`` under ``If-Match`` on ``state``'s ETag, or
-        on the ETag a metadata update since gave the same content.
-
-        Raises:
-            IntegrityError: If the content changed since ``state``, or the blob was deleted.
-        """
-        etag = state.details.get("etag")
-        with sdk_errors(location):
-            for _ in range(_PINNED_TRIES):
-                try:
-                    return await request(location, etag, *arguments)
-                except Exception as error:
-                    if not (is_conflict(error) or is_missing(error)):
-                        raise
-                etag = await self._same_content_etag(location, state)
-        raise _changed_while_read(location)
-
-    async def _same_content_etag(self, location: Location, state: ObjectState) -> str:
-        """The blob's ETag now, if its content is still that of ``state`` (its metadata
-        alone changed since, which moves the ETag).
-
-        Raises:
-            IntegrityError: If its content changed or it was deleted.
-        """
-        try:
-            with sdk_errors(location):
-                found = await requests.properties(location)
-        except FileNotFoundError:
-            found = None
-        if found is None or not _same_content(blob_state(location, found, read_sidecar=False), state):
-            raise _changed_while_read(location)
-        return str(found.etag)
 
     def read_bytes(self, location: Location) -> bytes:
         """One GET of the whole blob."""
@@ -395,20 +359,3 @@ class AzureBackend(MetadataBackend):
             sync(location.fs.loop, requests.delete, location)
             forget_listing(location)
             keys_codec.write_spilled(location, None, stale=True)
-
-
-def _same_content(state: ObjectState | None, read: ObjectState) -> bool:
-    """Whether ``state`` (None: the blob is gone) has the content of the state ``read``."""
-    return state is not None and state.version_token == read.version_token
-
-
-def _may_have_spilled(previous: ObjectState | None) -> bool:
-    """Whether the blob in state ``previous`` (None: absent) may have a sidecar blob."""
-    return previous is not None and bool(previous.details.get("spilled", True))
-
-
-def _changed_while_read(location: Location) -> IntegrityError:
-    return IntegrityError(
-        f"{location.url} changed while it was read (it is no longer the version that was "
-        "opened): open it again to read the new version"
-    )

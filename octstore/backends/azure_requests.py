@@ -21,7 +21,7 @@ from typing import Any
 
 from octstore.backends import ObjectState
 from octstore.backends import object_metadata as keys_codec
-from octstore.errors import InvalidMetadataError, InvalidPathError, NotFoundError
+from octstore.errors import IntegrityError, InvalidMetadataError, InvalidPathError, NotFoundError
 from octstore.location import Location
 from octstore.metadata import Metadata
 
@@ -98,6 +98,13 @@ def file_md5(path: str) -> bytes:
     return digest.digest()
 
 
+def octstore_spelling(keys: Mapping[str, Any]) -> dict[str, Any]:
+    """Blob metadata with octstore's keys as :mod:`octstore.backends.object_metadata` spells
+    them (``octstore_labels`` -> ``octstore-labels``; Azure keeps a name's case, and
+    HTTP headers lower-case it); other keys as they are."""
+    return {_OCTSTORE_KEYS.get(key.lower(), key): value for key, value in keys.items()}
+
+
 def to_azure(keys: Mapping[str, str]) -> dict[str, str]:
     """``octstore-*`` keys (and others' keys, as they are) spelt as Azure takes them."""
     return {AZURE_KEYS.get(key, key): value for key, value in keys.items()}
@@ -134,7 +141,7 @@ def blob_state(
     of a listed blob), reading the sidecar blob if the metadata spilled and ``read_sidecar``.
     """
     stored: Mapping[str, str] = properties.get("metadata") or {}
-    keys = {_OCTSTORE_KEYS.get(key.lower(), key): value for key, value in stored.items()}
+    keys = octstore_spelling(stored)
     spilled = keys_codec.is_spilled(keys)
     metadata = keys_codec.decode(keys, location)
     if metadata is not None and spilled and read_sidecar:
@@ -215,7 +222,9 @@ def sdk_errors(location: Location) -> Iterator[None]:
             what = "container" if "Container" in _code(error) else "blob"
             raise FileNotFoundError(f"no such {what} ({_code(error) or 404})") from error
         if status in (401, 403) or type(error).__name__ == "ClientAuthenticationError":
-            raise PermissionError(f"Azure refused the request ({_code(error) or status})") from error
+            raise PermissionError(
+                f"Azure refused the request ({_code(error) or status})"
+            ) from error
         raise
 
 
@@ -260,7 +269,9 @@ async def upload(
     return response
 
 
-async def set_metadata(location: Location, metadata: Mapping[str, str], etag: str) -> dict[str, Any]:
+async def set_metadata(
+    location: Location, metadata: Mapping[str, str], etag: str
+) -> dict[str, Any]:
     """Replace the blob's metadata, only if it is still at ``etag``."""
     response: dict[str, Any] = await blob_client(location).set_blob_metadata(
         dict(metadata), **if_match(etag)
@@ -273,9 +284,7 @@ async def properties(location: Location) -> Any:
     return await blob_client(location).get_blob_properties()
 
 
-async def download(
-    location: Location, etag: str, target: str, callback: Any = None
-) -> None:
+async def download(location: Location, etag: str, target: str, callback: Any = None) -> None:
     """The blob's content at exactly ``etag``, streamed to the file ``target``; an fsspec
     ``callback`` is told each chunk's bytes."""
     stream = await blob_client(location).download_blob(**if_match(etag))
@@ -286,7 +295,9 @@ async def download(
                 callback.relative_update(len(chunk))
 
 
-async def read(location: Location, etag: str | None, start: int = 0, end: int | None = None) -> bytes:
+async def read(
+    location: Location, etag: str | None, start: int = 0, end: int | None = None
+) -> bytes:
     """Bytes ``start`` up to ``end`` (None: the end) of the blob, at ``etag`` if given."""
     length = None if end is None else end - start
     if length == 0:
@@ -301,3 +312,63 @@ async def read(location: Location, etag: str | None, start: int = 0, end: int | 
 
 async def delete(location: Location) -> None:
     await blob_client(location).delete_blob()
+
+
+# --- reads pinned to one content -------------------------------------------------------------
+
+#: Tries of a read pinned to one content, each after a metadata update moved the ETag.
+_PINNED_TRIES = 3
+
+
+async def pinned(location: Location, state: ObjectState, request: Any, *arguments: Any) -> Any:
+    """``request(location, etag, *arguments)`` under ``If-Match`` on ``state``'s ETag, or on
+    the ETag a metadata update since left on the same content.
+
+    Raises:
+        IntegrityError: If the content changed since ``state``, or the blob was deleted.
+    """
+    etag = state.details.get("etag")
+    with sdk_errors(location):
+        for _ in range(_PINNED_TRIES):
+            try:
+                return await request(location, etag, *arguments)
+            except Exception as error:
+                if not (is_conflict(error) or is_missing(error)):
+                    raise
+            etag = await _same_content_etag(location, state)
+    raise _changed_while_read(location)
+
+
+async def _same_content_etag(location: Location, state: ObjectState) -> str:
+    """The blob's ETag now, if its content is still that of ``state`` (its metadata alone
+    changed since, which moves the ETag).
+
+    Raises:
+        IntegrityError: If its content changed or it was deleted.
+    """
+    try:
+        with sdk_errors(location):
+            found = await properties(location)
+    except FileNotFoundError:
+        found = None
+    now = None if found is None else blob_state(location, found, read_sidecar=False)
+    if not same_content(now, state):
+        raise _changed_while_read(location)
+    return str(found.etag)
+
+
+def same_content(state: ObjectState | None, read: ObjectState) -> bool:
+    """Whether ``state`` (None: the blob is gone) has the content of the state ``read``."""
+    return state is not None and state.version_token == read.version_token
+
+
+def may_have_spilled(previous: ObjectState | None) -> bool:
+    """Whether the blob in state ``previous`` (None: absent) may have a sidecar blob."""
+    return previous is not None and bool(previous.details.get("spilled", True))
+
+
+def _changed_while_read(location: Location) -> IntegrityError:
+    return IntegrityError(
+        f"{location.url} changed while it was read (it is no longer the version that was "
+        "opened): open it again to read the new version"
+    )

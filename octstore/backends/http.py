@@ -1,6 +1,7 @@
-"""Files read over HTTP(S), read-only: a signed URL of an S3 or GCS object (``generate_signed_url``)
-carries the object's octstore metadata in its response headers (``x-amz-meta-octstore-*``,
-``x-goog-meta-octstore-*``), read with the first byte of the content in one request; other
+"""Files read over HTTP(S), read-only: a signed URL of an S3 or GCS object or an Azure blob
+(``generate_signed_url``) carries its octstore metadata in its response headers
+(``x-amz-meta-octstore-*``, ``x-goog-meta-octstore-*``, ``x-ms-meta-octstore_*``), read with
+the first byte of the content in one request; other
 URLs keep their metadata in a sidecar file beside them, as on any filesystem without object
 metadata.
 """
@@ -14,6 +15,7 @@ from email.message import Message
 from typing import Any
 
 from octstore.backends import octue
+from octstore.backends.azure_requests import octstore_spelling
 from octstore.backends.object_metadata import decode, is_spilled
 from octstore.backends.sidecar import SidecarBackend
 from octstore.backends.sidecar_files import _remote_version_token
@@ -28,7 +30,7 @@ __all__ = ["HttpBackend"]
 get_logger("fsspec.http")  # its debug records quote whole URLs, signatures and all
 
 #: The prefixes of the headers a cloud object's user metadata comes back in.
-_META_PREFIXES = ("x-amz-meta-", "x-goog-meta-")
+_META_PREFIXES = ("x-amz-meta-", "x-goog-meta-", "x-ms-meta-")
 #: Headers that change whenever the content does, best first.
 _VERSION_HEADERS = ("x-goog-generation", "etag", "x-goog-hash", "last-modified")
 _TIMEOUT = 60
@@ -78,6 +80,7 @@ def _metadata(headers: Mapping[str, str], location: Location) -> Metadata | None
         for prefix in _META_PREFIXES:
             if name.startswith(prefix):
                 keys[name[len(prefix) :]] = value
+    keys = octstore_spelling(keys)  # Azure's octstore_* keys
     if is_spilled(keys):
         warn(
             f"{location.url} keeps its labels, tags and timestamp in a sidecar object that "
