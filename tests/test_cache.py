@@ -29,8 +29,8 @@ from octstore.state import ObjectState
 from tests import workers
 from tests.conftest import Backend
 
-REMOTE = ["memory", "s3", "gcs"]
-CLOUD = ["s3", "gcs"]
+REMOTE = ["memory", "s3", "gcs", "az"]
+CLOUD = ["s3", "gcs", "az"]
 
 
 def make(backend: Backend, name: str = "data.bin", **kwargs: Any) -> Datafile:

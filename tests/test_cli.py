@@ -27,8 +27,8 @@ from octstore.hashing import crc32c_bytes
 from tests.conftest import Backend
 
 #: Backends a separate process can reach (``memory://`` lives in one process only).
-on_backends = pytest.mark.parametrize("backend", ["local", "s3", "gcs"], indirect=True)
-on_cloud = pytest.mark.parametrize("backend", ["s3", "gcs"], indirect=True)
+on_backends = pytest.mark.parametrize("backend", ["local", "s3", "gcs", "az"], indirect=True)
+on_cloud = pytest.mark.parametrize("backend", ["s3", "gcs", "az"], indirect=True)
 README = Path(__file__).parent.parent / "README.md"
 
 

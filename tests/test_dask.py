@@ -14,7 +14,7 @@ from tests.conftest import Backend
 
 
 @pytest.mark.timeout(240)
-@pytest.mark.parametrize("backend", ["local", "s3", "gcs"], indirect=True)
+@pytest.mark.parametrize("backend", ["local", "s3", "gcs", "az"], indirect=True)
 def test_a_function_runs_over_a_datasets_files_on_dask_worker_processes(
     backend: Backend,
 ) -> None:

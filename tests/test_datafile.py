@@ -587,7 +587,7 @@ def test_unknown_protocol_is_a_clear_error() -> None:
         Datafile("nope://bucket/x")
 
 
-@pytest.mark.parametrize("backend", ["s3", "gcs"], indirect=True)
+@pytest.mark.parametrize("backend", ["s3", "gcs", "az"], indirect=True)
 def test_missing_bucket_is_not_found_naming_the_path(backend: Backend) -> None:
     protocol = "s3" if backend.name == "s3" else "gs"
     url = f"{protocol}://no-such-bucket-octstore/x.csv"
@@ -673,7 +673,7 @@ def test_write_back_after_the_file_was_deleted_conflicts_and_keeps_the_content(
     assert Path(caught.value.kept_at).read_bytes() == b"mine"
 
 
-@pytest.mark.parametrize("backend", ["s3", "gcs"], indirect=True)
+@pytest.mark.parametrize("backend", ["s3", "gcs", "az"], indirect=True)
 def test_a_failed_upload_keeps_the_content_and_says_where(backend: Backend) -> None:
     df = make(backend)
     bucket = backend.root.split("/")[2]

@@ -112,7 +112,7 @@ def test_a_copied_file_is_in_the_dataset_when_it_is_loaded_again(
     assert [df.path for df in again] == [backend.url("dataset", "sub", "reading.dat")]
 
 
-@pytest.mark.parametrize("backend", ["memory", "s3", "gcs"], indirect=True)
+@pytest.mark.parametrize("backend", ["memory", "s3", "gcs", "az"], indirect=True)
 def test_a_remote_file_is_copied_into_a_local_dataset(backend: Backend, tmp_path: Path) -> None:
     remote = write(backend.url("reading.dat"), options=backend.storage_options)
     with pytest.warns(OctstoreWarning, match="does not exist yet"):

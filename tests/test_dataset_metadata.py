@@ -74,7 +74,7 @@ def test_unchanged_files_are_not_written(three: Backend, written: list[str]) -> 
     assert written == [three.url("b.csv")]
 
 
-@pytest.mark.parametrize("backend", ["s3", "gcs"], indirect=True)
+@pytest.mark.parametrize("backend", ["s3", "gcs", "az"], indirect=True)
 def test_unchanged_files_cost_no_request(three: Backend) -> None:
     ds = load(three)
     ds.files.one(name="b.csv").labels.add("checked")

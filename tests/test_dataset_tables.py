@@ -18,7 +18,7 @@ from octstore import BackendNotInstalledError, Datafile, Dataset
 from octstore import cache as cache_module
 from tests.conftest import Backend
 
-on_cloud = pytest.mark.parametrize("backend", ["s3", "gcs"], indirect=True)
+on_cloud = pytest.mark.parametrize("backend", ["s3", "gcs", "az"], indirect=True)
 on_local = pytest.mark.parametrize("backend", ["local"], indirect=True)
 FIXED = ["name", "path", "size", "timestamp", "id", "labels"]
 WHEN = datetime(2024, 5, 4, 17, 57, 57, 136739, tzinfo=timezone.utc)

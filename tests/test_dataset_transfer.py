@@ -276,7 +276,7 @@ def test_two_files_that_would_land_on_one_path_are_refused_before_anything_moves
     assert not backend.fs.exists(backend.url("other.csv"))
 
 
-@pytest.mark.parametrize("backend", ["s3", "gcs"], indirect=True)
+@pytest.mark.parametrize("backend", ["s3", "gcs", "az"], indirect=True)
 def test_a_dataset_goes_from_the_cloud_to_a_directory_and_back(
     backend: Backend, tmp_path: Path
 ) -> None:
@@ -346,7 +346,7 @@ def test_downloading_again_transfers_nothing(
     assert report.skipped == sorted(str(tmp_path / "copy" / name) for name in NAMES)
 
 
-@pytest.mark.parametrize("backend", ["memory", "s3", "gcs"], indirect=True)
+@pytest.mark.parametrize("backend", ["memory", "s3", "gcs", "az"], indirect=True)
 def test_download_does_not_fill_the_cache_but_uses_it(
     backend: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -500,7 +500,7 @@ def _many_files(root: Path, count: int) -> Dataset:
     return Dataset(str(root))
 
 
-@pytest.mark.parametrize("backend", ["s3", "gcs"], indirect=True)
+@pytest.mark.parametrize("backend", ["s3", "gcs", "az"], indirect=True)
 def test_an_upload_to_a_new_prefix_costs_one_request_per_file(
     backend: Backend, tmp_path: Path
 ) -> None:
@@ -520,7 +520,7 @@ def test_an_upload_to_a_new_prefix_costs_one_request_per_file(
     assert sorted(df.tags["i"] for df in uploaded) == list(range(count))
 
 
-@pytest.mark.parametrize("backend", ["s3", "gcs"], indirect=True)
+@pytest.mark.parametrize("backend", ["s3", "gcs", "az"], indirect=True)
 def test_uploading_unchanged_files_again_writes_nothing_and_costs_a_listing(
     backend: Backend, tmp_path: Path
 ) -> None:
@@ -621,7 +621,7 @@ def test_an_interrupted_upload_leaves_no_partial_file(
     assert len(report.transferred) == count - len(there)
 
 
-@pytest.mark.parametrize("backend", ["memory", "s3", "gcs"], indirect=True)
+@pytest.mark.parametrize("backend", ["memory", "s3", "gcs", "az"], indirect=True)
 def test_a_download_waits_for_the_disk_only_for_what_it_cannot_rebuild(
     backend: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

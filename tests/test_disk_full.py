@@ -96,7 +96,7 @@ def test_local_reads_and_writes_work_with_an_unwritable_cache(
     assert not unwritable_cache.exists()
 
 
-@pytest.mark.parametrize("backend", ["memory", "s3", "gcs"], indirect=True)
+@pytest.mark.parametrize("backend", ["memory", "s3", "gcs", "az"], indirect=True)
 def test_remote_files_are_read_uncached_and_written_with_an_unwritable_cache(
     backend: Backend, unwritable_cache: Path
 ) -> None:
@@ -115,7 +115,7 @@ def test_remote_files_are_read_uncached_and_written_with_an_unwritable_cache(
     assert not unwritable_cache.exists()
 
 
-@pytest.mark.parametrize("backend", ["memory", "s3", "gcs"], indirect=True)
+@pytest.mark.parametrize("backend", ["memory", "s3", "gcs", "az"], indirect=True)
 def test_a_remote_local_path_with_an_unwritable_cache_says_why_and_what_to_do(
     backend: Backend, unwritable_cache: Path
 ) -> None:
@@ -134,7 +134,7 @@ def test_a_remote_local_path_with_an_unwritable_cache_says_why_and_what_to_do(
 # --- a full cache -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("backend", ["s3", "gcs"], indirect=True)
+@pytest.mark.parametrize("backend", ["s3", "gcs", "az"], indirect=True)
 def test_a_full_cache_after_a_successful_remote_write_is_a_warning(
     backend: Backend, tiny_disk: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -165,7 +165,7 @@ def test_a_full_cache_after_a_successful_remote_write_is_a_warning(
             assert file.read() == content
 
 
-@pytest.mark.parametrize("backend", ["memory", "s3", "gcs"], indirect=True)
+@pytest.mark.parametrize("backend", ["memory", "s3", "gcs", "az"], indirect=True)
 def test_a_full_cache_is_read_through_uncached(
     backend: Backend, tiny_disk: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

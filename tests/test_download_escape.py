@@ -14,7 +14,7 @@ from octstore.location import relative_path
 from tests.conftest import Backend
 from tests.test_cli import run
 
-on_cloud = pytest.mark.parametrize("backend", ["s3", "gcs"], indirect=True)
+on_cloud = pytest.mark.parametrize("backend", ["s3", "gcs", "az"], indirect=True)
 #: S3 keys may hold any text; the GCS emulator refuses names with ``..`` parts.
 on_s3 = pytest.mark.parametrize("backend", ["s3"], indirect=True)
 

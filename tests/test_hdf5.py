@@ -26,7 +26,7 @@ from octstore import (
 from tests.conftest import Backend
 from tests.proxy import Proxy
 
-CLOUDS = pytest.mark.parametrize("backend", ["s3", "gcs"], indirect=True)
+CLOUDS = pytest.mark.parametrize("backend", ["s3", "gcs", "az"], indirect=True)
 MB = 10**6
 
 

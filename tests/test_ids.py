@@ -13,7 +13,7 @@ import pytest
 from octstore import Datafile, Dataset
 from tests.conftest import Backend
 
-on_cloud = pytest.mark.parametrize("backend", ["s3", "gcs"], indirect=True)
+on_cloud = pytest.mark.parametrize("backend", ["s3", "gcs", "az"], indirect=True)
 #: Requests that change something on the server (reads are GET and HEAD).
 WRITES = frozenset({"PUT", "POST", "PATCH", "DELETE"})
 

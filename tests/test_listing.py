@@ -71,7 +71,7 @@ def test_listing_a_missing_local_directory_is_not_found(tmp_path: object) -> Non
         backend_for(location).list(location)
 
 
-@pytest.mark.parametrize("backend", ["memory", "s3", "gcs"], indirect=True)
+@pytest.mark.parametrize("backend", ["memory", "s3", "gcs", "az"], indirect=True)
 def test_an_empty_prefix_lists_nothing(backend: Backend) -> None:
     assert listed(backend, "nothing-here") == {}
 

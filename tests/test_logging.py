@@ -15,7 +15,7 @@ from octstore.location import translate_errors
 from tests.conftest import Backend
 
 
-@pytest.mark.parametrize("backend", ["memory", "s3", "gcs"], indirect=True)
+@pytest.mark.parametrize("backend", ["memory", "s3", "gcs", "az"], indirect=True)
 def test_debug_records_tell_requests_and_cache_misses_then_hits(
     backend: Backend, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -134,7 +134,7 @@ def _many(backend: Backend, count: int) -> None:
 
 
 @pytest.mark.timeout(240)
-@pytest.mark.parametrize("backend", ["s3", "gcs"], indirect=True)
+@pytest.mark.parametrize("backend", ["s3", "gcs", "az"], indirect=True)
 def test_loading_1000_files_with_a_fresh_manifest_takes_at_most_3_requests(
     backend: Backend,
 ) -> None:

@@ -253,7 +253,7 @@ def test_a_long_file_made_by_another_program_reads_without_metadata(tmp_path: Pa
     assert [datafile.name for datafile in Dataset(str(tmp_path)).files] == [name]
 
 
-@pytest.mark.parametrize("backend", ["s3", "gcs"], indirect=True)  # keys of 1,024 bytes
+@pytest.mark.parametrize("backend", ["s3", "gcs", "az"], indirect=True)  # keys of 1,024 bytes
 def test_a_cloud_key_whose_sidecar_key_would_not_fit_is_a_clear_error(
     backend: Backend,
 ) -> None:
@@ -267,7 +267,7 @@ def test_a_cloud_key_whose_sidecar_key_would_not_fit_is_a_clear_error(
     assert not backend.fs.exists(backend.url(name))
 
 
-@pytest.mark.parametrize("backend", ["s3", "gcs"], indirect=True)
+@pytest.mark.parametrize("backend", ["s3", "gcs", "az"], indirect=True)
 def test_a_key_too_long_for_a_local_folder_is_refused_on_download_and_the_others_arrive(
     backend: Backend, tmp_path: Path
 ) -> None:

@@ -15,7 +15,7 @@ import pytest
 from octstore import AlreadyExistsError, ConflictError, Datafile, Dataset, OctstoreError
 from tests.conftest import Backend
 
-REMOTE = ["memory", "s3", "gcs"]
+REMOTE = ["memory", "s3", "gcs", "az"]
 
 
 def make(backend: Backend, name: str = "data.csv", **kwargs: Any) -> Datafile:
@@ -187,7 +187,7 @@ def test_an_uploaded_local_file_keeps_its_path_and_gains_a_cloud_path(
     assert make(backend, "copy.csv").labels == {"raw"}
 
 
-@pytest.mark.parametrize("backend", ["s3", "gcs"], indirect=True)
+@pytest.mark.parametrize("backend", ["s3", "gcs", "az"], indirect=True)
 def test_uploading_an_unchanged_local_file_again_makes_no_request(
     backend: Backend, tmp_path: Path
 ) -> None:
@@ -466,7 +466,7 @@ def test_to_primitive_has_octues_keys_and_round_trips(tmp_path: Path) -> None:
     assert Datafile.deserialise(primitive) == datafile
 
 
-@pytest.mark.parametrize("backend", ["s3", "gcs"], indirect=True)
+@pytest.mark.parametrize("backend", ["s3", "gcs", "az"], indirect=True)
 def test_uploading_an_unchanged_loaded_remote_file_makes_no_request(backend: Backend) -> None:
     with make(backend, labels=["raw"]).open("w") as f:
         f.write("content")

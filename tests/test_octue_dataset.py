@@ -11,7 +11,7 @@ import pytest
 from octstore import Datafile, Dataset
 from tests.conftest import Backend
 
-REMOTE = ["memory", "s3", "gcs"]
+REMOTE = ["memory", "s3", "gcs", "az"]
 
 
 def write(path: str, data: bytes, options: dict[str, Any] | None = None, **metadata: Any) -> None:

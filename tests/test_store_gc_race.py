@@ -92,7 +92,7 @@ def age(store: Store, handle: str, by: timedelta) -> None:
 @pytest.mark.parametrize(
     "rounds", [ROUNDS, pytest.param(SOAK_ROUNDS, marks=pytest.mark.slow)], ids="{}-rounds".format
 )
-@pytest.mark.parametrize("backend", ["local", "s3", "gcs"], indirect=True)
+@pytest.mark.parametrize("backend", ["local", "s3", "gcs", "az"], indirect=True)
 def test_gc_racing_with_adds_in_other_processes_loses_nothing(
     backend: Backend, processes: dict[str, Any], rounds: int
 ) -> None:

@@ -33,7 +33,7 @@ def test_a_link_to_a_file_is_listed_and_a_link_to_a_directory_is_not(
     assert names == ["linkfile.csv", "plain.csv"]
 
 
-@pytest.mark.parametrize("backend", ["memory", "s3", "gcs"], indirect=True)
+@pytest.mark.parametrize("backend", ["memory", "s3", "gcs", "az"], indirect=True)
 def test_a_folder_with_links_uploads(folder: Path, backend: Backend) -> None:
     Dataset(str(folder)).upload(backend.root, storage_options=backend.storage_options)
 
@@ -41,7 +41,7 @@ def test_a_folder_with_links_uploads(folder: Path, backend: Backend) -> None:
     assert backend.read("plain.csv") == b"plain\n"
 
 
-@pytest.mark.parametrize("backend", ["memory", "s3", "gcs"], indirect=True)
+@pytest.mark.parametrize("backend", ["memory", "s3", "gcs", "az"], indirect=True)
 def test_a_download_never_writes_through_a_link_out_of_its_destination(
     backend: Backend, tmp_path: Path
 ) -> None:

@@ -151,7 +151,7 @@ def test_the_plan_is_made_before_any_transfer_starts(
     assert sorted(events[1:]) == ["copy b.csv", "same c.csv"]
 
 
-@pytest.mark.parametrize("backend", ["memory", "s3", "gcs"], indirect=True)
+@pytest.mark.parametrize("backend", ["memory", "s3", "gcs", "az"], indirect=True)
 def test_download_over_a_folder_never_clobbers_local_edits(
     backend: Backend, tmp_path: Path
 ) -> None:
@@ -178,7 +178,7 @@ def test_download_over_a_folder_never_clobbers_local_edits(
     assert list(caught.value.failures) == [str(copy / "a.csv")]
 
 
-@pytest.mark.parametrize("backend", ["s3", "gcs"], indirect=True)
+@pytest.mark.parametrize("backend", ["s3", "gcs", "az"], indirect=True)
 def test_cli_upload_reports_remote_changes_and_conflicts_and_exits_4(
     backend: Backend, tmp_path: Path
 ) -> None:

@@ -168,7 +168,7 @@ def test_write_back_killed_at_each_step_leaves_old_or_new(backend: Backend, poin
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("backend", ["local", "s3", "gcs"], indirect=True)
+@pytest.mark.parametrize("backend", ["local", "s3", "gcs", "az"], indirect=True)
 def test_write_back_killed_at_random_leaves_old_or_new(
     backend: Backend, rng: random.Random, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -184,7 +184,7 @@ def test_write_back_killed_at_random_leaves_old_or_new(
 
 
 @pytest.mark.timeout(180)
-@pytest.mark.parametrize("backend", ["s3", "gcs"], indirect=True)
+@pytest.mark.parametrize("backend", ["s3", "gcs", "az"], indirect=True)
 def test_download_killed_at_random_leaves_a_cache_that_serves_only_whole_files(
     backend: Backend, rng: random.Random
 ) -> None:
@@ -235,7 +235,7 @@ def _timed(job: str, **arguments: Any) -> float:
 
 
 @pytest.mark.timeout(240)
-@pytest.mark.parametrize("backend", ["s3", "gcs"], indirect=True)
+@pytest.mark.parametrize("backend", ["s3", "gcs", "az"], indirect=True)
 def test_dataset_upload_killed_at_random_leaves_whole_files_and_the_next_run_completes(
     backend: Backend, tmp_path: Path, rng: random.Random
 ) -> None:
@@ -300,7 +300,7 @@ def test_dataset_download_killed_at_a_step_leaves_whole_files_and_the_next_run_c
 
 
 @pytest.mark.timeout(240)
-@pytest.mark.parametrize("backend", ["s3", "gcs"], indirect=True)
+@pytest.mark.parametrize("backend", ["s3", "gcs", "az"], indirect=True)
 def test_dataset_download_killed_at_random_leaves_whole_files_and_the_next_run_completes(
     backend: Backend, tmp_path: Path, remote_dataset: dict[str, Stored], rng: random.Random
 ) -> None:
@@ -394,7 +394,7 @@ def test_store_gc_killed_at_each_step_leaves_whole_objects_and_the_next_run_reco
 
 
 @pytest.mark.timeout(240)
-@pytest.mark.parametrize("backend", ["local", "s3", "gcs"], indirect=True)
+@pytest.mark.parametrize("backend", ["local", "s3", "gcs", "az"], indirect=True)
 def test_store_gc_killed_at_random_leaves_whole_objects_and_the_next_run_recovers(
     backend: Backend, tmp_path: Path, rng: random.Random
 ) -> None:
@@ -433,7 +433,7 @@ def test_store_add_killed_at_each_step_leaves_whole_objects_and_a_retry_works(
 
 
 @pytest.mark.timeout(240)
-@pytest.mark.parametrize("backend", ["local", "s3", "gcs"], indirect=True)
+@pytest.mark.parametrize("backend", ["local", "s3", "gcs", "az"], indirect=True)
 def test_store_add_killed_at_random_leaves_whole_objects_and_a_retry_works(
     backend: Backend, tmp_path: Path, rng: random.Random
 ) -> None:

@@ -58,7 +58,7 @@ def race(backend: Backend, pool: Any, job: Callable[..., Any], *arguments: Any) 
 
 
 @pytest.mark.timeout(180)
-@pytest.mark.parametrize("backend", ["local", "memory", "s3", "gcs"], indirect=True)
+@pytest.mark.parametrize("backend", ["local", "memory", "s3", "gcs", "az"], indirect=True)
 def test_racing_writers_one_wins_the_others_conflict_and_keep_their_content(
     backend: Backend, pool: Any
 ) -> None:
@@ -82,7 +82,7 @@ def test_racing_writers_one_wins_the_others_conflict_and_keep_their_content(
 
 
 @pytest.mark.timeout(300)
-@pytest.mark.parametrize("backend", ["local", "memory", "s3", "gcs"], indirect=True)
+@pytest.mark.parametrize("backend", ["local", "memory", "s3", "gcs", "az"], indirect=True)
 def test_racing_metadata_updates_all_land(backend: Backend, pool: Any) -> None:
     lost = 0
     for round_ in range(METADATA_ROUNDS):
@@ -102,7 +102,7 @@ def test_racing_metadata_updates_all_land(backend: Backend, pool: Any) -> None:
 
 
 @pytest.mark.timeout(300)
-@pytest.mark.parametrize("backend", ["local", "memory", "s3", "gcs"], indirect=True)
+@pytest.mark.parametrize("backend", ["local", "memory", "s3", "gcs", "az"], indirect=True)
 def test_a_content_write_back_racing_metadata_updates_loses_neither(
     backend: Backend, pool: Any
 ) -> None:
@@ -159,7 +159,7 @@ def test_concurrent_sidecar_updates_in_one_directory_all_arrive(
 
 
 @pytest.mark.timeout(180)
-@pytest.mark.parametrize("backend", ["memory", "s3", "gcs"], indirect=True)
+@pytest.mark.parametrize("backend", ["memory", "s3", "gcs", "az"], indirect=True)
 def test_many_readers_of_one_uncached_object_all_get_it_from_one_download(
     backend: Backend,
 ) -> None:
