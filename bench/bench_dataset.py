@@ -1,5 +1,5 @@
 """Scenarios 1, 2, 3 and 5, on one 1,000-file dataset (16 KiB files with labels and tags), on
-GCS and S3, each writing its own result file:
+GCS, S3 and Azure (Azurite), each writing its own result file:
 
 1. ``load.json``: load the dataset with its metadata and filter it by a label and a tag;
 2. ``download.json``: download it into an empty directory;
@@ -13,12 +13,14 @@ The systems, side by side:
   sidecar, verified against its CRC32C, and the manifest); ``Dataset(directory).upload(url)``
   (each file in one request carrying its metadata, then the manifest);
   ``datafile.tags[...] = ...; datafile.update_metadata()``.
-- raw fsspec, the floor: ``fs.find(prefix, detail=True)`` with the metadata decoded and
-  filtered in a comprehension (GCS listings carry custom metadata; on S3 it takes a
-  ``HeadObject`` per file, all at once through ``fs._metadata``); one batch call
-  ``fs.get(remote_paths, local_paths)`` / ``fs.put(local_paths, remote_paths)`` (content only:
-  a batch call cannot give each file its own metadata); ``fs.setxattrs`` (GCS: one PATCH) or
-  ``fs.setxattr(path, copy_kwargs={})`` (S3: a HEAD and a copy) writing the same key.
+- raw fsspec (gcsfs, s3fs, adlfs), the floor: ``fs.find(prefix, detail=True)`` with the
+  metadata decoded and filtered in a comprehension (GCS and Azure listings carry the
+  metadata; on S3 it takes a ``HeadObject`` per file, all at once through ``fs._metadata``);
+  one batch call ``fs.get(remote_paths, local_paths)`` / ``fs.put(local_paths, remote_paths)``
+  (content only: a batch call cannot give each file its own metadata); ``fs.setxattrs`` (GCS:
+  one PATCH), ``fs.setxattr(path, copy_kwargs={})`` (S3: a HEAD and a copy) or, on Azure,
+  ``fs.setxattrs`` with the metadata ``fs.info`` read (it replaces all of it: a HEAD and a
+  PUT), writing the same key.
 - octue (GCS): ``Dataset(path=url).files.filter(...)``, ``dataset.download(directory)``,
   ``Dataset(path=directory, files=...)`` with labels and tags then ``dataset.upload(url)``,
   ``datafile.update_metadata()`` (see ``peers/octue_worker.py``).
@@ -87,21 +89,21 @@ class Bench:
 
     def __init__(self, cloud: Cloud, runs: int = RUNS) -> None:
         self.cloud = cloud
+        self.backends = cloud.backends
         #: Runs of each octstore and fsspec transfer.
         self.runs = runs
         self.local = make_local_dataset()
         self.bare = data_only_copy(self.local)
         self.names = relative_names()
         self.urls = {
-            backend: put_dataset(cloud, backend, self.local, "dataset")
-            for backend in Cloud.BACKENDS
+            backend: put_dataset(cloud, backend, self.local, "dataset") for backend in self.backends
         }
         # One filesystem per backend for fsspec, and one request each, through the proxy.
-        self.fs = {backend: cloud.fs(backend) for backend in Cloud.BACKENDS}
+        self.fs = {backend: cloud.fs(backend) for backend in self.backends}
         for backend, fs in self.fs.items():
             fs.ls(self.urls[backend])
         self.systems: dict[str, dict[str, dict[str, Any]]] = {
-            scenario: {backend: {} for backend in Cloud.BACKENDS}
+            scenario: {backend: {} for backend in self.backends}
             for scenario in ("load", "download", "upload", "metadata")
         }
 
@@ -239,6 +241,9 @@ class Bench:
                 tags = json.dumps({**datafile.tags, "reviewed": value})
                 if backend == "gcs":
                     fs.setxattrs(datafile.path, **{"octstore-tags": tags})
+                elif backend == "az":  # Set Blob Metadata replaces all of it
+                    stored = fs.info(datafile.path, refresh=True)["metadata"]
+                    fs.setxattrs(datafile.path, **{**stored, "octstore_tags": tags})
                 else:
                     fs.setxattr(datafile.path, copy_kwargs={}, **{"octstore-tags": tags})
 
@@ -354,6 +359,11 @@ def fsspec_load(fs: Any, backend: str, url: str) -> int:
     names = [name for name in infos if not name.rsplit("/", 1)[-1].startswith(".")]
     if backend == "gcs":
         metadata = [infos[name].get("metadata") or {} for name in names]
+    elif backend == "az":  # Azure's keys: octstore_labels, octstore_tags
+        metadata = [
+            {key.replace("_", "-"): value for key, value in (infos[name]["metadata"] or {}).items()}
+            for name in names
+        ]
     else:
 
         async def heads() -> list[dict[str, str]]:
@@ -462,7 +472,9 @@ def results(bench: Bench, latency: float) -> dict[str, dict[str, Any]]:
                 "metadata-only change keeps the ETag, each octstore update takes the key's "
                 "lease, so it costs 4 requests (lease, HEAD, copy, release) where fsspec's "
                 "unguarded setxattr costs 2 (HEAD, copy); on GCS the metageneration "
-                "precondition costs nothing more (1 PATCH each).",
+                "precondition costs nothing more (1 PATCH each), nor on Azure the ETag's "
+                "(1 Set Blob Metadata under If-Match each, where adlfs's unguarded setxattrs, "
+                "which replaces all metadata, needs the HEAD before it).",
             ],
             "systems": systems["metadata"],
             "targets": metadata_targets,
@@ -499,12 +511,12 @@ def transfer_result(
 
 
 def main() -> None:
-    with Cloud() as cloud, octue_peer(cloud) as octue:
+    with Cloud(backends=(*Cloud.BACKENDS, "az")) as cloud, octue_peer(cloud) as octue:
         started = time.perf_counter()
         bench = Bench(cloud)
         print(f"set-up: {time.perf_counter() - started:.0f} s", flush=True)
         for phase in (bench.load, bench.download, bench.upload, bench.metadata):
-            for backend in Cloud.BACKENDS:
+            for backend in bench.backends:
                 started = time.perf_counter()
                 phase(backend)
                 print(

@@ -1,10 +1,10 @@
 """What every side-by-side benchmark shares: the servers behind latency proxies, the
 measurements, the octue peer in its own virtualenv, and the result format.
 
-The cloud is moto's S3 and the GCS emulator on loopback, each behind a
-:class:`tests.proxy.Proxy` that adds :data:`LATENCY` to every request and counts requests
-and bytes exactly. Every system in a scenario goes through the same proxy, with the same
-latency; requests and bytes are counted there, never inferred.
+The cloud is moto's S3 and the GCS emulator on loopback (and Azurite, where a scenario asks
+for ``az``), each behind a :class:`tests.proxy.Proxy` that adds :data:`LATENCY` to every
+request and counts requests and bytes exactly. Every system in a scenario goes through the
+same proxy, with the same latency; requests and bytes are counted there, never inferred.
 
 Result files (``bench/results/<name>.json``) hold::
 
@@ -38,6 +38,8 @@ from typing import Any
 ROOT = Path(__file__).parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.azurite import CONTAINER as AZURE_CONTAINER  # noqa: E402
+from tests.azurite import AzuriteServer  # noqa: E402
 from tests.proxy import Exchange, Proxy  # noqa: E402
 from tests.servers import (  # noqa: E402
     DUMMY_AWS_CREDENTIALS,
@@ -72,12 +74,18 @@ class Cloud:
     ``direct_options`` reach a server without the proxy (for setting up data, uncounted and
     without latency); ``options`` go through the proxy, for everything measured.
     ``proxies[backend].counting()`` is :meth:`tests.proxy.Proxy.counting`, across processes.
+
+    Args:
+        latency: Seconds the proxies add to every request.
+        backends: The servers to start: :data:`BACKENDS`, and ``"az"`` (Azurite) where a
+            scenario covers Azure.
     """
 
     BACKENDS = ("gcs", "s3")
 
-    def __init__(self, latency: float = LATENCY) -> None:
+    def __init__(self, latency: float = LATENCY, backends: tuple[str, ...] = BACKENDS) -> None:
         self.latency = latency
+        self.backends = backends
         self.proxies: dict[str, RemoteProxy] = {}
         self._servers: dict[str, str] = {}
         self._processes: dict[str, Any] = {}
@@ -85,11 +93,10 @@ class Cloud:
     def __enter__(self) -> Cloud:
         import multiprocessing
 
-        import gcsfs
-        import s3fs
+        import fsspec
 
         context = multiprocessing.get_context("spawn")
-        for backend in self.BACKENDS:
+        for backend in self.backends:
             connection, child = context.Pipe()
             process = context.Process(
                 target=_serve,
@@ -102,10 +109,11 @@ class Cloud:
             self._servers[backend] = server
             self._processes[backend] = process
             self.proxies[backend] = RemoteProxy(connection, proxy)
-        s3fs.S3FileSystem(**self.direct_options("s3"), skip_instance_cache=True).mkdir(S3_BUCKET)
-        gcsfs.GCSFileSystem(**self.direct_options("gcs"), skip_instance_cache=True).mkdir(
-            GCS_BUCKET
-        )
+        for backend in self.backends:
+            bucket = self.url(backend).split("://", 1)[1]
+            fsspec.filesystem(
+                _PROTOCOLS[backend], skip_instance_cache=True, **self.direct_options(backend)
+            ).mkdir(bucket)
         # URL-only clients (cloudpathlib's boto3, octue's google-cloud-storage) find the
         # credentials through the environment.
         os.environ["AWS_ACCESS_KEY_ID"] = DUMMY_AWS_CREDENTIALS["key"]
@@ -120,29 +128,49 @@ class Cloud:
             self._processes[backend].join(timeout=30)
 
     def direct_options(self, backend: str) -> dict[str, Any]:
-        if backend == "s3":
-            return {**DUMMY_AWS_CREDENTIALS, "endpoint_url": self._servers["s3"]}
-        return {"endpoint_url": self._servers["gcs"], "token": "anon"}
+        return self._options(backend, self._servers[backend])
 
     def options(self, backend: str) -> dict[str, Any]:
         """fsspec storage options that reach ``backend`` through its proxy."""
-        return {**self.direct_options(backend), "endpoint_url": self.endpoint(backend)}
+        return self._options(backend, self.endpoint(backend))
+
+    @staticmethod
+    def _options(backend: str, endpoint_url: str) -> dict[str, Any]:
+        if backend == "s3":
+            return {**DUMMY_AWS_CREDENTIALS, "endpoint_url": endpoint_url}
+        if backend == "az":  # adlfs takes an endpoint only in a connection string
+            return {"connection_string": _azure_connection_string(endpoint_url)}
+        return {"endpoint_url": endpoint_url, "token": "anon"}
 
     def endpoint(self, backend: str) -> str:
         return self.proxies[backend].endpoint_url
 
     def url(self, backend: str, *parts: str) -> str:
-        protocol, bucket = ("s3", S3_BUCKET) if backend == "s3" else ("gs", GCS_BUCKET)
-        return "/".join([f"{protocol}://{bucket}", *parts])
+        bucket = {"s3": S3_BUCKET, "gcs": GCS_BUCKET, "az": AZURE_CONTAINER}[backend]
+        return "/".join([f"{_PROTOCOLS[backend]}://{bucket}", *parts])
 
     def fs(self, backend: str, *, direct: bool = False) -> Any:
         """A fresh fsspec filesystem for ``backend`` (through the proxy unless ``direct``)."""
         import fsspec
 
         options = self.direct_options(backend) if direct else self.options(backend)
-        return fsspec.filesystem(
-            "s3" if backend == "s3" else "gs", skip_instance_cache=True, **options
-        )
+        return fsspec.filesystem(_PROTOCOLS[backend], skip_instance_cache=True, **options)
+
+
+#: The account in every Azurite request's path.
+_AZURE_ACCOUNT = "devstoreaccount1"
+#: The URL protocol of each backend.
+_PROTOCOLS = {"s3": "s3", "gcs": "gs", "az": "az"}
+
+
+def _azure_connection_string(endpoint_url: str) -> str:
+    """Azurite's development account, reached at ``endpoint_url``."""
+    from tests.azurite import ACCOUNT_KEY, ACCOUNT_NAME
+
+    return (
+        f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT_NAME};AccountKey={ACCOUNT_KEY};"
+        f"BlobEndpoint={endpoint_url}/{ACCOUNT_NAME};"
+    )
 
 
 class RemoteProxy:
@@ -195,10 +223,13 @@ def _serve(connection: Any, backend: str, latency: float) -> None:
 
         Storage._write_config_to_file = lambda self: None  # type: ignore[method-assign]
     _quiet_hang_ups()
-    server = S3Server() if backend == "s3" else GcsServer()
+    server: Any = {"s3": S3Server, "gcs": GcsServer, "az": AzuriteServer}[backend]()
     server.start()
-    proxy = Proxy(server.endpoint_url, latency=latency).start()
-    connection.send((server.endpoint_url, proxy.endpoint_url))
+    # Azurite runs in a node process of its own, with the test harness's counting proxy in
+    # front: this proxy goes to Azurite itself.
+    upstream = server.server_url if backend == "az" else server.endpoint_url
+    proxy = Proxy(upstream, latency=latency).start()
+    connection.send((upstream, proxy.endpoint_url))
     try:
         while True:
             command, *arguments = connection.recv()
@@ -218,6 +249,8 @@ def content_bytes(exchanges: list[Exchange]) -> int:
 
     GCS: media downloads (``alt=media``, ``/download/...``) and uploads (``/upload/...``).
     S3: GETs of an object (not a listing) and PUTs that carry a body (a copy carries none).
+    Azure: GETs of a blob and PUTs of a blob or a block (not ``comp=list``, ``comp=metadata``
+    ...: listings, metadata updates, block lists).
     Metadata files (``.<name>.octstore.json`` sidecars, ``.octstore-dataset.json``) are not
     content.
     """
@@ -226,6 +259,13 @@ def content_bytes(exchanges: list[Exchange]) -> int:
         path, _, query = exchange.path.partition("?")
         if urllib.parse.unquote(path).rstrip("/").rsplit("/", 1)[-1].startswith("."):
             continue  # octstore's metadata files: sidecars and the dataset manifest
+        if path.startswith(f"/{_AZURE_ACCOUNT}/"):
+            parameters = urllib.parse.parse_qs(query)
+            if exchange.method == "GET" and "comp" not in parameters:
+                total += exchange.bytes_down
+            elif exchange.method == "PUT" and parameters.get("comp", ["block"]) == ["block"]:
+                total += exchange.bytes_up
+            continue
         if path.startswith("/storage/v1/") and "alt=media" not in query:
             continue  # GCS JSON API: listings, object resources, metadata PATCHes
         if path.startswith("/download/") or "alt=media" in query:
