@@ -88,11 +88,14 @@ def _azure_checker(azure_server: AzuriteServer) -> Any:
 
 @pytest.fixture
 def azure_fs(_azure_checker: Any) -> Iterator[Any]:
-    """An adlfs filesystem on Azurite, its listings cache emptied for each test."""
+    """An adlfs filesystem on Azurite, its listings cache emptied for each test; the test
+    container made again if the test deleted it."""
     fs = _azure_checker
     fs.invalidate_cache()
     yield fs
     fs.invalidate_cache()
+    if not fs.exists(CONTAINER):
+        fs.mkdir(CONTAINER)
     fsspec.AbstractFileSystem.clear_instance_cache()
 
 

@@ -172,7 +172,9 @@ def test_info_shows_size_hash_and_metadata_without_downloading(backend: Backend)
     assert info["labels"] == ["raw"]
     assert info["tags"] == {"site": "north"}
     assert info["metadata_hash_value"] == df.metadata_hash_value
-    if backend.is_cloud:
+    if backend.name == "az":
+        assert info["metadata_location"] == "blob metadata (octstore_* keys)"
+    elif backend.is_cloud:
         assert info["metadata_location"] == "object metadata (octstore-* keys)"
     else:
         assert info["metadata_location"] == backend.url(".a.csv.octstore.json")

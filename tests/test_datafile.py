@@ -589,7 +589,7 @@ def test_unknown_protocol_is_a_clear_error() -> None:
 
 @pytest.mark.parametrize("backend", ["s3", "gcs", "az"], indirect=True)
 def test_missing_bucket_is_not_found_naming_the_path(backend: Backend) -> None:
-    protocol = "s3" if backend.name == "s3" else "gs"
+    protocol = backend.root.split("://", 1)[0]
     url = f"{protocol}://no-such-bucket-octstore/x.csv"
     df = Datafile(url, storage_options=backend.storage_options)
 

@@ -512,8 +512,9 @@ def test_an_upload_to_a_new_prefix_costs_one_request_per_file(
 
     assert len(report.transferred) == count
     # One write per file; the manifest's read and write; a listing before (s3fs adds a HEAD
-    # and a one-key listing when a prefix is empty) and one after.
-    assert len(requests) <= count + 6, sorted(
+    # and a one-key listing when a prefix is empty) and one after (adlfs's listings each
+    # add a HEAD: is the prefix itself a blob?).
+    assert len(requests) <= count + (8 if backend.name == "az" else 6), sorted(
         (r["method"], r["path"], str(r["query"])) for r in requests if r["method"] != "PUT"
     )
     uploaded = load(backend)

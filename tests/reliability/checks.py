@@ -91,6 +91,18 @@ def stored(name: str, fs: Any, url: str) -> Stored | None:
             assert keys["octstore-crc32c"] == crc32c_bytes(content), (
                 f"{url}: octstore-crc32c {keys['octstore-crc32c']} is not its content's"
             )
+    elif name == "az":
+        try:
+            info = fs.info(f"{bucket}/{key}", refresh=True)
+        except FileNotFoundError:
+            return None
+        # Azure's names: octstore_labels, ... (see octstore.backends.azure_requests)
+        keys = {k.replace("_", "-"): v for k, v in (info.get("metadata") or {}).items()}
+        content = fs.cat_file(f"{bucket}/{key}")
+        if "octstore-crc32c" in keys:
+            assert keys["octstore-crc32c"] == crc32c_bytes(content), (
+                f"{url}: octstore_crc32c {keys['octstore-crc32c']} is not its content's"
+            )
     else:
         try:
             resource = fs.call("GET", "b/{}/o/{}", bucket, key, json_out=True)
