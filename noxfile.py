@@ -1,5 +1,5 @@
 """Sessions: ``tests`` (the suite), ``slow`` (its long variants), ``oldest`` (the backend tests
-on the oldest fsspec, s3fs and gcsfs allowed), ``lint``, ``typecheck``, ``docs``,
+on the oldest fsspec, s3fs, gcsfs and adlfs allowed), ``lint``, ``typecheck``, ``docs``,
 ``reliability`` (the docs' Reliability page) and ``bench``.
 
 Each session installs what it needs into its own virtualenv, so a fresh machine needs only
@@ -59,13 +59,15 @@ def slow(session: nox.Session) -> None:
 
 
 #: The libraries whose internals the S3 and GCS backends rely on (see the comments beside each
-#: use in octstore/backends/): ``oldest`` installs each at the lower bound pyproject.toml gives.
-#: aiobotocore pins botocore, and its ``boto3`` extra the boto3 that moto needs beside it.
+#: use in octstore/backends/), and adlfs, whose SDK client the Azure backend uses:
+#: ``oldest`` installs each at the lower bound pyproject.toml gives. aiobotocore pins
+#: botocore, and its ``boto3`` extra the boto3 that moto needs beside it.
 WATCHED = {
     "fsspec": "fsspec",
     "s3fs": "s3fs",
     "gcsfs": "gcsfs",
     "aiobotocore": "aiobotocore[boto3]",
+    "adlfs": "adlfs",
 }
 
 #: The tests that exercise those internals: every backend's, and the S3 lease, signed URLs and
@@ -97,7 +99,7 @@ def lower_bounds() -> list[str]:
 
 @nox.session
 def oldest(session: nox.Session) -> None:
-    """The backend tests against the oldest fsspec, s3fs, gcsfs and aiobotocore that
+    """The backend tests against the oldest fsspec, s3fs, gcsfs, aiobotocore and adlfs that
     pyproject.toml allows, so that a lower bound that no longer holds (octstore relies on
     some of their private names) fails here rather than for a user."""
     install(session, "test", pins=lower_bounds())

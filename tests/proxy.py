@@ -179,9 +179,11 @@ class Proxy:
 
     @contextlib.contextmanager
     def counting(self) -> Iterator[Traffic]:
-        """The requests made inside the block (the list is filled when the block exits)."""
+        """The requests made inside the block (the list is filled when the block exits); a
+        request made before it, whose response the client had before the proxy filed it,
+        is not one of them."""
         with self._log.lock:
-            start = len(self._log.exchanges)
+            start = len(self._log.settled())
         exchanges = Traffic()
         try:
             yield exchanges

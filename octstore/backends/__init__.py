@@ -282,11 +282,11 @@ class MetadataBackend(ABC):
 
 
 def listing(
-    location: Location, *, recursive: bool
+    location: Location, *, recursive: bool, listed: dict[str, dict[str, Any]] | None = None
 ) -> tuple[list[tuple[Location, dict[str, Any]]], dict[str, dict[str, Any]]]:
     """The data files under ``location`` with their fsspec infos (metadata files and octstore's
     temp files left out), and every listed info by path (metadata files included), fresh
-    from the filesystem.
+    from the filesystem, or ``listed`` (infos by path) where a backend listed them itself.
 
     Raises:
         NotFoundError: If ``location`` is a local path that is not a directory. (A cloud
@@ -298,10 +298,10 @@ def listing(
     fs = location.fs
     with translate_errors(location.url, "listing"):
         fs.invalidate_cache(location.fs_path)
-        if recursive:
-            infos: dict[str, dict[str, Any]] = fs.find(
-                location.fs_path, detail=True, withdirs=False
-            )
+        if listed is not None:
+            infos = listed
+        elif recursive:
+            infos = fs.find(location.fs_path, detail=True, withdirs=False)
         else:
             infos = {info["name"]: info for info in fs.ls(location.fs_path, detail=True)}
         # Local symbolic links: one to a file is that file; one to a directory is not

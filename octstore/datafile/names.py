@@ -31,10 +31,10 @@ __all__ = [
     "longest_companion_name",
 ]
 
-#: The longest object key S3 and GCS accept, in UTF-8 bytes.
+#: The longest object key S3 and GCS accept, in UTF-8 bytes (Azure: 1,024 characters).
 MAX_KEY_BYTES = 1024
 _DEFAULT_NAME_MAX = 255
-_KEYED_PROTOCOLS = frozenset({"s3", "gs"})
+_KEYED_PROTOCOLS = frozenset({"s3", "gs", "az"})
 _RESERVED = re.compile(
     r"\..+\.octstore\.json(\.pending)?"  # a sidecar, a pending write's marker
     r"|\..+\.octstore-(lock|lease)"  # a file's lock, an S3 lease
