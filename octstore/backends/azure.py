@@ -205,7 +205,7 @@ class AzureBackend(MetadataBackend):
             if response is None:
                 raise
         forget_listing(location)
-        keys_codec.write_spilled(location, document, stale=may_have_spilled(basis))
+        requests.write_sidecar(location, document, stale=may_have_spilled(basis))
         token = requests.version_token(md5, "")
         new_details = {
             "content_type": mime,
@@ -303,7 +303,7 @@ class AzureBackend(MetadataBackend):
                     raise
                 response = written
             forget_listing(location)
-            keys_codec.write_spilled(location, document, stale=may_have_spilled(basis))
+            requests.write_sidecar(location, document, stale=may_have_spilled(basis))
         details = {**basis.details, "spilled": spilled}
         return written_state(basis, response, basis.size, None, metadata, basis.crc32c, details)
 
@@ -360,4 +360,4 @@ class AzureBackend(MetadataBackend):
         with translate_errors(location.url, "deleting"), sdk_errors(location):
             sync(location.fs.loop, requests.delete, location)
             forget_listing(location)
-            keys_codec.write_spilled(location, None, stale=True)
+            requests.write_sidecar(location, None, stale=True)

@@ -19,6 +19,8 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+from fsspec.asyn import sync
+
 from octstore.backends import ObjectState
 from octstore.backends import object_metadata as keys_codec
 from octstore.errors import IntegrityError, InvalidMetadataError, InvalidPathError, NotFoundError
@@ -345,6 +347,29 @@ def _is_folder(metadata: Mapping[str, str]) -> bool:
     """Whether a blob's metadata marks it as a folder (adlfs's and Data Lake's markers)."""
     lowered = {key.lower(): value for key, value in metadata.items()}
     return "true" in (lowered.get("is_directory"), lowered.get("hdi_isfolder"))
+
+
+def write_sidecar(location: Location, document: bytes | None, *, stale: bool) -> None:
+    """:func:`octstore.backends.object_metadata.write_spilled` through the SDK: write
+    ``document`` to ``location``'s sidecar blob, or, if None, delete a ``stale`` one (if it is
+    there). (adlfs before 2025 cannot delete one file.)"""
+    from octstore.backends.sidecar_files import sidecar_name
+
+    sidecar = location.sibling(sidecar_name(location.name))
+    if document is not None:
+        sync(location.fs.loop, _put_bytes, sidecar, document)
+    elif stale:
+        try:
+            sync(location.fs.loop, delete, sidecar)
+        except Exception as error:
+            if not is_missing(error):
+                raise
+    forget_listing(location)
+
+
+async def _put_bytes(location: Location, data: bytes) -> None:
+    settings = content_settings("application/json", None)
+    await blob_client(location).upload_blob(data, overwrite=True, content_settings=settings)
 
 
 async def delete(location: Location) -> None:
