@@ -33,13 +33,8 @@ __all__ = ["Location", "content_type", "relative_path", "translate_errors"]
 
 # Exceptions of optional SDKs, recognised by name so that octstore never imports them itself.
 _NO_CREDENTIALS = frozenset(
-    {
-        "NoCredentialsError",
-        "PartialCredentialsError",
-        "DefaultCredentialsError",
-        "RefreshError",
-        "CredentialUnavailableError",
-    }
+    {"NoCredentialsError", "PartialCredentialsError", "DefaultCredentialsError", "RefreshError"}
+    | {"CredentialUnavailableError"}  # azure-identity's
 )
 _log = get_logger(__name__)
 #: What separates the links of a chained URL (``simplecache::s3://b/k``).
@@ -378,22 +373,18 @@ def translate_errors(url: str, action: str) -> Iterator[None]:
         ) from error
 
 
+#: The top-level packages of the SDKs and filesystems whose errors are the backend's failures.
+_SDK_MODULES = frozenset(
+    {"botocore", "aiobotocore", "aiohttp", "gcsfs", "s3fs", "google", "requests", "azure", "adlfs"}
+)
+
+
 def _is_backend_failure(error: BaseException) -> bool:
     """Whether ``error`` is an I/O, network or SDK failure (not a bug, not bad input)."""
     if isinstance(error, (OSError, TimeoutError)):
         return True
     module = type(error).__module__.split(".")[0]
-    return module in {
-        "botocore",
-        "aiobotocore",
-        "aiohttp",
-        "gcsfs",
-        "s3fs",
-        "google",
-        "requests",
-        "azure",
-        "adlfs",
-    }
+    return module in _SDK_MODULES
 
 
 def _reason(error: BaseException) -> str:

@@ -33,15 +33,14 @@ from fsspec.asyn import sync
 
 from octstore.backends import Known, Listed, MetadataBackend, ObjectState, listing
 from octstore.backends import azure_requests as requests
+from octstore.backends import azure_spill as spill
 from octstore.backends import object_metadata as keys_codec
 from octstore.backends.azure_requests import (
     METADATA_LIMIT,
-    blob_metadata,
     blob_state,
     forget_listing,
     is_conflict,
     is_missing,
-    may_have_spilled,
     pinned,
     same_content,
     sdk_errors,
@@ -147,10 +146,19 @@ class AzureBackend(MetadataBackend):
                 stored = basis.metadata if basis is not None else None
                 new = changes.apply(stored)
                 try:
-                    return self._put(location, source, new, crc32c, md5, basis)
+                    if not spill.needs_lease(basis, spill.spills(location, new, basis)):
+                        return self._put(location, source, new, crc32c, md5, basis)
+                    with spill.leased(location) as lease:
+                        current = self._read(location, read_sidecar=not changes.replaces)
+                        spill.check_leased(location, source, if_matches, current, changes.replaces)
+                        new = changes.apply(current.metadata)
+                        return self._put(location, source, new, crc32c, md5, current, lease)
                 except ConflictError:
                     if not retries or attempt.last:
                         raise
+                except FileNotFoundError:  # deleted before its lease was taken: create it
+                    if if_matches is not None:
+                        raise ConflictError.content_changed(location.url, source) from None
                 fresh = self._read_or_none(location, read_sidecar=not changes.replaces)
                 if if_matches is not None and not same_content(fresh, if_matches):
                     raise ConflictError.content_changed(location.url, source)
@@ -165,12 +173,13 @@ class AzureBackend(MetadataBackend):
         crc32c: str,
         md5: bytes,
         basis: ObjectState | None,
+        lease: Any = None,
     ) -> ObjectState:
         """One upload of ``source`` with ``metadata``: if the blob is still at ``basis``
-        (its ETag), or absent if ``basis`` is None."""
+        (its ETag), or absent if ``basis`` is None; holding ``lease`` if given."""
         details = basis.details if basis is not None else {}
         foreign = dict(details.get("foreign_metadata", {}))
-        keys, spilled = blob_metadata(location, metadata, crc32c, foreign)
+        keys, spilled = spill.blob_metadata(location, metadata, crc32c, foreign)
         document = keys_codec.spilled_document(metadata if spilled else None)
         mime = details.get("content_type") or content_type(location.name)
         settings = requests.content_settings(mime, md5)
@@ -192,6 +201,7 @@ class AzureBackend(MetadataBackend):
                         settings,
                         etag=etag,
                         create=basis is None,
+                        lease=lease,
                     )
                 except Exception as error:
                     if is_conflict(error) or (basis is not None and is_missing(error)):
@@ -205,7 +215,7 @@ class AzureBackend(MetadataBackend):
             if response is None:
                 raise
         forget_listing(location)
-        requests.write_sidecar(location, document, stale=may_have_spilled(basis))
+        spill.write_sidecar(location, document, stale=spill.may_have_spilled(basis))
         token = requests.version_token(md5, "")
         new_details = {
             "content_type": mime,
@@ -261,7 +271,14 @@ class AzureBackend(MetadataBackend):
         for attempt in attempts():
             new = changes.apply(basis.metadata)
             try:
-                return self._set_metadata(location, new, basis, maybe_ours=changes.replaces)
+                if not spill.needs_lease(basis, spill.spills(location, new, basis)):
+                    return self._set_metadata(location, new, basis, maybe_ours=changes.replaces)
+                with spill.leased(location) as lease:
+                    fresh = self._read(location, read_sidecar=read_sidecar)
+                    if if_matches is not None and changes.replaces:
+                        spill.check_leased(location, None, if_matches, fresh, replaces=True)
+                    new = changes.apply(fresh.metadata)
+                    return self._set_metadata(location, new, fresh, maybe_ours=False, lease=lease)
             except ConflictError:
                 if not retries or attempt.last:
                     raise
@@ -269,16 +286,23 @@ class AzureBackend(MetadataBackend):
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _set_metadata(
-        self, location: Location, metadata: Metadata, basis: ObjectState, *, maybe_ours: bool
+        self,
+        location: Location,
+        metadata: Metadata,
+        basis: ObjectState,
+        *,
+        maybe_ours: bool,
+        lease: Any = None,
     ) -> ObjectState:
-        """One Set Blob Metadata to ``metadata``, if the blob is still at ``basis``.
+        """One Set Blob Metadata to ``metadata``, if the blob is still at ``basis`` (holding
+        ``lease``, if given).
 
         With ``maybe_ours``, a failed precondition is first checked for being this write's
         own first attempt (retried after its response was lost). Changes need no such check:
         the caller applies them again to what is there, which is the same if so.
         """
         foreign = dict(basis.details.get("foreign_metadata", {}))
-        keys, spilled = blob_metadata(location, metadata, basis.crc32c, foreign)
+        keys, spilled = spill.blob_metadata(location, metadata, basis.crc32c, foreign)
         document = keys_codec.spilled_document(metadata if spilled else None)
         with translate_errors(location.url, "writing metadata of"):
             try:
@@ -290,6 +314,7 @@ class AzureBackend(MetadataBackend):
                             location,
                             keys,
                             basis.details["etag"],
+                            lease,
                         )
                     except Exception as error:
                         if is_conflict(error):
@@ -303,7 +328,7 @@ class AzureBackend(MetadataBackend):
                     raise
                 response = written
             forget_listing(location)
-            requests.write_sidecar(location, document, stale=may_have_spilled(basis))
+            spill.write_sidecar(location, document, stale=spill.may_have_spilled(basis))
         details = {**basis.details, "spilled": spilled}
         return written_state(basis, response, basis.size, None, metadata, basis.crc32c, details)
 
@@ -360,4 +385,4 @@ class AzureBackend(MetadataBackend):
         with translate_errors(location.url, "deleting"), sdk_errors(location):
             sync(location.fs.loop, requests.delete, location)
             forget_listing(location)
-            requests.write_sidecar(location, None, stale=True)
+            spill.write_sidecar(location, None, stale=True)

@@ -19,11 +19,9 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from fsspec.asyn import sync
-
 from octstore.backends import ObjectState
 from octstore.backends import object_metadata as keys_codec
-from octstore.errors import IntegrityError, InvalidMetadataError, InvalidPathError, NotFoundError
+from octstore.errors import IntegrityError, InvalidPathError, NotFoundError
 from octstore.location import Location
 from octstore.metadata import Metadata
 
@@ -110,30 +108,6 @@ def octstore_spelling(keys: Mapping[str, Any]) -> dict[str, Any]:
 def to_azure(keys: Mapping[str, str]) -> dict[str, str]:
     """``octstore-*`` keys (and others' keys, as they are) spelt as Azure takes them."""
     return {AZURE_KEYS.get(key, key): value for key, value in keys.items()}
-
-
-def blob_metadata(
-    location: Location, metadata: Metadata, crc32c: str | None, foreign: Mapping[str, str]
-) -> tuple[dict[str, str], bool]:
-    """The blob's metadata for ``metadata`` and whether it spilled into the sidecar blob;
-    other tools' keys are kept.
-
-    Raises:
-        InvalidMetadataError: If other tools' keys leave no room for octstore's within
-            Azure's limit, even spilled (Azure would refuse the request).
-    """
-    keys = {**foreign, **to_azure(keys_codec.encode(metadata, crc32c))}
-    if keys_codec.encoded_size(keys) <= METADATA_LIMIT:
-        return keys, False
-    spilled = {**foreign, **to_azure(keys_codec.encode_spilled(metadata, crc32c))}
-    if keys_codec.encoded_size(spilled) > METADATA_LIMIT:
-        raise InvalidMetadataError(
-            f"{location.url} carries {keys_codec.encoded_size(foreign)} bytes of metadata of "
-            f"other tools ({', '.join(sorted(foreign))}), which leaves no room for octstore's "
-            f"within Azure's limit of {METADATA_LIMIT} bytes; nothing was written: remove "
-            "some of those keys"
-        )
-    return spilled, True
 
 
 def blob_state(
@@ -253,10 +227,11 @@ async def upload(
     *,
     etag: str | None,
     create: bool,
+    lease: Any = None,
 ) -> dict[str, Any]:
     """One upload of ``source`` (in blocks, committed at once, if it is large) with
     ``metadata``: only if the blob is absent (``create``), else only if still at ``etag``
-    (if given)."""
+    (if given), holding ``lease`` (the SDK's lease client) if given."""
     client = blob_client(location)
     with open(source, "rb") as body:
         response: dict[str, Any] = await client.upload_blob(
@@ -266,17 +241,19 @@ async def upload(
             content_settings=settings,
             overwrite=not create,
             max_concurrency=location.fs.max_concurrency or 1,
+            lease=lease,
             **if_match(etag),
         )
     return response
 
 
 async def set_metadata(
-    location: Location, metadata: Mapping[str, str], etag: str
+    location: Location, metadata: Mapping[str, str], etag: str, lease: Any = None
 ) -> dict[str, Any]:
-    """Replace the blob's metadata, only if it is still at ``etag``."""
+    """Replace the blob's metadata, only if it is still at ``etag`` (holding ``lease``, the
+    SDK's lease client, if given)."""
     response: dict[str, Any] = await blob_client(location).set_blob_metadata(
-        dict(metadata), **if_match(etag)
+        dict(metadata), lease=lease, **if_match(etag)
     )
     return response
 
@@ -349,29 +326,6 @@ def _is_folder(metadata: Mapping[str, str]) -> bool:
     return "true" in (lowered.get("is_directory"), lowered.get("hdi_isfolder"))
 
 
-def write_sidecar(location: Location, document: bytes | None, *, stale: bool) -> None:
-    """:func:`octstore.backends.object_metadata.write_spilled` through the SDK: write
-    ``document`` to ``location``'s sidecar blob, or, if None, delete a ``stale`` one (if it is
-    there). (adlfs before 2025 cannot delete one file.)"""
-    from octstore.backends.sidecar_files import sidecar_name
-
-    sidecar = location.sibling(sidecar_name(location.name))
-    if document is not None:
-        sync(location.fs.loop, _put_bytes, sidecar, document)
-    elif stale:
-        try:
-            sync(location.fs.loop, delete, sidecar)
-        except Exception as error:
-            if not is_missing(error):
-                raise
-    forget_listing(location)
-
-
-async def _put_bytes(location: Location, data: bytes) -> None:
-    settings = content_settings("application/json", None)
-    await blob_client(location).upload_blob(data, overwrite=True, content_settings=settings)
-
-
 async def delete(location: Location) -> None:
     await blob_client(location).delete_blob()
 
@@ -422,11 +376,6 @@ async def _same_content_etag(location: Location, state: ObjectState) -> str:
 def same_content(state: ObjectState | None, read: ObjectState) -> bool:
     """Whether ``state`` (None: the blob is gone) has the content of the state ``read``."""
     return state is not None and state.version_token == read.version_token
-
-
-def may_have_spilled(previous: ObjectState | None) -> bool:
-    """Whether the blob in state ``previous`` (None: absent) may have a sidecar blob."""
-    return previous is not None and bool(previous.details.get("spilled", True))
 
 
 def _changed_while_read(location: Location) -> IntegrityError:
