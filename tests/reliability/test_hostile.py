@@ -344,7 +344,7 @@ def test_very_long_and_many_labels_and_huge_tags_round_trip(backend: Backend) ->
     df = make(backend)
     assert (set(df.labels), dict(df.tags)) == (set(labels), tags)
     if backend.is_cloud:
-        limit = {"s3": 2048, "gcs": 8192}[backend.name]
+        limit = {"s3": 2048, "gcs": 8192, "az": 8192}[backend.name]
         assert _object_metadata_size(backend, "data.csv") <= limit
     FIGURES.add("hostile_inputs", "metadata beyond backend limits")
 
@@ -354,6 +354,8 @@ def _object_metadata(backend: Backend, name: str) -> dict[str, str]:
     if backend.name == "s3":
         head = backend.fs.call_s3("head_object", Bucket=bucket, Key=key)
         return {k.lower(): v for k, v in head.get("Metadata", {}).items()}
+    if backend.name == "az":
+        return dict(backend.fs.info(f"{bucket}/{key}", refresh=True)["metadata"] or {})
     resource = backend.fs.call("GET", "b/{}/o/{}", bucket, key, json_out=True)
     return dict(resource.get("metadata") or {})
 
