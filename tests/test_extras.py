@@ -63,3 +63,12 @@ def test_the_server_without_werkzeug_names_the_serve_extra() -> None:
     assert result.returncode != 0
     assert "BackendNotInstalledError" in result.stderr
     assert "pip install 'octstore[serve]'" in result.stderr
+
+
+@pytest.mark.parametrize("url", ["az://container/x.csv", "abfs://container/x.csv"])
+def test_an_azure_url_without_adlfs_names_the_azure_extra(url: str) -> None:
+    result = _run_without("adlfs", f"from octstore import Datafile\nDatafile({url!r})")
+
+    assert result.returncode != 0
+    assert "BackendNotInstalledError" in result.stderr
+    assert "pip install 'octstore[azure]'" in result.stderr
