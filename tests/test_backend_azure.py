@@ -147,3 +147,13 @@ def test_an_update_of_spilled_metadata_waits_for_the_sidecar_of_another(
         "first",
         "second",
     }
+
+
+@on_azure
+def test_a_url_without_credentials_says_how_to_give_them(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AZURE_STORAGE_CONNECTION_STRING")
+
+    with pytest.raises(AccessDeniedError, match="AZURE_STORAGE_CONNECTION_STRING"):
+        Datafile("az://octstore-test/credentials/a.csv").exists()

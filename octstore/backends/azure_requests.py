@@ -185,13 +185,18 @@ def is_missing(error: BaseException) -> bool:
 @contextmanager
 def sdk_errors(location: Location) -> Iterator[None]:
     """Read the SDK's errors as the builtins that :func:`octstore.location.translate_errors`
-    turns into octstore's: 404 as ``FileNotFoundError``, 401/403 as ``PermissionError``.
+    turns into octstore's: 404 as ``FileNotFoundError``, 401/403 (and adlfs's refusal to
+    start without credentials) as ``PermissionError``.
     (adlfs reads every error as ``FileNotFoundError``, a refused key and a lost connection
     alike; octstore asks the SDK and tells them apart.) Preconditions are the callers'."""
     try:
         yield
     except (FileNotFoundError, PermissionError):
         raise
+    except ValueError as error:  # adlfs, made without a connection string or an account
+        if "credentials" not in str(error):
+            raise
+        raise PermissionError(f"no credentials: {str(error).splitlines()[0]}") from error
     except Exception as error:
         status = _status(error)
         if status == 404:
