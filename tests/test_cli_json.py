@@ -12,6 +12,7 @@ from typing import Any
 import click
 import pytest
 
+from octstore import Dataset
 from octstore.cli import cli
 from tests.conftest import Backend
 from tests.test_cli import (
@@ -138,6 +139,17 @@ def test_store_add_and_fetch_json(backend: Backend, tmp_path: Path) -> None:
     assert handle.endswith("/memo.txt")
     assert fetched == {"handle": handle, "path": str(tmp_path / "out" / "memo.txt")}
     assert (tmp_path / "out" / "memo.txt").read_bytes() == b"Feed the cats!"
+
+
+@on_backends
+def test_dataset_index_json_describes_the_dataset(backend: Backend) -> None:
+    write(backend, "a.csv")
+    write(backend, "sub/b.csv")
+
+    summary = json.loads(ok("--json", "dataset", "index", "--name", "survey", backend.root))
+
+    dataset = Dataset(backend.root, storage_options=backend.storage_options)
+    assert summary == {"path": dataset.path, "id": dataset.id, "name": "survey", "files": 2}
 
 
 @on_cloud
