@@ -77,15 +77,6 @@ def test_version_prints_the_package_version() -> None:
     assert octstore.__version__ in ok("--version")
 
 
-def test_python_m_octstore_runs_the_command() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "octstore", "--version"], capture_output=True, text=True, timeout=60
-    )
-
-    assert result.returncode == 0, result.stderr
-    assert octstore.__version__ in result.stdout
-
-
 def test_help_lists_every_command() -> None:
     out = ok("--help")
 

@@ -57,7 +57,7 @@ def exec_command(ctx: click.Context, urls: tuple[str, ...], write: bool, each: b
 
     \b
     octstore exec s3://bucket/readings.csv -- wc -l {}
-    octstore exec --write gs://bucket/in.csv gs://bucket/out.csv -- sort {0} -o {1}
+    octstore exec --write gs://b/in.csv gs://b/out.csv -- sort {0} -o {1}
     """
     settings: Settings = ctx.obj
     program: list[str] = ctx.meta.get("octstore.program", [])

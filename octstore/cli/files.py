@@ -74,7 +74,8 @@ def _describe(datafile: Datafile) -> dict[str, Any]:
     }
 
 
-def _listed(datafile: Datafile) -> dict[str, Any]:
+def metadata_record(datafile: Datafile) -> dict[str, Any]:
+    """What ``--json`` prints of a file and its metadata (``ls``, ``label``, ``tag``)."""
     metadata = datafile.metadata().model_dump(mode="json")
     return {"path": datafile.path, "name": datafile.name, "size": datafile.size, **metadata}
 
@@ -110,7 +111,7 @@ def ls_command(
         files = settings.dataset(url, recursive=recursive).files
     selected = files.filter(**lookups).order_by(order_by, reverse)
     if as_json:
-        echo_json([_listed(datafile) for datafile in selected])
+        echo_json([metadata_record(datafile) for datafile in selected])
         return
     for datafile in selected:
         if not long_format:

@@ -16,10 +16,13 @@ from typing import Any
 
 import click
 
+from octstore.cli.files import metadata_record
 from octstore.cli.options import (
     Settings,
     echo,
+    echo_json,
     filter_option,
+    json_option,
     parse_labels,
     parse_tags,
 )
@@ -52,9 +55,14 @@ def _many_files_command(group: click.Group, name: str, metavar: str) -> Callable
         @click.argument("arguments", nargs=-1, required=True, metavar=f"URL... [--] {metavar}...")
         @click.option("-r", "--recursive", is_flag=True, help="Include subdirectories.")
         @filter_option
+        @json_option
         @click.pass_context
         def command(
-            ctx: click.Context, arguments: tuple[str, ...], recursive: bool, lookups: dict[str, Any]
+            ctx: click.Context,
+            arguments: tuple[str, ...],
+            recursive: bool,
+            lookups: dict[str, Any],
+            as_json: bool,  # in the settings too, where _edit_files reads it
         ) -> None:
             if "octstore.values" in ctx.meta:
                 urls, values = list(arguments), list(ctx.meta["octstore.values"])
@@ -74,7 +82,11 @@ def _edit_files(
 ) -> None:
     """Apply ``edit`` to the metadata of the files ``urls`` stand for and store it, without
     content: one file as ``Datafile.update_metadata()`` does, many with one
-    ``Dataset.update_metadata()`` per directory or prefix (and one for the single files)."""
+    ``Dataset.update_metadata()`` per directory or prefix (and one for the single files).
+
+    Many files are summed up in a line per directory or prefix; under ``--json``, a list of
+    every file edited, with its metadata after the edit, is printed instead.
+    """
     files: list[Datafile] = []
     datasets: list[Dataset] = []
     for url in urls:
@@ -86,19 +98,27 @@ def _edit_files(
     if len(files) == 1 and not datasets and not lookups:  # one file, as it always was
         edit(files[0])
         files[0].update_metadata()
+        if settings.as_json:
+            echo_json([metadata_record(files[0])])
         return
     if files:
         datasets.append(Dataset(files=files))
+    edited: list[Datafile] = []
     for dataset in datasets:
         selected = list(dataset.files.filter(**lookups))
         for datafile in selected:
             edit(datafile)
         with settings.progress("storing metadata") as callback:
             report = dataset.update_metadata(selected, callback=callback)
-        echo(
-            f"{dataset.path or 'files'}: {len(report.metadata_updated)} updated, "
-            f"{len(report.skipped)} unchanged"
-        )
+        edited += selected
+        if not settings.as_json:
+            echo(
+                f"{dataset.path or 'files'}: {len(report.metadata_updated)} updated, "
+                f"{len(report.skipped)} unchanged"
+            )
+    if settings.as_json:
+        edited.sort(key=lambda datafile: datafile.path)
+        echo_json([metadata_record(datafile) for datafile in edited])
 
 
 def _files_at(settings: Settings, url: str, recursive: bool) -> Datafile | Dataset:

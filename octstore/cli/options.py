@@ -35,6 +35,7 @@ class Settings:
     debug: bool = False
     quiet: bool = False
     verbosity: int = 0
+    as_json: bool = False
     storage_options: dict[str, Any] = field(default_factory=dict)
     _log_handler: logging.Handler | None = field(default=None, repr=False)
 
@@ -210,6 +211,13 @@ def global_options() -> list[click.Parameter]:
             callback=_set_flag,
             help="Show tracebacks of errors.",
         ),
+        click.Option(
+            ["--json", "as_json"],
+            is_flag=True,
+            expose_value=False,
+            callback=_set_json,
+            help="Print the result as one JSON document (commands that print a result).",
+        ),
     ]
 
 
@@ -220,6 +228,16 @@ def _merge_storage_options(ctx: click.Context, param: click.Parameter, values: A
 def _set_flag(ctx: click.Context, param: click.Parameter, value: bool) -> None:
     if value:  # absent after the subcommand does not undo given before it
         setattr(ctx.ensure_object(Settings), str(param.name), True)
+
+
+def _set_json(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    """``--json`` on a group, or on a command without :func:`json_option`: one that prints
+    no result, and so refuses it, given there or before it."""
+    _set_flag(ctx, param, value)
+    if ctx.ensure_object(Settings).as_json and not isinstance(ctx.command, click.Group):
+        raise click.UsageError(
+            f"'{ctx.command_path}' prints no result to give as JSON: leave out --json", ctx
+        )
 
 
 def _add_verbosity(ctx: click.Context, param: click.Parameter, count: int) -> None:
@@ -344,8 +362,20 @@ def filter_option(function: Any) -> Any:
 
 
 def json_option(function: Any) -> Any:
-    """The ``--json`` flag, passed to the command as ``as_json``."""
-    return click.option("--json", "as_json", is_flag=True, help="Print JSON.")(function)
+    """The ``--json`` flag, passed to the command as ``as_json``: given after the command,
+    or anywhere before it (the global ``--json``, in the Settings)."""
+    return click.option(
+        "--json",
+        "as_json",
+        is_flag=True,
+        callback=_read_json,
+        help="Print the result as one JSON document on stdout.",
+    )(function)
+
+
+def _read_json(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    _set_flag(ctx, param, value)
+    return bool(ctx.ensure_object(Settings).as_json)
 
 
 def echo(message: str = "", *, err: bool = False, nl: bool = True) -> None:

@@ -46,7 +46,8 @@ def cli() -> None:
       octstore ls . --filter labels__contains=raw --filter tags__height_m__gt=50
       octstore exec north.csv -- wc -l {}
 
-    The options -o, -q, -v and --debug go anywhere on the line, before or after the command.
+    The options -o, -q, -v, --debug and --json go anywhere on the line, before or after the
+    command.
     """
 
 

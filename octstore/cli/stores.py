@@ -72,9 +72,10 @@ def store_add(
 @click.argument("handle")
 @click.argument("destination", default=".")
 @click.option("--overwrite", is_flag=True, help="Replace a local file with other content.")
+@json_option
 @click.pass_obj
 def store_fetch(
-    settings: Settings, store: str, handle: str, destination: str, overwrite: bool
+    settings: Settings, store: str, handle: str, destination: str, overwrite: bool, as_json: bool
 ) -> None:
     """Download HANDLE's content into DESTINATION (a directory, or a file path); print where.
 
@@ -84,7 +85,11 @@ def store_fetch(
     if destination.endswith(("/", os.sep)):
         os.makedirs(destination, exist_ok=True)
     with settings.activity(f"fetching {handle}"):
-        echo(target.fetch(handle, destination, overwrite=overwrite))
+        path = target.fetch(handle, destination, overwrite=overwrite)
+    if as_json:
+        echo_json({"handle": handle, "path": path})
+    else:
+        echo(path)
 
 
 @store_group.command("list")

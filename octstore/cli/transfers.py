@@ -147,7 +147,8 @@ def _safe_name(name: str, source: str, fix: str) -> str:
 
 def _echo_report(report: TransferReport, as_json: bool) -> None:
     if as_json:
-        echo_json(dataclasses.asdict(report))
+        fields = dataclasses.asdict(report).items()
+        echo_json({name: value for name, value in fields if not name.startswith("_")})
         return
     echo(f"{report.destination}: {report}")
     for path in report.destination_changed:
