@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import enum
 import json
 import logging
 import os
@@ -20,9 +21,18 @@ from fsspec.callbacks import Callback
 
 from octstore.datafile import Datafile
 from octstore.dataset import Dataset
-from octstore.errors import NotFoundError, OctstoreError, OctstoreWarning
+from octstore.errors import (
+    AlreadyExistsError,
+    ConflictError,
+    Keyword,
+    NotFoundError,
+    OctstoreError,
+    OctstoreWarning,
+    TransferError,
+)
 from octstore.location import Location
 from octstore.metadata import validate_label, validate_tag_name
+from octstore.protocols import lookup
 from octstore.redaction import RedactingFilter, get_logger, redact
 
 # --- settings shared by every command ---------------------------------------------------------
@@ -74,10 +84,16 @@ class Settings:
         return Datafile(url, storage_options=self.options_for(url))
 
     def existing_datafile(self, url: str) -> Datafile:
-        """The datafile at ``url``, or NotFoundError if there is no file there."""
+        """The datafile at ``url``, or NotFoundError if there is no file there (saying so
+        of its bucket, if that is what is missing)."""
         datafile = self.datafile(url)
         if not exists(datafile):
-            raise NotFoundError(f"there is no file at {datafile.path}: check the path or URL")
+            location = Location(datafile.path, self.options_for(url))
+            buckets = lookup(location.protocol).buckets
+            missing = buckets.look_for(location.fs, location.url) if buckets else None
+            raise missing or NotFoundError(
+                f"there is no file at {datafile.path}: check the path or URL"
+            )
         return datafile
 
     def existing_datafiles(
@@ -231,9 +247,57 @@ def _add_verbosity(ctx: click.Context, param: click.Parameter, count: int) -> No
 # --- errors ---------------------------------------------------------------------------------
 
 
-def exit_code(error: OctstoreError) -> int:
-    """The exit code for ``error``: 2 for wrong usage (a ValueError), 1 for any other."""
-    return 2 if isinstance(error, ValueError) else 1
+class ExitCode(enum.IntEnum):
+    """What ``octstore`` exits with (``octstore --help`` and docs/cli.md list them)."""
+
+    OK = 0
+    #: Any other failure: the network, the service, a file octstore cannot read.
+    FAILED = 1
+    #: Wrong usage: an unknown option, an invalid URL, bucket name, label, tag or filter.
+    USAGE = 2
+    #: No file, directory, bucket or store where the command looked.
+    NOT_FOUND = 3
+    #: Other content where a file would be written (``--overwrite`` replaces it), or a file
+    #: changed by someone else since it was read.
+    CONFLICT = 4
+    #: The system or the storage service refused: no permission, no credentials.
+    ACCESS_DENIED = 5
+
+
+def exit_code(error: BaseException) -> ExitCode:
+    """The exit code for ``error``, by the builtin exception it is (a transfer's: its
+    failures', when they share one)."""
+    if isinstance(error, TransferError) and error.failures:
+        codes = {exit_code(failure) for failure in error.failures.values()}
+        return codes.pop() if len(codes) == 1 else ExitCode.FAILED
+    kinds: list[tuple[type[BaseException] | tuple[type[BaseException], ...], ExitCode]] = [
+        ((ConflictError, AlreadyExistsError), ExitCode.CONFLICT),
+        (FileNotFoundError, ExitCode.NOT_FOUND),
+        (PermissionError, ExitCode.ACCESS_DENIED),
+        (ValueError, ExitCode.USAGE),
+    ]
+    return next((code for kind, code in kinds if isinstance(error, kind)), ExitCode.FAILED)
+
+
+def message_for(error: BaseException) -> str:
+    """``error``'s message as the command line says it: the keyword arguments its fix names
+    (``overwrite=True``) as the options that pass them (``--overwrite``)."""
+    message = str(error)
+    for keyword in getattr(error, "keywords", ()):
+        message = message.replace(str(keyword), _as_option(keyword))
+    return message
+
+
+def _as_option(keyword: Keyword) -> str:
+    """How the command line passes ``keyword``: ``--name`` for a flag, ``-o KEY=VALUE`` for
+    each storage option."""
+    if keyword.name == "storage_options" and isinstance(keyword.value, dict):
+        return " ".join(
+            f"-o {key}={value if isinstance(value, str) else json.dumps(value)}"
+            for key, value in keyword.value.items()
+        )
+    option = "--" + keyword.name.replace("_", "-")
+    return option if keyword.value is True else f"{option} {keyword.value}"
 
 
 def echo_error(settings: Settings, error: BaseException, message: str) -> None:
@@ -248,7 +312,7 @@ def exit_for_failures(settings: Settings, failures: Sequence[OctstoreError]) -> 
     """Once a command has shown what it could: one error line for each of ``failures``,
     and the exit code of the first. Nothing if there are none."""
     for error in failures:
-        echo_error(settings, error, str(error))
+        echo_error(settings, error, message_for(error))
     if failures:
         sys.exit(exit_code(failures[0]))
 
