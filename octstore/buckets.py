@@ -60,7 +60,7 @@ class Buckets:
         problem = self.problem(bucket)
         if problem is not None:
             raise InvalidPathError(
-                f"the bucket name {bucket!r} in {url} is invalid: {problem}; {self.rules}: "
+                f"the bucket name {bucket!r} in {url!r} is invalid: {problem}; {self.rules}: "
                 "check the URL"
             )
 

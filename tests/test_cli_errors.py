@@ -160,7 +160,7 @@ def test_an_invalid_bucket_name_exits_2_saying_why(
     assert result.returncode == 2
     error = one_line_error(result)
     bucket = url.split("/")[2]
-    assert f"the bucket name {bucket!r} in {url} is invalid: {why}" in error
+    assert f"the bucket name {bucket!r} in {url!r} is invalid: {why}" in error
     assert "bucket names are" in error
     assert "network" not in error
 

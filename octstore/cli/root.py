@@ -12,14 +12,12 @@ from typing import Any
 import click
 
 from octstore.__about__ import __version__
+from octstore.cli.exits import ExitCode, exit_code, message_for
 from octstore.cli.options import (
-    ExitCode,
     Settings,
     echo,
     echo_error,
-    exit_code,
     global_options,
-    message_for,
 )
 from octstore.errors import OctstoreError
 from octstore.redaction import redact

@@ -14,6 +14,7 @@ from octstore.cli.root import cli
 from octstore.errors import NotFoundError
 from octstore.location import Location
 from octstore.store import Store
+from octstore.store.handles import split_handle
 
 
 def _store(settings: Settings, name: str) -> Store:
@@ -94,6 +95,7 @@ def store_fetch(
 
     Identical content already there is left as it is.
     """
+    split_handle(handle)  # a malformed handle is wrong usage, wherever the store
     target = _existing_store(settings, store)
     if destination.endswith(("/", os.sep)):
         os.makedirs(destination, exist_ok=True)

@@ -11,8 +11,8 @@ from typing import Any
 
 import click
 
+from octstore.cli.exits import ExitCode
 from octstore.cli.options import (
-    ExitCode,
     Settings,
     echo,
     echo_json,
