@@ -179,6 +179,20 @@ def test_a_missing_bucket_exits_3_saying_so(backend: Backend, command: str) -> N
     assert "check the bucket name, the endpoint" in error
 
 
+@pytest.mark.parametrize("backend", ["gcs"], indirect=True)
+def test_a_missing_gcs_bucket_is_one_line_with_gcsfs_bucket_type_lookups(
+    backend: Backend,
+) -> None:
+    """gcsfs's own warnings (its bucket-type lookup, on by default for users) would print
+    before octstore's error, through logging's last resort."""
+    env = {**os.environ, "GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT": "true"}
+
+    result = _run_with(env, "ls", "gs://no-such-bucket-xyz/data")
+
+    assert result.returncode == 3
+    assert "the bucket 'no-such-bucket-xyz' does not exist" in one_line_error(result)
+
+
 @on_cloud
 def test_adding_to_a_store_in_a_missing_bucket_exits_3_at_once(
     backend: Backend, tmp_path: Path

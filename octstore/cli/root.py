@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sys
@@ -73,10 +74,17 @@ def _format_warning(message: Warning | str, category: type[Warning], *_: Any, **
     return redact(f"octstore: warning: {message}\n")
 
 
+#: Loggers of filesystems whose warnings, printed by logging's last resort, would say before
+#: octstore's one-line error what it says (gcsfs: "Could not determine bucket type ...").
+_FILESYSTEM_LOGGERS = ("gcsfs", "s3fs")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Run the command line: one line on stderr and a non-zero exit code for any error."""
     settings = Settings()
     warnings.formatwarning = _format_warning
+    for name in _FILESYSTEM_LOGGERS:
+        logging.getLogger(name).addHandler(logging.NullHandler())
     for name in ("SIGTERM", "SIGHUP"):  # clean up as for Ctrl-C: temp files, programs
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), _exit_on_signal)
