@@ -77,7 +77,7 @@ def puts(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The destinations content was written to (by any backend), in order."""
     written: list[str] = []
     for backend_class in {
-        type(backend_for(Location(url))) for url in ("/x", "s3://b/x", "gs://b/x")
+        type(backend_for(Location(url))) for url in ("/x", "s3://bucket/x", "gs://bucket/x")
     }:
         original = backend_class.put
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 from typing import Any
 
 import click
@@ -19,6 +20,7 @@ from octstore.cli.options import (
 )
 from octstore.cli.root import cli
 from octstore.datafile import Datafile
+from octstore.errors import MissingAttributeError
 from octstore.filters import FilterSet
 from octstore.location import Location
 
@@ -109,7 +111,11 @@ def ls_command(
         files = FilterSet([settings.datafile(url)])
     else:
         files = settings.dataset(url, recursive=recursive).files
-    selected = files.filter(**lookups).order_by(order_by, reverse)
+    filtered = files.filter(**lookups)
+    try:
+        selected = filtered.order_by(order_by, reverse)
+    except MissingAttributeError as error:
+        raise _lacking(error, order_by, len(filtered)) from error
     if as_json:
         echo_json([metadata_record(datafile) for datafile in selected])
         return
@@ -138,6 +144,29 @@ def hash_command(settings: Settings, urls: tuple[str, ...], as_json: bool) -> No
         for url, datafile in found.items():
             echo(f"{datafile.hash_value}  {url}")
     exit_for_failures(settings, failures)
+
+
+def _lacking(error: MissingAttributeError, attribute: str, total: int) -> MissingAttributeError:
+    """``order_by``'s error for the files lacking ``attribute``, of ``total``, said for
+    ``ls``: their paths, and the ``--filter`` that keeps the others."""
+    paths = sorted(str(getattr(item, "path", item)) for item in error.missing)
+    named = ", ".join(paths[:5]) + (f", and {len(paths) - 5} more" if len(paths) > 5 else "")
+    count = f"{len(paths)} of {total} files {'has' if len(paths) == 1 else 'have'}"
+    if not error.keep:
+        return MissingAttributeError(
+            f"cannot order by {attribute!r}: {count} no attribute {attribute!r} ({named}): "
+            "check its name (files have path, name, size, timestamp, labels and tags, ...)",
+            missing=error.missing,
+        )
+    ((lookup, name),) = error.keep.items()
+    where = lookup.removesuffix("__contains")
+    what = f"tag {name!r}" if where == "tags" else f"key {name!r} in {where!r}"
+    return MissingAttributeError(
+        f"cannot order by {attribute!r}: {count} no {what} ({named}); keep the files that "
+        f"have it first: --filter {shlex.quote(f'{lookup}={name}')}",
+        missing=error.missing,
+        keep=error.keep,
+    )
 
 
 def _compact(value: Any) -> str:

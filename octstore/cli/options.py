@@ -18,11 +18,13 @@ from typing import Any
 import click
 from fsspec.callbacks import Callback
 
+from octstore.cli.exits import exit_code, message_for
 from octstore.datafile import Datafile
 from octstore.dataset import Dataset
 from octstore.errors import NotFoundError, OctstoreError, OctstoreWarning
 from octstore.location import Location
 from octstore.metadata import validate_label, validate_tag_name
+from octstore.protocols import lookup
 from octstore.redaction import RedactingFilter, get_logger, redact
 
 # --- settings shared by every command ---------------------------------------------------------
@@ -75,10 +77,16 @@ class Settings:
         return Datafile(url, storage_options=self.options_for(url))
 
     def existing_datafile(self, url: str) -> Datafile:
-        """The datafile at ``url``, or NotFoundError if there is no file there."""
+        """The datafile at ``url``, or NotFoundError if there is no file there (saying so
+        of its bucket, if that is what is missing)."""
         datafile = self.datafile(url)
         if not exists(datafile):
-            raise NotFoundError(f"there is no file at {datafile.path}: check the path or URL")
+            location = Location(datafile.path, self.options_for(url))
+            buckets = lookup(location.protocol).buckets
+            missing = buckets.look_for(location.fs, location.url) if buckets else None
+            raise missing or NotFoundError(
+                f"there is no file at {datafile.path}: check the path or URL"
+            )
         return datafile
 
     def existing_datafiles(
@@ -249,11 +257,6 @@ def _add_verbosity(ctx: click.Context, param: click.Parameter, count: int) -> No
 # --- errors ---------------------------------------------------------------------------------
 
 
-def exit_code(error: OctstoreError) -> int:
-    """The exit code for ``error``: 2 for wrong usage (a ValueError), 1 for any other."""
-    return 2 if isinstance(error, ValueError) else 1
-
-
 def echo_error(settings: Settings, error: BaseException, message: str) -> None:
     """Print ``message``, about ``error``, on one line of stderr (and ``error``'s traceback
     first under ``--debug``)."""
@@ -266,7 +269,7 @@ def exit_for_failures(settings: Settings, failures: Sequence[OctstoreError]) -> 
     """Once a command has shown what it could: one error line for each of ``failures``,
     and the exit code of the first. Nothing if there are none."""
     for error in failures:
-        echo_error(settings, error, str(error))
+        echo_error(settings, error, message_for(error))
     if failures:
         sys.exit(exit_code(failures[0]))
 

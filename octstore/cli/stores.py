@@ -11,7 +11,10 @@ import click
 
 from octstore.cli.options import Settings, echo, echo_json, json_option, parse_duration, parse_size
 from octstore.cli.root import cli
+from octstore.errors import NotFoundError
+from octstore.location import Location
 from octstore.store import Store
+from octstore.store.handles import split_handle
 
 
 def _store(settings: Settings, name: str) -> Store:
@@ -21,6 +24,18 @@ def _store(settings: Settings, name: str) -> Store:
     resolved = config.load().store(name)
     options = {**resolved.to_storage_options(), **(settings.options_for(resolved.url) or {})}
     return Store(resolved.url, options or None)
+
+
+def _existing_store(settings: Settings, name: str) -> Store:
+    """:func:`_store`, which must exist to be read: a local directory that does not is a
+    typo, not an empty store (adding a file makes one)."""
+    store = _store(settings, name)
+    if Location(store.url).is_local and not os.path.isdir(store.url):
+        raise NotFoundError(
+            f"there is no store at {store.url}: check the path, or make one by adding a file "
+            f"to it: octstore store add {name} FILE"
+        )
+    return store
 
 
 @cli.group("store")
@@ -81,7 +96,8 @@ def store_fetch(
 
     Identical content already there is left as it is.
     """
-    target = _store(settings, store)
+    split_handle(handle)  # a malformed handle is wrong usage, wherever the store
+    target = _existing_store(settings, store)
     if destination.endswith(("/", os.sep)):
         os.makedirs(destination, exist_ok=True)
     with settings.activity(f"fetching {handle}"):
@@ -98,7 +114,7 @@ def store_fetch(
 @click.pass_obj
 def store_list(settings: Settings, store: str, as_json: bool) -> None:
     """List every stored content: its SHA-256, size, when it was stored, and its names."""
-    stored = _store(settings, store).list()
+    stored = _existing_store(settings, store).list()
     if as_json:
         echo_json([item.to_dict() for item in stored])
         return
@@ -138,7 +154,7 @@ def store_gc(
     Safe while others add to the store: content added during the collection is kept.
     """
     handles = {line.strip() for line in referenced if line.strip()}
-    report = _store(settings, store).gc(handles, grace, dry_run=dry_run)
+    report = _existing_store(settings, store).gc(handles, grace, dry_run=dry_run)
     if as_json:
         echo_json(report.to_dict())
     else:

@@ -11,7 +11,15 @@ from typing import Any
 
 import click
 
-from octstore.cli.options import Settings, echo, echo_json, exists, human_size, json_option
+from octstore.cli.exits import ExitCode
+from octstore.cli.options import (
+    Settings,
+    echo,
+    echo_json,
+    exists,
+    human_size,
+    json_option,
+)
 from octstore.cli.root import cli
 from octstore.dataset import Dataset
 from octstore.dataset.transfer import TransferReport, copy_one
@@ -157,10 +165,6 @@ def _echo_report(report: TransferReport, as_json: bool) -> None:
         echo(f"  conflict, changed on both sides since the last sync: {path}")
 
 
-#: The exit code of a sync that left conflicts (DESIGN.md: 4 conflict).
-_CONFLICT_EXIT = 4
-
-
 @contextlib.contextmanager
 def _synced(as_json: bool) -> Iterator[None]:
     """Around a dataset sync: when only conflicts kept files from being copied, print the
@@ -178,4 +182,4 @@ def _synced(as_json: bool) -> Iterator[None]:
             "them with the source's version",
             err=True,
         )
-        sys.exit(_CONFLICT_EXIT)
+        sys.exit(ExitCode.CONFLICT)

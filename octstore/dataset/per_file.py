@@ -120,7 +120,6 @@ async def carry_out_async(file: FilePlan, local: Local, callback: Callback) -> t
         return (file.destination.url, *await local(carry_out, file, callback))
     location = interface.location_of(file.source)
     # Named here, not in a thread, so that the clean-up below always knows it.
-    os.makedirs(file.destination.parent, exist_ok=True)
     target = cache.temporary_path_beside(file.destination.url)
     try:
         state, cached = await local(_stage_download, file, location, target)
@@ -169,8 +168,7 @@ def local_content(
     if not interface.is_remote(datafile) and not consumes:
         yield datafile.path, datafile.hash_value
         return
-    if destination.is_local:  # beside it, so that putting it in place is a rename
-        os.makedirs(destination.parent, exist_ok=True)
+    if destination.is_local:  # beside it (made if need be): putting it in place is a rename
         target = cache.temporary_path_beside(destination.url)
     else:
         target = cache.staging_path(destination.name)

@@ -11,6 +11,7 @@ its metadata is written, and only if it differs.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from octstore.dataset.per_file import (
 )
 from octstore.dataset.sync import FilePlan, SyncPlan, holds, plan, resolved_metadata
 from octstore.errors import (
+    OVERWRITE,
     AlreadyExistsError,
     ConflictError,
     NotFoundError,
@@ -148,9 +150,10 @@ def execute(
     failures: dict[str, BaseException] = {
         file.destination.url: ConflictError(
             f"{file.destination.url} {file.reason} ({file.source.path}); nothing was written "
-            "for it: merge the two, or run again with overwrite=True (--overwrite) to replace "
-            "it with the source's version",
+            f"for it: merge the two, or run again with {OVERWRITE} to replace it with the "
+            "source's version",
             path=file.destination.url,
+            keywords=[OVERWRITE],
         )
         for file in sync.with_action("conflict")
     }
@@ -191,6 +194,7 @@ def raise_failures(report: TransferReport, failures: dict[str, BaseException], t
         + (". Run it again to retry: files already there are skipped" if retry else ""),
         report=report,
         failures=failures,
+        keywords=getattr(first, "keywords", ()),
     ) from first
 
 
@@ -222,7 +226,11 @@ def copy_one_state(
     except NotFoundError:
         existing = None
     report = TransferReport(destination.url)
-    outcome, size, state = _copy(datafile, destination, existing, overwrite=overwrite)
+    named = (
+        cache.named_refusal(destination.url) if destination.is_local else contextlib.nullcontext()
+    )
+    with named:
+        outcome, size, state = _copy(datafile, destination, existing, overwrite=overwrite)
     report._record(destination.url, outcome, size)
     if destination.url != datafile.path:
         write_back_id(datafile, resolved_metadata(datafile, destination, existing))
@@ -318,7 +326,8 @@ def _copy(
     if existing is not None and not overwrite:
         raise AlreadyExistsError(
             f"{destination.url} exists with other content than {datafile.path}: overwrite it "
-            "(overwrite=True, or --overwrite at the command line), or copy it elsewhere"
+            f"(with {OVERWRITE}), or copy it elsewhere",
+            keywords=[OVERWRITE],
         )
     if interface.same_filesystem(interface.location_of(datafile), destination):
         # a copy inside the storage service, where it can be one conditional write

@@ -15,6 +15,7 @@ from octstore import cache
 from octstore.backends import MetadataBackend, backend_for
 from octstore.errors import (
     BackendError,
+    BucketNotFoundError,
     ConflictError,
     IntegrityError,
     NotFoundError,
@@ -147,8 +148,10 @@ def download_verified(
 ) -> None:
     """Download ``location``'s content at ``state`` to ``target`` in one step, through the
     cache, checking that it has the SHA-256 ``digest`` that ``handle`` names."""
-    os.makedirs(os.path.dirname(target), exist_ok=True)
-    temporary = cache.temporary_path_beside(os.path.join(os.path.dirname(target), TEMPORARY_NAME))
+    with cache.named_refusal(target):
+        temporary = cache.temporary_path_beside(
+            os.path.join(os.path.dirname(target), TEMPORARY_NAME)
+        )
     try:
         cache.copy_out(location, state, temporary, backend_for(location).download)
         actual = sha256_file(temporary)
@@ -191,6 +194,8 @@ def make_present(location: Location, staged: str, crc32c: str, size: int, filena
             touched = touched_metadata(state.metadata, filename, now)
             backend.write_metadata(location, touched, if_matches=state)
             return
+        except BucketNotFoundError:
+            raise  # not a race: nothing can be added there
         except (ConflictError, NotFoundError):
             continue  # created, touched or deleted meanwhile: look again
     if wrong_size is not None:

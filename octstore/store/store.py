@@ -11,6 +11,7 @@ from typing import IO, TYPE_CHECKING, Any
 from octstore.backends import ObjectState, backend_for
 from octstore.datafile import Datafile, interface
 from octstore.errors import (
+    OVERWRITE,
     AccessDeniedError,
     AlreadyExistsError,
     InvalidHandleError,
@@ -273,8 +274,9 @@ class Store:
                 return target
             if not overwrite:
                 raise AlreadyExistsError(
-                    f"{target} exists with other content than {handle}: pass overwrite=True "
-                    "to replace it, or fetch to another path"
+                    f"{target} exists with other content than {handle}: replace it (with "
+                    f"{OVERWRITE}), or fetch to another path",
+                    keywords=[OVERWRITE],
                 )
         location, state, _, _ = self._stat(handle)
         download_verified(location, state, target, digest, handle)
