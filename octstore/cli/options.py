@@ -18,6 +18,7 @@ from typing import Any
 import click
 from fsspec.callbacks import Callback
 
+from octstore.cli import arguments
 from octstore.datafile import Datafile
 from octstore.dataset import Dataset
 from octstore.errors import NotFoundError, OctstoreError, OctstoreWarning
@@ -83,17 +84,24 @@ class Settings:
     def existing_datafiles(
         self, urls: Sequence[str]
     ) -> tuple[dict[str, Datafile], list[OctstoreError]]:
-        """The datafiles at those of ``urls`` that exist, by URL as given, and an error for
-        each of the others (missing, a directory, out of reach): a command shows the first
-        and then reports the second with :func:`exit_for_failures`."""
+        """The datafiles at those of ``urls`` that exist, by URL as given (a pattern's by
+        each URL it matches), and an error for each of the others (missing, a directory, out
+        of reach, a pattern matching nothing): a command shows the first and then reports
+        the second with :func:`exit_for_failures`."""
         found: dict[str, Datafile] = {}
         failures: list[OctstoreError] = []
         for url in urls:
             try:
-                found[url] = self.existing_datafile(url)
+                for match in self.expand([url]):  # a pattern: what it matches
+                    found[match] = self.existing_datafile(match)
             except OctstoreError as error:
                 failures.append(error)
         return found, failures
+
+    def expand(self, urls: Sequence[str], *, directories: bool = False) -> list[str]:
+        """``urls`` with each glob pattern replaced by the files (and ``directories``) it
+        matches; see :func:`octstore.cli.arguments.expand`."""
+        return arguments.expand(urls, self.options_for, directories=directories)
 
     def dataset(self, url: str, *, recursive: bool = True) -> Dataset:
         """The dataset at ``url``; NotFoundError for a local directory that does not exist
