@@ -59,10 +59,13 @@ def cat(settings: Settings, urls: tuple[str, ...]) -> None:
     out = sys.stdout.buffer
     for datafile in found.values():
         try:  # the bytes as stored, whatever the name (an .h5 is no h5py.File here)
-            with open(datafile.local_path, "rb") as file:
-                shutil.copyfileobj(file, out, _CHUNK)
+            with translate_errors(datafile.path, "reading"):
+                file = open(datafile.local_path, "rb")  # noqa: SIM115 - closed below
         except OctstoreError as error:
             failures.append(error)
+            continue
+        with file:  # (a reader gone away, ``| head``, is no error of the file's)
+            shutil.copyfileobj(file, out, _CHUNK)
     out.flush()
     exit_for_failures(settings, failures)
 
@@ -100,8 +103,9 @@ def rm(settings: Settings, urls: tuple[str, ...], recursive: bool, as_json: bool
             )
         else:
             folders.append((url, found))
-    every = files + [datafile for _, dataset in folders for datafile in dataset]
-    removed, failures = remove_each(settings, every)
+    every = {datafile.path: datafile for datafile in files}  # once each: a file given twice
+    every.update((datafile.path, datafile) for _, dataset in folders for datafile in dataset)
+    removed, failures = remove_each(settings, list(every.values()))
     for url, dataset in folders:
         if not any(datafile.path in failures for datafile in dataset):
             tidy(url, settings.options_for(url))
