@@ -48,6 +48,8 @@ from octstore.location import Location
 
 #: What a report says of each file, by the name of its list in a ``TransferReport``.
 _OUTCOMES = ("transferred", "metadata_updated", "skipped", "destination_changed", "conflicts")
+#: The way out when a source's name is no safe name for its copy.
+_NAME_IT = "give a DESTINATION path for its copy, not a folder to put it in"
 #: The outcomes after which the destination holds the source's content and metadata.
 _COPIED = frozenset(_OUTCOMES[:3])
 
@@ -185,7 +187,7 @@ def _plan(
         )
     root = Location(destination, options)
     items = [
-        _Item(url, source, root.child(safe_name(Location(url).name, url, "name it")))
+        _Item(url, source, root.child(safe_name(Location(url).name, url, _NAME_IT)))
         if into
         else _Item(url, source, root)
         for url, source in found
