@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -52,6 +53,13 @@ def names_under(backend: Backend, folder: str = "") -> list[str]:
 
 def as_json(*args: str) -> Any:
     return json.loads(ok(*args, "--json"))
+
+
+def test_help_lists_cat_cp_mv_and_rm() -> None:
+    out = ok("--help")
+
+    for command in ("cat", "cp", "mv", "rm"):
+        assert re.search(rf"^\s+{command}\s+\S", out, re.MULTILINE), command
 
 
 # --- cat ------------------------------------------------------------------------------------

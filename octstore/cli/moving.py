@@ -96,12 +96,14 @@ def cp(
     overwrite: bool,
     as_json: bool,
 ) -> None:
-    """Copy files (-r: directories and prefixes too) with their metadata to DESTINATION.
+    """Copy files with their metadata (-r: folders too).
 
-    A source goes into DESTINATION, by its name, when DESTINATION is a directory or
-    prefix or ends with '/', else it becomes DESTINATION; several sources need such a
-    DESTINATION. Other content there is replaced only with --overwrite (else exit code 4);
-    the same content is left as it is. SOURCE may be a glob pattern ('s3://b/raw/*.csv').
+    Copies each SOURCE, a file (with -r also a directory or prefix), with its labels,
+    tags, timestamp and id. A source goes into DESTINATION, by its name, when DESTINATION
+    is a directory or prefix or ends with '/', else it becomes DESTINATION; several sources
+    need such a DESTINATION. Other content there is replaced only with --overwrite (else
+    exit code 4); the same content is left as it is. SOURCE may be a glob pattern
+    ('s3://b/raw/*.csv').
 
     \b
     octstore cp north.csv s3://bucket/raw/
@@ -121,7 +123,7 @@ def mv(
     overwrite: bool,
     as_json: bool,
 ) -> None:
-    """Move files (-r: directories and prefixes too) with their metadata to DESTINATION.
+    """Move files with their metadata (-r: folders too).
 
     As cp, then each source is removed with its metadata once its copy is verified: the
     copy has the source's size and CRC32C, and the source has not changed since it was

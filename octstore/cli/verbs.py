@@ -45,11 +45,12 @@ _CHUNK = 2**20
 @click.argument("urls", nargs=-1, required=True, metavar="URL...")
 @click.pass_obj
 def cat(settings: Settings, urls: tuple[str, ...]) -> None:
-    """Write the content of each file to standard output, byte for byte.
+    """Print each file's content, as bytes.
 
-    A remote file is read through the cache (downloaded once, and verified, unless it is
-    there already), a chunk at a time. A file that is missing is reported after the others
-    are written, and the exit code is not 0.
+    Writes the content of each file to standard output, byte for byte. A remote file is
+    read through the cache (downloaded once, and verified, unless it is there already), a
+    chunk at a time. A file that is missing is reported after the others are written, and
+    the exit code is not 0.
 
     \b
     octstore cat s3://bucket/raw/north.csv
