@@ -27,8 +27,8 @@ from tests.test_cli import (
 )
 
 #: The commands that print no result of their own, and so refuse ``--json``: ``exec``
-#: prints what its program prints, ``serve`` logs requests until it is stopped.
-WITHOUT_JSON = {"octstore exec", "octstore serve"}
+#: prints what its program prints, ``cat`` the content itself, ``serve`` logs requests.
+WITHOUT_JSON = {"octstore cat", "octstore exec", "octstore serve"}
 
 
 def _commands(group: click.Group, prefix: str) -> dict[str, click.Command]:

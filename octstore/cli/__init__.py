@@ -18,7 +18,17 @@ the options and printing they share are in ``options``, exit codes and error wor
 """
 
 # Imported for their commands, which they add to the root group.
-from octstore.cli import caching, datasets, exec, files, labels, stores, transfers  # noqa: F401
+from octstore.cli import (  # noqa: F401
+    caching,
+    datasets,
+    exec,
+    files,
+    labels,
+    moving,
+    stores,
+    transfers,
+    verbs,
+)
 from octstore.cli.root import cli, main
 
 __all__ = ["cli", "main"]

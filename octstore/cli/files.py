@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from octstore.cli.arguments import is_pattern, pattern_root
 from octstore.cli.options import (
     Settings,
     echo,
@@ -101,13 +102,17 @@ def ls_command(
     long_format: bool,
     as_json: bool,
 ) -> None:
-    """List the files under a directory or cloud prefix, filtered by their metadata.
+    """List the files under a directory or cloud prefix, or matching a glob pattern
+    ('s3://bucket/raw/*.csv'; -r: with the files under the directories it matches too),
+    filtered by their metadata.
 
     Values are JSON where they parse as JSON (80, true, ["a","b"]) and text otherwise; quote
     a number to compare it as text: tags__code='"042"'. One listing, no download.
     """
     location = Location(url)
-    if location.is_local and os.path.isfile(location.url):
+    if is_pattern(url):
+        files = FilterSet(_matching(settings, url, recursive))
+    elif location.is_local and os.path.isfile(location.url):
         files = FilterSet([settings.datafile(url)])
     else:
         files = settings.dataset(url, recursive=recursive).files
@@ -126,6 +131,20 @@ def ls_command(
         labels = ",".join(sorted(datafile.labels)) or "-"
         tags = _compact(dict(datafile.tags)) if datafile.tags else "-"
         echo(f"{datafile.size:>12}  {labels}  {tags}  {datafile.path}")
+
+
+def _matching(settings: Settings, pattern: str, recursive: bool) -> list[Datafile]:
+    """The files ``pattern`` matches (``recursive``: and those under the directories it
+    matches), with their metadata from one listing of the folder above the pattern."""
+    matches = settings.expand([pattern], directories=True)
+    root, deep = pattern_root(pattern)
+    matched = set(matches)
+    folders = tuple(f"{match.rstrip('/')}{'/' if '://' in match else os.sep}" for match in matches)
+    return [
+        datafile
+        for datafile in settings.dataset(root, recursive=deep or recursive)
+        if datafile.path in matched or (recursive and datafile.path.startswith(folders))
+    ]
 
 
 @cli.command("hash")

@@ -2,7 +2,8 @@
 
 ``octstore label add URL LABEL...`` changes one file. ``octstore label add URL... -- LABEL...``
 changes several; a directory or prefix among the URLs stands for the files in it (``-r``: in
-its subdirectories too), and ``--filter`` keeps those matching, as for ``ls``. Many files are
+its subdirectories too), a glob pattern for the files and folders it matches, and ``--filter``
+keeps those matching, as for ``ls``. Many files are
 stored concurrently by ``Dataset.update_metadata()``, which also refreshes the manifest of a
 directory or prefix given.
 """
@@ -10,12 +11,12 @@ directory or prefix given.
 from __future__ import annotations
 
 import inspect
-import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import click
 
+from octstore.cli.arguments import file_or_dataset
 from octstore.cli.files import metadata_record
 from octstore.cli.options import (
     Settings,
@@ -29,8 +30,6 @@ from octstore.cli.options import (
 from octstore.cli.root import cli
 from octstore.datafile import Datafile
 from octstore.dataset import Dataset
-from octstore.errors import NotFoundError
-from octstore.location import Location
 
 Edit = Callable[[Datafile], object]
 
@@ -89,8 +88,8 @@ def _edit_files(
     """
     files: list[Datafile] = []
     datasets: list[Dataset] = []
-    for url in urls:
-        found = _files_at(settings, url, recursive)
+    for url in settings.expand(urls, directories=True):
+        found = file_or_dataset(settings, url, recursive=recursive)
         if isinstance(found, Dataset):
             datasets.append(found)
         else:
@@ -119,26 +118,6 @@ def _edit_files(
     if settings.as_json:
         edited.sort(key=lambda datafile: datafile.path)
         echo_json([metadata_record(datafile) for datafile in edited])
-
-
-def _files_at(settings: Settings, url: str, recursive: bool) -> Datafile | Dataset:
-    """The file at ``url``, or the files under it if it is a directory or prefix.
-
-    Raises:
-        NotFoundError: If there is neither.
-    """
-    location = Location(url)
-    if location.is_local and os.path.isdir(location.url):
-        return settings.dataset(url, recursive=recursive)
-    try:
-        return settings.existing_datafile(url)
-    except NotFoundError:
-        if location.is_local:
-            raise
-        dataset = settings.dataset(url, recursive=recursive)
-        if not len(dataset):
-            raise
-        return dataset
 
 
 @cli.group()

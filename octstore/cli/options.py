@@ -6,18 +6,17 @@ import contextlib
 import json
 import logging
 import os
-import re
 import sys
 import traceback
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 import click
 from fsspec.callbacks import Callback
 
+from octstore.cli import arguments
 from octstore.cli.exits import exit_code, message_for
 from octstore.datafile import Datafile
 from octstore.dataset import Dataset
@@ -92,17 +91,24 @@ class Settings:
     def existing_datafiles(
         self, urls: Sequence[str]
     ) -> tuple[dict[str, Datafile], list[OctstoreError]]:
-        """The datafiles at those of ``urls`` that exist, by URL as given, and an error for
-        each of the others (missing, a directory, out of reach): a command shows the first
-        and then reports the second with :func:`exit_for_failures`."""
+        """The datafiles at those of ``urls`` that exist, by URL as given (a pattern's by
+        each URL it matches), and an error for each of the others (missing, a directory, out
+        of reach, a pattern matching nothing): a command shows the first and then reports
+        the second with :func:`exit_for_failures`."""
         found: dict[str, Datafile] = {}
         failures: list[OctstoreError] = []
         for url in urls:
             try:
-                found[url] = self.existing_datafile(url)
+                for match in self.expand([url]):  # a pattern: what it matches
+                    found[match] = self.existing_datafile(match)
             except OctstoreError as error:
                 failures.append(error)
         return found, failures
+
+    def expand(self, urls: Sequence[str], *, directories: bool = False) -> list[str]:
+        """``urls`` with each glob pattern replaced by the files (and ``directories``) it
+        matches; see :func:`octstore.cli.arguments.expand`."""
+        return arguments.expand(urls, self.options_for, directories=directories)
 
     def dataset(self, url: str, *, recursive: bool = True) -> Dataset:
         """The dataset at ``url``; NotFoundError for a local directory that does not exist
@@ -322,29 +328,6 @@ def parse_tags(ctx: click.Context, param: click.Parameter, values: Sequence[str]
         return {validate_tag_name(key): value for key, value in tags.items()}
     except ValueError as error:
         raise click.BadParameter(str(error), ctx, param) from None
-
-
-def parse_size(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
-    """A size in bytes, from ``500MB``, ``2GiB`` or ``1000000``."""
-    from pydantic import ByteSize, TypeAdapter, ValidationError
-
-    if value is None:
-        return None
-    try:
-        return int(TypeAdapter(ByteSize).validate_python(value))
-    except ValidationError:
-        raise click.BadParameter(
-            f"{value!r} is not a size: write e.g. 500MB, 2GiB or 1000000", ctx, param
-        ) from None
-
-
-def parse_duration(ctx: click.Context, param: click.Parameter, value: str) -> timedelta:
-    """A duration from ``90s``, ``30m``, ``1h``, ``7d`` or a number of seconds."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", value)
-    if match is None:
-        raise click.BadParameter(f"{value!r} is not a duration: write e.g. 90s, 30m, 1h or 7d")
-    unit = {"": "seconds", "s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[match[2]]
-    return timedelta(**{unit: float(match[1])})
 
 
 # --- printing -------------------------------------------------------------------------------

@@ -62,7 +62,7 @@ def cli() -> None:
       1 failed (the network, the service, ...)
       2 wrong usage (an option, a URL, a bucket name, a label or a filter)
       3 not found (a file, a directory, a bucket or a store)
-      4 conflict (other content there: --overwrite replaces it; or changed meanwhile)
+      4 conflict (other content there, which --overwrite replaces; a change)
       5 access denied (permissions, credentials)
     exec exits with its program's code.
     """

@@ -9,7 +9,8 @@ from typing import IO, Any
 
 import click
 
-from octstore.cli.options import Settings, echo, echo_json, json_option, parse_duration, parse_size
+from octstore.cli.arguments import parse_duration, parse_size
+from octstore.cli.options import Settings, echo, echo_json, json_option
 from octstore.cli.root import cli
 from octstore.errors import NotFoundError
 from octstore.location import Location

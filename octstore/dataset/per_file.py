@@ -52,6 +52,8 @@ def carry_out(
     if file.action == "metadata":
         state = backend.write_metadata(file.destination, file.metadata, if_matches=file.existing)
         outcome = "metadata"
+    elif file.action == "copy" and (copied := _copied_within(file, callback)) is not None:
+        outcome, size, state = "transferred", copied.size, copied
     elif file.action == "copy":
         with (
             _written_for(file),
@@ -69,6 +71,17 @@ def carry_out(
         outcome = "transferred"
     write_back_id(file.source, file.metadata)
     return outcome, size, state
+
+
+def _copied_within(file: FilePlan, callback: Callback) -> ObjectState | None:
+    """Copy ``file`` inside its storage service, when its source and destination are on one
+    remote filesystem, in one write conditional on the state it was planned on; None where
+    they are not, or the backend cannot (the content is then sent as for any copy)."""
+    if not interface.same_filesystem(interface.location_of(file.source), file.destination):
+        return None
+    return interface.copy_within(
+        file.source, file.destination, file.metadata, file.existing, callback
+    )
 
 
 def _written_for(file: FilePlan) -> contextlib.AbstractContextManager[None]:
