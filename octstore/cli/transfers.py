@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from octstore.cli.options import Settings, echo, echo_json, exists, human_size, json_option
+from octstore.cli.options import Settings, echo, echo_json, exists, json_option
 from octstore.cli.root import cli
 from octstore.dataset import Dataset
 from octstore.dataset.transfer import TransferReport, copy_one
@@ -40,9 +40,10 @@ def upload(
     source_location = Location(source)
     if source_location.is_local and os.path.isdir(source_location.url):
         dataset = Dataset(source)
+        # the bar inside: erased before _synced prints a report of conflicts
         with (
-            settings.progress(f"uploading {dataset.name}", in_bytes=True) as callback,
             _synced(as_json),
+            settings.progress(f"uploading {dataset.name}", in_bytes=True) as callback,
         ):
             report = dataset.upload(
                 destination,
@@ -56,8 +57,9 @@ def upload(
     target = _file_destination(
         destination, datafile.path, datafile.name, settings.options_for(destination)
     )
-    with settings.activity(f"uploading {datafile.name} ({human_size(datafile.size)})"):
-        _echo_report(copy_one(datafile, target, overwrite=overwrite), as_json)
+    with settings.progress(f"uploading {datafile.name}", in_bytes=True) as callback:
+        report = copy_one(datafile, target, overwrite=overwrite, callback=callback)
+    _echo_report(report, as_json)
 
 
 @cli.command()
@@ -84,8 +86,8 @@ def download(
         datafile = settings.datafile(url)
         if exists(datafile):
             target = _file_destination(destination or ".", datafile.path, datafile.name, None)
-            with settings.activity(f"downloading {datafile.name} ({human_size(datafile.size)})"):
-                report = copy_one(datafile, target, overwrite=overwrite)
+            with settings.progress(f"downloading {datafile.name}", in_bytes=True) as callback:
+                report = copy_one(datafile, target, overwrite=overwrite, callback=callback)
             _echo_report(report, as_json)
             return
         if location.is_local:
@@ -97,8 +99,8 @@ def download(
     # could lead anywhere. A last part that is no safe folder name ("~", "..") is refused.
     default = _safe_name(location.name, url, "give a DESTINATION folder") if location.name else "."
     with (
-        settings.progress(f"downloading {dataset.name}", in_bytes=True) as callback,
         _synced(as_json),
+        settings.progress(f"downloading {dataset.name}", in_bytes=True) as callback,
     ):
         report = dataset.download(destination or default, overwrite=overwrite, callback=callback)
     _echo_report(report, as_json)
