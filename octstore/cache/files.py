@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 from pathlib import Path
 
+from fsspec.callbacks import DEFAULT_CALLBACK, Callback
+
 if sys.platform != "win32":
     import fcntl
 else:  # pragma: no cover - Windows refuses to delete open files, which protects readers
@@ -23,6 +25,8 @@ from octstore.cache.places import cache_root
 from octstore.errors import AccessDeniedError
 
 _TEMP_SUFFIX = ".tmp"
+#: Bytes a kernel copy moves between two reports of its progress.
+_COPY_STEP = 16 * 2**20
 
 
 # The temp files ``temporary_path_beside`` makes: ".<name>.<8 random chars>.tmp".
@@ -166,9 +170,10 @@ def write_atomically(path: str, data: bytes, *, durable: bool | None = None) -> 
         raise
 
 
-def copy_file(source: str, target: str) -> None:
+def copy_file(source: str, target: str, callback: Callback = DEFAULT_CALLBACK) -> None:
     """Copy ``source`` to ``target`` atomically, in the kernel where it can (reflinks on
-    filesystems that have them), so content already on disk is never transferred again."""
+    filesystems that have them), so content already on disk is never transferred again;
+    the bytes copied are told to ``callback`` as they go."""
     temporary = temporary_path_beside(target)
     try:
         copied = False
@@ -178,15 +183,19 @@ def copy_file(source: str, target: str) -> None:
                 open(temporary, "wb") as dst,
                 contextlib.suppress(OSError),
             ):
-                remaining = os.fstat(src.fileno()).st_size
+                size = remaining = os.fstat(src.fileno()).st_size
                 while remaining > 0:
-                    sent = os.copy_file_range(src.fileno(), dst.fileno(), remaining)
+                    sent = os.copy_file_range(
+                        src.fileno(), dst.fileno(), min(remaining, _COPY_STEP)
+                    )
                     if sent == 0:
                         break
                     remaining -= sent
+                    callback.absolute_update(size - remaining)
                 copied = remaining == 0
         if not copied:
             shutil.copyfile(source, temporary)
+            callback.absolute_update(os.path.getsize(temporary))
         os.replace(temporary, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

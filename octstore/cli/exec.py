@@ -118,7 +118,8 @@ def _substitute(program: Sequence[str], paths: Sequence[str]) -> list[str]:
 def _run(settings: Settings, datafiles: list[Datafile], program: list[str]) -> int:
     remote = [datafile for datafile in datafiles if interface.is_remote(datafile)]
     if remote:
-        with settings.progress("downloading", in_bytes=True) as callback:
+        what = remote[0].name if len(remote) == 1 else f"{len(remote)} files"
+        with settings.progress(f"downloading {what}", in_bytes=True) as callback:
             fetch_all(remote, callback=callback)
     return _call(_substitute(program, [datafile.local_path for datafile in datafiles]))
 

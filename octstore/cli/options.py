@@ -9,7 +9,7 @@ import os
 import sys
 import traceback
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +18,8 @@ from fsspec.callbacks import Callback
 
 from octstore.cli import arguments
 from octstore.cli.exits import exit_code, message_for
+from octstore.cli.progress import bar as progress_bar
+from octstore.cli.progress import spinner
 from octstore.datafile import Datafile
 from octstore.dataset import Dataset
 from octstore.errors import NotFoundError, OctstoreError, OctstoreWarning
@@ -122,49 +124,18 @@ class Settings:
             warnings.filterwarnings("ignore", "the dataset at .* is empty", OctstoreWarning)
             return Dataset(url, recursive=recursive, storage_options=self.options_for(url))
 
-    @contextlib.contextmanager
-    def progress(self, description: str, *, in_bytes: bool = False) -> Iterator[Callback]:
-        """An fsspec callback drawing a progress bar on stderr (none when it is no terminal):
-        of files, or ``in_bytes`` of bytes, with the rate and the time left."""
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            DownloadColumn,
-            MofNCompleteColumn,
-            Progress,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-            TransferSpeedColumn,
-        )
+    def progress(
+        self, description: str, *, in_bytes: bool = False
+    ) -> contextlib.AbstractContextManager[Callback]:
+        """An fsspec callback drawing a progress bar on stderr while the block runs, of files
+        or ``in_bytes`` of bytes; nothing drawn with -q or off a terminal, and the bar erased
+        before the block ends (see :mod:`octstore.cli.progress`)."""
+        return progress_bar(description, in_bytes=in_bytes, quiet=self.quiet)
 
-        console = Console(stderr=True)
-        counts = (
-            (DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn())
-            if in_bytes
-            else (MofNCompleteColumn(),)
-        )
-        with Progress(
-            "[progress.description]{task.description}",
-            BarColumn(),
-            *counts,
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-            disable=self.quiet or not console.is_terminal,
-        ) as progress:
-            yield _ProgressCallback(progress, progress.add_task(description, total=None))
-
-    @contextlib.contextmanager
-    def activity(self, description: str) -> Iterator[None]:
-        """A spinner on stderr while one file moves (none when it is no terminal)."""
-        from rich.console import Console
-
-        console = Console(stderr=True)
-        if self.quiet or not console.is_terminal:
-            yield
-            return
-        with console.status(description):
-            yield
+    def activity(self, description: str) -> contextlib.AbstractContextManager[None]:
+        """A spinner on stderr while the block runs, for work with no bytes or files to
+        count; as :meth:`progress`, none with -q or off a terminal, and erased at the end."""
+        return spinner(description, quiet=self.quiet)
 
 
 def exists(datafile: Datafile) -> bool:
@@ -175,18 +146,6 @@ def exists(datafile: Datafile) -> bool:
     except NotFoundError:
         return False
     return True
-
-
-class _ProgressCallback(Callback):  # type: ignore[misc]  # fsspec is untyped
-    """An fsspec callback that moves a rich progress bar: files done of files to do."""
-
-    def __init__(self, progress: Any, task: Any) -> None:
-        super().__init__()
-        self._progress = progress
-        self._task = task
-
-    def call(self, *args: Any, **kwargs: Any) -> None:
-        self._progress.update(self._task, total=self.size, completed=self.value)
 
 
 # --- the global options ---------------------------------------------------------------------

@@ -64,18 +64,21 @@ def store_add(
     target = _store(settings, store)
     if name is not None and len(paths) > 1:
         raise click.UsageError("--name names one file: give one PATH with it")
+    if name is None and "-" in paths:
+        raise click.UsageError("give --name for content from standard input")
     added = []
-    with settings.progress("adding") as callback:
-        callback.set_size(len(paths))
-        for path in paths:
-            if path == "-":
-                if name is None:
-                    raise click.UsageError("give --name for content from standard input")
-                handle = target.add(name, sys.stdin.buffer)
-            else:
-                handle = target.add(name or os.path.basename(path), path)
+    with settings.progress("adding", in_bytes=True) as callback:
+        sizes = [os.path.getsize(path) if os.path.isfile(path) else None for path in paths]
+        known = [size for size in sizes if size is not None]
+        callback.set_size(sum(known) if len(known) == len(sizes) else None)  # '-': unknown
+        for path, size in zip(paths, sizes, strict=True):
+            with callback.branched(path, target.url) as child:
+                if path == "-":
+                    handle = target.add(str(name), sys.stdin.buffer, callback=child)
+                else:
+                    handle = target.add(name or os.path.basename(path), path, callback=child)
+            callback.relative_update(size or child.size or 0)
             added.append({"path": path, "handle": handle})
-            callback.relative_update(1)
     if as_json:
         echo_json(added)
         return
@@ -101,8 +104,8 @@ def store_fetch(
     target = _existing_store(settings, store)
     if destination.endswith(("/", os.sep)):
         os.makedirs(destination, exist_ok=True)
-    with settings.activity(f"fetching {handle}"):
-        path = target.fetch(handle, destination, overwrite=overwrite)
+    with settings.progress(f"fetching {handle.rpartition('/')[2]}", in_bytes=True) as callback:
+        path = target.fetch(handle, destination, overwrite=overwrite, callback=callback)
     if as_json:
         echo_json({"handle": handle, "path": path})
     else:

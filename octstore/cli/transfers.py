@@ -7,7 +7,7 @@ import os
 import click
 
 from octstore.cli.copying import echo_report, file_destination, safe_name, synced
-from octstore.cli.options import Settings, exists, human_size, json_option
+from octstore.cli.options import Settings, exists, json_option
 from octstore.cli.root import cli
 from octstore.dataset import Dataset
 from octstore.dataset.transfer import copy_one
@@ -36,9 +36,10 @@ def upload(
     source_location = Location(source)
     if source_location.is_local and os.path.isdir(source_location.url):
         dataset = Dataset(source)
+        # the bar inside: erased before _synced prints a report of conflicts
         with (
-            settings.progress(f"uploading {dataset.name}", in_bytes=True) as callback,
             synced(as_json),
+            settings.progress(f"uploading {dataset.name}", in_bytes=True) as callback,
         ):
             report = dataset.upload(
                 destination,
@@ -52,8 +53,9 @@ def upload(
     target = file_destination(
         destination, datafile.path, datafile.name, settings.options_for(destination)
     )
-    with settings.activity(f"uploading {datafile.name} ({human_size(datafile.size)})"):
-        echo_report(copy_one(datafile, target, overwrite=overwrite), as_json)
+    with settings.progress(f"uploading {datafile.name}", in_bytes=True) as callback:
+        report = copy_one(datafile, target, overwrite=overwrite, callback=callback)
+    echo_report(report, as_json)
 
 
 @cli.command()
@@ -80,8 +82,8 @@ def download(
         datafile = settings.datafile(url)
         if exists(datafile):
             target = file_destination(destination or ".", datafile.path, datafile.name, None)
-            with settings.activity(f"downloading {datafile.name} ({human_size(datafile.size)})"):
-                report = copy_one(datafile, target, overwrite=overwrite)
+            with settings.progress(f"downloading {datafile.name}", in_bytes=True) as callback:
+                report = copy_one(datafile, target, overwrite=overwrite, callback=callback)
             echo_report(report, as_json)
             return
         if location.is_local:
@@ -93,8 +95,8 @@ def download(
     # could lead anywhere. A last part that is no safe folder name ("~", "..") is refused.
     default = safe_name(location.name, url, "give a DESTINATION folder") if location.name else "."
     with (
-        settings.progress(f"downloading {dataset.name}", in_bytes=True) as callback,
         synced(as_json),
+        settings.progress(f"downloading {dataset.name}", in_bytes=True) as callback,
     ):
         report = dataset.download(destination or default, overwrite=overwrite, callback=callback)
     echo_report(report, as_json)

@@ -29,6 +29,7 @@ __all__ = [
     "carry_out_async",
     "local_content",
     "shared_loop",
+    "steps",
     "write_back_id",
 ]
 
@@ -44,8 +45,8 @@ def carry_out(
     file: FilePlan, callback: Callback = DEFAULT_CALLBACK
 ) -> tuple[Outcome, int, ObjectState | None]:
     """Write what ``file``'s plan says, conditional on the state it was planned on; return
-    what was done, the bytes sent, and the state written (None if nothing was). A download's
-    bytes are told to ``callback`` as they come."""
+    what was done, the bytes sent, and the state written (None if nothing was). The bytes
+    copied are told to ``callback`` as they go (see :func:`steps`)."""
     backend = backend_for(file.destination)
     outcome: Outcome = "skipped"
     size, state = 0, None
@@ -55,9 +56,10 @@ def carry_out(
     elif file.action == "copy" and (copied := _copied_within(file, callback)) is not None:
         outcome, size, state = "transferred", copied.size, copied
     elif file.action == "copy":
+        fetching, sending = steps(callback, file.source, file.destination)
         with (
             _written_for(file),
-            local_content(file.source, file.destination, callback) as (source, crc32c),
+            local_content(file.source, file.destination, fetching) as (source, crc32c),
         ):
             size = os.path.getsize(source)
             state = backend.put(
@@ -67,6 +69,7 @@ def carry_out(
                 crc32c=crc32c,
                 if_matches=file.existing,
                 if_absent=file.existing is None,
+                callback=sending,
             )
         outcome = "transferred"
     write_back_id(file.source, file.metadata)
@@ -82,6 +85,33 @@ def _copied_within(file: FilePlan, callback: Callback) -> ObjectState | None:
     return interface.copy_within(
         file.source, file.destination, file.metadata, file.existing, callback
     )
+
+
+def steps(
+    callback: Callback, datafile: Datafile, destination: Location
+) -> tuple[Callback, Callback]:
+    """The callbacks to give the two steps of a copy of ``datafile`` to ``destination``: making
+    a local copy of its content (:func:`local_content`), then putting it there. One of them
+    moves the bytes, the other none (content already local; a put that renames), unless a
+    remote file goes to another remote place: its bytes come down, then go up, and each
+    step moves ``callback`` (told the file's size) half way."""
+    if not interface.is_remote(datafile) or destination.is_local:
+        return callback, callback
+    return _Half(callback, second=False), _Half(callback, second=True)
+
+
+class _Half(Callback):  # type: ignore[misc]  # fsspec is untyped
+    """A callback for one of two steps that move the same bytes: its value, of the parent's
+    size, moves the parent through the first or the second half of its way."""
+
+    def __init__(self, parent: Callback, *, second: bool) -> None:
+        super().__init__()
+        self._parent = parent
+        self._second = second
+
+    def call(self, *args: Any, **kwargs: Any) -> None:
+        start = (self._parent.size or 0) // 2 if self._second else 0
+        self._parent.absolute_update(start + self.value // 2)
 
 
 def _written_for(file: FilePlan) -> contextlib.AbstractContextManager[None]:
@@ -187,7 +217,7 @@ def local_content(
         target = cache.staging_path(destination.name)
     try:
         if not interface.is_remote(datafile):
-            cache.copy_file(datafile.path, target)
+            cache.copy_file(datafile.path, target, callback)
             crc32c = crc32c_file(target)
         else:
             state = interface.current_state(datafile)

@@ -8,6 +8,8 @@ import re
 from datetime import timedelta
 from typing import IO, TYPE_CHECKING, Any
 
+from fsspec.callbacks import DEFAULT_CALLBACK, Callback
+
 from octstore.backends import ObjectState, backend_for
 from octstore.datafile import Datafile, interface
 from octstore.errors import (
@@ -24,6 +26,7 @@ from octstore.store.claims import FOLDER, Claims
 from octstore.store.content import (
     Content,
     download_verified,
+    known_size,
     make_present,
     remove_empty_shards,
     sha256_file,
@@ -94,7 +97,7 @@ class Store:
 
     # --- adding ---------------------------------------------------------------------------
 
-    def add(self, name: str, content: Content) -> str:
+    def add(self, name: str, content: Content, *, callback: Callback = DEFAULT_CALLBACK) -> str:
         """Store ``content`` under its SHA-256 unless it is already there; return its handle.
 
         The content is streamed to a local temporary file while its SHA-256 and CRC32C
@@ -111,6 +114,9 @@ class Store:
                 :func:`octstore.store.handles.sanitize_filename`).
             content: ``bytes``, the path of a local file, or a binary file object (read to
                 its end from its position).
+            callback: An fsspec callback: told the content's size (a file object's once it
+                is read), then the bytes as they are written to the store (all at once if
+                the content was there already).
 
         Returns:
             The handle, ``<sha256 hex>/<sanitised name>``.
@@ -121,20 +127,27 @@ class Store:
                 written by octstore, or is damaged); delete it and add again.
         """
         filename = sanitize_filename(name)
-        staged, digest, crc32c, size = stage(self._root, content)
+        callback.set_size(known_size(content))
+        # Locally, staging writes the content into the store, and storing it is a rename.
+        staging = callback if self._root.is_local else DEFAULT_CALLBACK
+        staged, digest, crc32c, size = stage(self._root, content, staging)
+        callback.set_size(size)
         try:
-            self._store(staged, digest, crc32c, size, filename)
+            self._store(staged, digest, crc32c, size, filename, callback)
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.remove(staged)
+        callback.absolute_update(size)
         return f"{digest}/{filename}"
 
-    def _store(self, staged: str, digest: str, crc32c: str, size: int, filename: str) -> None:
+    def _store(
+        self, staged: str, digest: str, crc32c: str, size: int, filename: str, callback: Callback
+    ) -> None:
         """Make the object present and touched, then check that no deletion raced with it
         (see the module's documentation for why these steps in this order suffice)."""
         location = self._object(digest)
         while True:
-            make_present(location, staged, crc32c, size, filename)
+            make_present(location, staged, crc32c, size, filename, callback)
             if self.claims.held(digest):
                 self.claims.wait(digest)
                 continue
@@ -244,6 +257,7 @@ class Store:
         download_path: str | os.PathLike[str] = ".",
         *,
         overwrite: bool = False,
+        callback: Callback = DEFAULT_CALLBACK,
     ) -> str:
         """Download the content to a local file named as the handle says; return its path.
 
@@ -257,6 +271,8 @@ class Store:
             download_path: A directory to put the file in (under the handle's name), or a
                 file path.
             overwrite: Replace a file at the path that holds other content.
+            callback: An fsspec callback: told the content's size, then the bytes as they
+                are downloaded (all at once if they were already there or in the cache).
 
         Raises:
             InvalidHandleError: If ``handle`` is not a handle.
@@ -271,6 +287,8 @@ class Store:
             target = os.path.join(target, name)
         if os.path.isfile(target):
             if sha256_file(target) == digest:
+                callback.set_size(os.path.getsize(target))
+                callback.absolute_update(callback.size)
                 return target
             if not overwrite:
                 raise AlreadyExistsError(
@@ -279,7 +297,9 @@ class Store:
                     keywords=[OVERWRITE],
                 )
         location, state, _, _ = self._stat(handle)
-        download_verified(location, state, target, digest, handle)
+        callback.set_size(state.size)
+        download_verified(location, state, target, digest, handle, callback)
+        callback.absolute_update(state.size)
         return target
 
     def list(self) -> list[StoredObject]:
