@@ -27,7 +27,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"cache", "backends", "signing"}),
     frozenset({"datafile"}),
     frozenset({"filters", "dataset", "store"}),
-    frozenset({"http"}),
+    frozenset({"http", "http_preconditions"}),
     frozenset({"cli", "__init__", "__main__"}),
 )
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
-from datetime import timedelta
+import time
+from datetime import datetime, timedelta, timezone
 from typing import IO, Any
 
 import click
@@ -165,6 +167,49 @@ def store_gc(
         echo(str(report))
 
 
+@store_group.command("link")
+@click.argument("store")
+@click.argument("handle")
+@click.option(
+    "--expires",
+    "expires_in",
+    default="1h",
+    show_default=True,
+    callback=parse_duration,
+    help="How long the link works: 90s, 30m, 1h, 7d.",
+)
+@click.option(
+    "--base-url",
+    default="http://127.0.0.1:8000",
+    show_default=True,
+    help="Where the store is served ('octstore serve', or the app behind your proxy).",
+)
+@json_option
+def store_link(
+    store: str, handle: str, expires_in: timedelta, base_url: str, as_json: bool
+) -> None:
+    """Print a link to HANDLE that works without a token until it expires.
+
+    The link is signed with the link_secret of STORE's configuration, which the server
+    checks: give both the same configuration. Anyone with the link can read that one
+    attachment until then.
+    """
+    from octstore.store.access import Access
+    from octstore.store.handles import split_handle
+
+    split_handle(handle)
+    access = Access.from_config(store)
+    now = time.time()
+    link = access.link(handle, expires_in, base_url=base_url, now=now)
+    expires = datetime.fromtimestamp(int(now + expires_in.total_seconds()), timezone.utc)
+    # Printed as it is: the signature is what the link is for (logs show it redacted).
+    if as_json:
+        document = {"url": link, "handle": handle, "expires": expires.isoformat(timespec="seconds")}
+        click.echo(json.dumps(document, indent=2, ensure_ascii=False))
+    else:
+        click.echo(link)
+
+
 @cli.command()
 @click.argument("store")
 @click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
@@ -175,6 +220,11 @@ def store_gc(
     help="The largest upload accepted (default: octstore.http's limit).",
 )
 @click.option("--read-only", is_flag=True, help="Refuse uploads.")
+@click.option(
+    "--generate-token",
+    is_flag=True,
+    help="Make an upload token for this run and print it once (on stderr).",
+)
 @click.pass_obj
 def serve(
     settings: Settings,
@@ -183,15 +233,34 @@ def serve(
     port: int,
     max_upload_bytes: int | None,
     read_only: bool,
+    generate_token: bool,
 ) -> None:
     """Serve STORE over HTTP: GET /<handle> (ranges, conditional requests) and POST /.
+
+    Who may upload and read comes from STORE's configuration: upload_tokens, read_tokens,
+    link_secret and protect_reads (see 'octstore store link'). Clients send a token as
+    'Authorization: Bearer TOKEN'. On an address other than loopback, uploads need a token
+    (or --read-only), and reads with no token are warned about.
 
     This is werkzeug's development server; in production run octstore.http.make_app under
     a WSGI server such as gunicorn.
     """
     from octstore import http
+    from octstore.store.access import Access
+    from octstore.store.access import generate_token as new_token
 
-    options: dict[str, Any] = {"read_only": read_only}
+    access = Access.from_config(store)
+    if generate_token:
+        token = new_token()
+        access = Access(
+            upload_tokens=[*access.upload_tokens, token],
+            read_tokens=access.read_tokens,
+            link_secret=access.link_secret,
+            protect_reads=access.protect_reads,
+        )
+        # Shown once, as it is (not redacted), and kept nowhere.
+        click.echo(f"octstore: upload token for this run (shown once): {token}", err=True)
+    options: dict[str, Any] = {"read_only": read_only, "access": access}
     if max_upload_bytes is not None:
         options["max_upload_bytes"] = max_upload_bytes
     http.serve(_store(settings, store), host, port, **options)

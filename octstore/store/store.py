@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import re
 from datetime import timedelta
@@ -238,6 +239,11 @@ class Store:
                 )
         except NotFoundError as error:
             raise self._not_found(handle) from error
+        if location.protocol == "memory":
+            # fsspec's memory filesystem gives every reader the one file object it keeps,
+            # so readers would move each other's position: each gets its own.
+            with file:
+                return io.BytesIO(file.read())
         return file
 
     def datafile(self, handle: str) -> Datafile:
