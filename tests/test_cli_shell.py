@@ -125,7 +125,7 @@ def test_python_m_octstore_ls_is_the_console_scripts(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("args", "code"),
-    [(("info", "{missing}"), 1), (("ls", "--frobnicate"), 2), (("exec", "{a}", "--", "false"), 1)],
+    [(("info", "{missing}"), 3), (("ls", "--frobnicate"), 2), (("exec", "{a}", "--", "false"), 1)],
 )
 def test_python_m_octstore_exits_as_the_console_script(
     tmp_path: Path, args: tuple[str, ...], code: int
