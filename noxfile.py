@@ -1,6 +1,7 @@
-"""Sessions: ``tests`` (the suite), ``slow`` (its long variants), ``oldest`` (the backend tests
-on the oldest fsspec, s3fs, gcsfs and adlfs allowed), ``lint``, ``typecheck``, ``docs``,
-``reliability`` (the docs' Reliability page) and ``bench``.
+"""Sessions: ``tests`` (the suite), ``slow`` (its long variants), ``readme`` (the README's
+set-up from a clean clone), ``oldest`` (the backend tests on the oldest fsspec, s3fs, gcsfs
+and adlfs allowed), ``lint``, ``typecheck``, ``docs``, ``reliability`` (the docs' Reliability
+page) and ``bench``.
 
 Each session installs what it needs into its own virtualenv, so a fresh machine needs only
 Python, pip and nox, and Node.js with npm for Azurite (the Azure tests' server), which the
@@ -56,6 +57,14 @@ def slow(session: nox.Session) -> None:
     install(session, "test")
     install_azurite(session)
     session.run("pytest", "-m", "slow", *session.posargs)
+
+
+@nox.session
+def readme(session: nox.Session) -> None:
+    """The README's two set-up commands pasted into one fresh shell in a clean clone of this
+    repository's HEAD (so commit first): an install, the tour, and a whole ``tests`` run."""
+    install(session, "test")
+    session.run("pytest", "-m", "readme_setup", "-n", "0", "tests/test_readme.py", *session.posargs)
 
 
 #: The libraries whose internals the S3 and GCS backends rely on (see the comments beside each

@@ -44,7 +44,15 @@ from typing import Any
 
 import platformdirs
 from fsspec.core import split_protocol
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -63,6 +71,8 @@ _PREFIX = "OCTSTORE_"
 _SECTIONS = ("s3", "gcs")
 _S3_ONLY = ("region", "profile", "access_key_id", "secret_access_key", "session_token")
 _GCS_ONLY = ("project", "token")
+#: Store fields a variable may give as a JSON list or as text separated by commas.
+_TOKEN_LISTS = ("upload_tokens", "read_tokens")
 # What :func:`load` is reading: the TOML file and the OCTSTORE_* variables, by lower-cased
 # name. BaseSettings asks its class, not the call, for sources; this carries the call's.
 _READING: ContextVar[tuple[Path, dict[str, str]] | None] = ContextVar("_READING", default=None)
@@ -131,9 +141,26 @@ class StoreConfig(StoreSettings):
 
     Attributes:
         url: The store's root: a local directory or a URL (``s3://bucket/prefix``, ...).
+        upload_tokens: Bearer tokens that may upload to the store over HTTP (and read).
+        read_tokens: Bearer tokens that may read; with any, reads need a token or a link.
+        link_secret: The key that signs expiring links to single handles.
+        protect_reads: Reads over HTTP need a token or a link even with no read tokens.
+
+    Tokens may be given as a list, or in a variable as a JSON list or separated by commas.
+    See :mod:`octstore.store.access`.
     """
 
     url: str
+    upload_tokens: list[SecretStr] = Field(default_factory=list)
+    read_tokens: list[SecretStr] = Field(default_factory=list)
+    link_secret: SecretStr | None = None
+    protect_reads: bool = False
+
+    @field_validator(*_TOKEN_LISTS, mode="before")
+    @classmethod
+    def _one_token(cls, value: Any) -> Any:
+        """One token given as text, as a list of one."""
+        return [value] if isinstance(value, str) else value
 
     @property
     def protocol(self) -> str:
@@ -347,6 +374,8 @@ def _settings_variables(environ: Mapping[str, str]) -> dict[str, str]:
             )
         if parts[-1] == "storage_options" and not _is_json_object(value):
             raise ConfigError(f'{variable} is not a JSON object: write it as {{"name": value}}')
+        if parts[-1] in _TOKEN_LISTS and not value.lstrip().startswith("["):
+            value = json.dumps([token.strip() for token in value.split(",") if token.strip()])
         variables[variable.lower()] = value
     return variables
 

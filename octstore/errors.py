@@ -15,8 +15,33 @@ from __future__ import annotations
 import contextlib
 import sys
 import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 from octstore.redaction import redact
+
+
+@dataclass(frozen=True)
+class Keyword:
+    """A keyword argument that an error's fix tells the caller to pass.
+
+    The message spells it in Python (``str(keyword)``: ``overwrite=True``); the command line,
+    which knows its own options, spells it its way (``--overwrite``).
+
+    Attributes:
+        name: The argument's name.
+        value: The value to pass.
+    """
+
+    name: str
+    value: object = True
+
+    def __str__(self) -> str:
+        return f"{self.name}={self.value!r}"
+
+
+#: The fix for other content where a file would be written.
+OVERWRITE = Keyword("overwrite", True)
 
 
 class OctstoreError(Exception):
@@ -24,10 +49,15 @@ class OctstoreError(Exception):
 
     Its message never holds a credential: a URL's userinfo, a signed URL's signature or a
     secret storage option in the arguments is masked here, however the message was built.
+
+    Attributes:
+        keywords: The keyword arguments the message's fix names (``overwrite=True``), each
+            spelled in it as ``str(keyword)``.
     """
 
-    def __init__(self, *args: object) -> None:
+    def __init__(self, *args: object, keywords: Iterable[Keyword] = ()) -> None:
         super().__init__(*(redact(arg) if isinstance(arg, str) else arg for arg in args))
+        self.keywords = tuple(keywords)
         # The error being handled becomes this one's cause or context, shown in its
         # traceback: an SDK's message may quote the URL's credentials too.
         _redact_chain(sys.exc_info()[1])
@@ -102,8 +132,14 @@ class NotFoundError(OctstoreError, FileNotFoundError):
     """The object, file or bucket does not exist."""
 
 
+class BucketNotFoundError(NotFoundError):
+    """The bucket (or container) a URL names does not exist: nothing in it can be read or
+    written."""
+
+
 class AlreadyExistsError(OctstoreError, FileExistsError):
-    """A file opened for exclusive creation (mode ``x``) already exists."""
+    """A file with other content is where one would be written (a download's or an
+    upload's destination, a file opened with mode ``x``); it was left as it is."""
 
 
 class AccessDeniedError(OctstoreError, PermissionError):
@@ -118,8 +154,15 @@ class NotWrittenError(OctstoreError, OSError):
         kept_at: Where the content that could not be written was kept, if anywhere.
     """
 
-    def __init__(self, message: str, *, path: str = "", kept_at: str | None = None) -> None:
-        super().__init__(message)
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str = "",
+        kept_at: str | None = None,
+        keywords: Iterable[Keyword] = (),
+    ) -> None:
+        super().__init__(message, keywords=keywords)
         self.path = path
         self.kept_at = kept_at
 
@@ -196,8 +239,9 @@ class TransferError(OctstoreError, OSError):
         *,
         report: object = None,
         failures: dict[str, BaseException] | None = None,
+        keywords: Iterable[Keyword] = (),
     ) -> None:
-        super().__init__(message)
+        super().__init__(message, keywords=keywords)
         self.report = report
         self.failures = dict(failures or {})
 
@@ -251,9 +295,24 @@ class MissingAttributeError(FilterError, AttributeError):
 
     Raised when no object of a collection has what a lookup names (a typo, such as
     ``name_icontains`` for ``name__icontains``), for the objects without it when filtering
-    with ``ignore_items_without_attribute=False``, and by ``order_by`` for an object without
+    with ``ignore_items_without_attribute=False``, and by ``order_by`` for the objects without
     it. Also an ``AttributeError``, as octue raised for an object without the attribute.
+
+    Attributes:
+        missing: The objects without it, where the error names them (``order_by``).
+        keep: The lookup that keeps only the objects with it (``{"tags__contains": "x"}``),
+            where there is one.
     """
+
+    def __init__(
+        self,
+        *args: object,
+        missing: Sequence[object] = (),
+        keep: Mapping[str, object] | None = None,
+    ) -> None:
+        super().__init__(*args)
+        self.missing = list(missing)
+        self.keep = dict(keep) if keep is not None else None
 
 
 class BrokenSequenceError(FilterError):

@@ -15,6 +15,14 @@ backend by range, not whole), ``304``/``412`` for conditional requests
 ``Content-Security-Policy`` that forbids running anything, so a stored page or script is
 only ever a download. A malformed handle is ``400``, an unknown one ``404``.
 
+Who may upload and read is an :class:`~octstore.store.access.Access`: bearer tokens
+(``Authorization: Bearer <token>``) with upload or read rights, and expiring signed links
+(``?expires=...&signature=...``) for single handles. A request without a valid token is
+``401`` with ``WWW-Authenticate`` (the same answer for a missing and a wrong token); a read
+token's upload, and an invalid or expired link, ``403``. A host application can plug its own
+login in with ``authorize(request) -> bool``. Uploads run at most ``max_concurrent_uploads``
+at a time (``503`` beyond), each at most ``max_upload_bytes`` (``413``).
+
 :func:`serve` runs werkzeug's development server. In production, give :func:`make_app`'s
 application to a WSGI server such as gunicorn (see the "Attachment store" docs page).
 """
@@ -22,8 +30,9 @@ application to a WSGI server such as gunicorn (see the "Attachment store" docs p
 from __future__ import annotations
 
 import json
+import logging
+import threading
 import unicodedata
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -33,7 +42,7 @@ try:
         MethodNotAllowed,
         RequestedRangeNotSatisfiable,
     )
-    from werkzeug.http import dump_options_header, parse_date
+    from werkzeug.http import dump_options_header
     from werkzeug.serving import BaseWSGIServer
     from werkzeug.serving import make_server as _make_server
     from werkzeug.utils import get_content_type
@@ -47,17 +56,20 @@ except ImportError as error:  # pragma: no cover - depends on the installed extr
     ) from error
 
 from octstore.errors import InvalidHandleError, NotFoundError, OctstoreError
+from octstore.http_preconditions import failed_precondition, without_preconditions
 from octstore.location import content_type
-from octstore.redaction import get_logger
+from octstore.redaction import RedactingFilter, get_logger
 from octstore.store import Store
+from octstore.store.access import Access, check_exposure
 from octstore.store.handles import split_handle
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
 
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 __all__ = [
+    "DEFAULT_MAX_CONCURRENT_UPLOADS",
     "DEFAULT_MAX_UPLOAD_BYTES",
     "content_disposition",
     "make_app",
@@ -68,9 +80,12 @@ __all__ = [
 
 #: The largest upload :func:`make_app` accepts unless told otherwise: 100 MiB.
 DEFAULT_MAX_UPLOAD_BYTES = 100 * 2**20
+#: The most uploads :func:`make_app` stores at once unless told otherwise.
+DEFAULT_MAX_CONCURRENT_UPLOADS = 8
 #: Bytes read from the store at a time while sending content.
 _BUFFER_SIZE = 2**16
 _SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff"}
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="octstore"'}
 _DOWNLOAD_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; sandbox",
     "Cache-Control": "no-cache",
@@ -110,6 +125,9 @@ def make_app(
     *,
     max_upload_bytes: int | None = DEFAULT_MAX_UPLOAD_BYTES,
     read_only: bool = False,
+    access: Access | None = None,
+    authorize: Callable[[Request], bool] | None = None,
+    max_concurrent_uploads: int = DEFAULT_MAX_CONCURRENT_UPLOADS,
 ) -> WSGIApplication:
     """A WSGI application serving ``store``: ``GET``/``HEAD /<handle>`` and ``POST /``.
 
@@ -118,6 +136,12 @@ def make_app(
         max_upload_bytes: The largest request body an upload may have (larger ones get
             ``413``); None for no limit.
         read_only: Refuse uploads (``405``).
+        access: The tokens and link secret (``Access.from_config(name)`` reads a configured
+            store's); by default none, so anyone who reaches the app may upload and read.
+        authorize: A host application's own check, asked about each request that no token
+            or link already allows: uploads, and reads when they are protected (or every
+            request, when given). True lets the request through.
+        max_concurrent_uploads: The most uploads stored at once (``503`` beyond).
 
     Examples:
         >>> import tempfile
@@ -128,7 +152,14 @@ def make_app(
         >>> response.status_code, response.data
         (206, b'Feed')
     """
-    return _App(store, max_upload_bytes=max_upload_bytes, read_only=read_only)
+    return _App(
+        store,
+        max_upload_bytes=max_upload_bytes,
+        read_only=read_only,
+        access=access or Access(),
+        authorize=authorize,
+        max_concurrent_uploads=max_concurrent_uploads,
+    )
 
 
 def route(store: Store, handle: str) -> WSGIApplication:
@@ -141,7 +172,7 @@ def route(store: Store, handle: str) -> WSGIApplication:
         InvalidHandleError: If ``handle`` is not a handle.
     """
     split_handle(handle)
-    app = _App(store, max_upload_bytes=0, read_only=True)
+    app = _App(store, max_upload_bytes=0, read_only=True, access=Access())
 
     def serve_handle(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         request = Request(environ)
@@ -156,34 +187,44 @@ def route(store: Store, handle: str) -> WSGIApplication:
 
 
 def make_server(
-    store: Store,
-    host: str = "127.0.0.1",
-    port: int = 8000,
-    *,
-    max_upload_bytes: int | None = DEFAULT_MAX_UPLOAD_BYTES,
-    read_only: bool = False,
+    store: Store, host: str = "127.0.0.1", port: int = 8000, **options: Any
 ) -> BaseWSGIServer:
-    """werkzeug's development server for :func:`make_app`, bound but not yet serving:
-    call ``serve_forever()`` (and ``shutdown()`` from another thread). Port 0 picks a free
-    port: read it from ``server_port``. Requests are served in threads."""
-    app = make_app(store, max_upload_bytes=max_upload_bytes, read_only=read_only)
-    return _make_server(host, port, app, threaded=True)
+    """werkzeug's development server for :func:`make_app` (``options`` are its keyword
+    arguments), bound but not yet serving: call ``serve_forever()`` (and ``shutdown()`` from
+    another thread). Port 0 picks a free port: read it from ``server_port``. Requests are
+    served in threads; werkzeug's request log is redacted (a link's signature is ``***``).
+
+    Raises:
+        ConfigError: Before binding, if ``host`` is not loopback and uploads are on with no
+            upload token and no ``authorize`` (public reads there only warn).
+    """
+    access = options.get("access") or Access()
+    guarded = options.get("authorize") is not None
+    check_exposure(
+        host,
+        uploads=not options.get("read_only", False),
+        uploads_protected=guarded or access.uploads_are_protected,
+        reads_protected=guarded or access.reads_are_protected,
+    )
+    logging.getLogger("werkzeug").addFilter(_REDACTING)
+    app = make_app(store, **options)
+    try:
+        return _make_server(host, port, app, threaded=True)
+    except SystemExit as exit:  # werkzeug prints why it cannot bind, and exits
+        reason = getattr(exit.__context__, "strerror", None) or "the address is not usable"
+        raise OctstoreError(
+            f"cannot listen on {host}:{port}: {reason}: choose another host or port"
+        ) from None
 
 
-def serve(
-    store: Store,
-    host: str = "127.0.0.1",
-    port: int = 8000,
-    *,
-    max_upload_bytes: int | None = DEFAULT_MAX_UPLOAD_BYTES,
-    read_only: bool = False,
-) -> None:
-    """Serve ``store`` with werkzeug's development server until interrupted.
+def serve(store: Store, host: str = "127.0.0.1", port: int = 8000, **options: Any) -> None:
+    """Serve ``store`` with werkzeug's development server until interrupted (``options``
+    as for :func:`make_app`; the same checks as :func:`make_server`).
 
     For development and small internal use; in production run :func:`make_app` under a
     WSGI server such as gunicorn.
     """
-    server = make_server(store, host, port, max_upload_bytes=max_upload_bytes, read_only=read_only)
+    server = make_server(store, host, port, **options)
     logger.warning(
         "serving %s on http://%s:%d/ with werkzeug's development server; in production, "
         "run octstore.http.make_app under a WSGI server such as gunicorn",
@@ -197,23 +238,65 @@ def serve(
         server.server_close()
 
 
+_REDACTING = RedactingFilter()
+
+
 class _App:
     """The application :func:`make_app` returns."""
 
-    def __init__(self, store: Store, *, max_upload_bytes: int | None, read_only: bool) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        max_upload_bytes: int | None,
+        read_only: bool,
+        access: Access,
+        authorize: Callable[[Request], bool] | None = None,
+        max_concurrent_uploads: int = DEFAULT_MAX_CONCURRENT_UPLOADS,
+    ) -> None:
         self.store = store
         self.max_upload_bytes = max_upload_bytes
         self.read_only = read_only
+        self.access = access
+        self.authorize = authorize
+        self.uploads = threading.BoundedSemaphore(max_concurrent_uploads)
+
+    def __repr__(self) -> str:
+        return f"<octstore.http app for {self.store.url}, {self.access!r}>"
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         request = Request(environ)
         request.max_content_length = self.max_upload_bytes
         try:
-            response = self.dispatch(request)
+            response = self.refusal(request) or self.dispatch(request)
         except HTTPException as error:
             response = self.error(error, environ)
         response.headers.update(_SECURITY_HEADERS)
         return response(environ, start_response)
+
+    def refusal(self, request: Request) -> Response | None:
+        """The ``401``/``403`` answer to a request its token, link or the host's
+        ``authorize`` does not allow; None for one that may go on."""
+        needed = "upload" if request.method == "POST" else "read"
+        if needed == "read" and ("signature" in request.args or "expires" in request.args):
+            expires, signature = request.args.get("expires", ""), request.args.get("signature", "")
+            if self.access.link_is_valid(request.path[1:], expires, signature):
+                return None
+            return _text(403, "this link is not valid, or has expired: ask for a new one")
+        protected = self.access.uploads_are_protected
+        if needed == "read":
+            protected = self.access.reads_are_protected
+        if not protected and self.authorize is None:
+            return None
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        granted = self.access.grants(token.strip()) if scheme.lower() == "bearer" else None
+        if granted in ("upload", needed):
+            return None
+        if self.authorize is not None and self.authorize(request):
+            return None
+        if granted == "read":
+            return _text(403, "this token may read, not upload")
+        return _text(401, "send a token: Authorization: Bearer <token>", _CHALLENGE)
 
     def dispatch(self, request: Request) -> Response:
         methods = ["GET", "HEAD"] if self.read_only else ["GET", "HEAD", "POST"]
@@ -249,7 +332,7 @@ class _App:
         if stored.created is not None:
             response.last_modified = stored.created
         response.set_etag(digest)
-        failed = _failed_precondition(request, digest, stored.created)
+        failed = failed_precondition(request, digest, stored.created)
         if failed is not None:
             response.close()  # the body is never sent; release the file now
             if failed == 412:
@@ -259,7 +342,7 @@ class _App:
         try:
             # The preconditions are settled: werkzeug serves the range (and If-Range).
             response.make_conditional(
-                _without_preconditions(request.environ),
+                without_preconditions(request.environ),
                 accept_ranges=True,
                 complete_length=stored.size,
             )
@@ -272,6 +355,18 @@ class _App:
         return response
 
     def upload(self, request: Request) -> Response:
+        """Store the one file of a multipart/form-data request, unless too many are being
+        stored already; answer its handle."""
+        if not self.uploads.acquire(blocking=False):
+            response = _text(503, "too many uploads at once: try again shortly")
+            response.headers["Retry-After"] = "1"
+            return response
+        try:
+            return self.store_upload(request)
+        finally:
+            self.uploads.release()
+
+    def store_upload(self, request: Request) -> Response:
         """Store the one file of a multipart/form-data request; answer its handle."""
         if request.mimetype != "multipart/form-data":
             return _text(415, "upload with multipart/form-data, the file in a field named 'file'")
@@ -300,51 +395,5 @@ class _App:
         return response
 
 
-#: The precondition headers (RFC 9110 13.1), as WSGI names them; If-Range belongs to Range.
-_PRECONDITIONS = (
-    "HTTP_IF_MATCH",
-    "HTTP_IF_UNMODIFIED_SINCE",
-    "HTTP_IF_NONE_MATCH",
-    "HTTP_IF_MODIFIED_SINCE",
-)
-
-
-def _failed_precondition(
-    request: Request, digest: str, last_modified: datetime | None
-) -> int | None:
-    """The status of a failed precondition of a GET or HEAD of an existing attachment (412
-    or 304), or None, evaluated in the order of RFC 9110 section 13.2.2.
-
-    werkzeug parses the headers (``parse_etags``, ``parse_date``); its
-    ``is_resource_modified`` folds the four into one answer, so the order is kept here.
-    Dates compare to the second, as they are sent.
-    """
-    modified = last_modified.replace(microsecond=0) if last_modified is not None else None
-    if "If-Match" in request.headers:  # 1
-        if not request.if_match.contains(digest):  # strong comparison; "*": it exists
-            return 412
-    elif (since := _date(request, "If-Unmodified-Since")) and modified and modified > since:
-        return 412  # 2, evaluated only when If-Match is absent
-    if "If-None-Match" in request.headers:  # 3
-        if request.if_none_match.contains_weak(digest):
-            return 304
-    elif (since := _date(request, "If-Modified-Since")) and modified and modified <= since:
-        return 304  # 4, evaluated only when If-None-Match is absent
-    return None
-
-
-def _date(request: Request, header: str) -> datetime | None:
-    """The date in ``header``, or None when it is absent, not a valid HTTP-date or a list
-    of dates (which RFC 9110 says to ignore). An HTTP-date holds at most one comma."""
-    value = request.headers.get(header)
-    if value is None or value.count(",") > 1:
-        return None
-    return parse_date(value)
-
-
-def _without_preconditions(environ: WSGIEnvironment) -> WSGIEnvironment:
-    return {name: value for name, value in environ.items() if name not in _PRECONDITIONS}
-
-
-def _text(status: int, message: str) -> Response:
-    return Response(message + "\n", status=status, mimetype="text/plain")
+def _text(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    return Response(message + "\n", status=status, headers=headers, mimetype="text/plain")

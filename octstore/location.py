@@ -22,12 +22,14 @@ from octstore.errors import (
     AccessDeniedError,
     BackendError,
     BackendNotInstalledError,
+    InvalidPathError,
     NotFoundError,
     OctstoreError,
 )
 from octstore.path_objects import PathArgument, read_path
-from octstore.protocols import canonical, lookup
+from octstore.protocols import canonical, lookup, refuse_misspelt_url
 from octstore.redaction import get_logger, redact, remember_secrets
+from octstore.relative_paths import relative_path
 
 __all__ = ["Location", "content_type", "relative_path", "translate_errors"]
 
@@ -82,6 +84,7 @@ class Location:
         self._fs_path: str | None = fs._strip_protocol(raw) if keep else None  # type: ignore[union-attr]
         self._chain = (before, after) if before or after else _UNCHAINED
         if lookup(protocol).local and not (before or after):
+            refuse_misspelt_url(link)  # s3:/bucket/key is a typo, not a local path
             self.protocol = "file"
             self.url = os.path.abspath(os.path.expanduser(rest))
             return
@@ -91,6 +94,8 @@ class Location:
         # Fail now, naming the fix, if a protocol of the URL (of any link) is unusable.
         for link_protocol in {outer, protocol, *_chained_protocols(before, after)} - {None}:
             _filesystem_class(canonical(link_protocol))
+        if buckets := lookup(protocol).buckets:
+            buckets.check(raw, rest)
         # The URL keeps everything after the protocol, a host included (ftp://host/dir/x):
         # the filesystem's own path for it (``fs_path``) may drop the host.
         self.url = f"{before}{canonical(protocol or 'file')}://{rest.lstrip('/')}{after}"
@@ -265,7 +270,7 @@ def _filesystem_class(protocol: str) -> type[Any]:
         ) from error
     except ValueError as error:
         known = ", ".join(sorted(fsspec.available_protocols()))
-        raise OctstoreError(
+        raise InvalidPathError(
             f"unknown protocol {protocol!r}: use a local path or one of {known}"
         ) from error
     return cls
@@ -291,45 +296,6 @@ def _split_chain(url: str) -> tuple[str, str, str]:
     return "", links[0], _CHAIN + _CHAIN.join(links[1:])
 
 
-def relative_path(path: str) -> str:
-    """``path`` checked as a ``/``-separated path inside a root, which joined onto any local
-    directory stays inside it, on every operating system.
-
-    Nothing is normalised away: a path that needs normalising is refused, since a key such as
-    ``a/..`` or ``a//b`` names no file a directory can hold under that name.
-
-    Raises:
-        ValueError: If the path is empty or absolute, has an empty, ``.`` or ``..`` part,
-            starts with ``~`` (a home directory), has a part that starts with a drive letter
-            (``C:``), or holds a backslash or NUL; the message says which.
-    """
-    problem = _escape(path)
-    if problem:
-        raise ValueError(f"{path!r} is not a path inside the root: {problem}")
-    return path
-
-
-def _escape(path: str) -> str | None:
-    """Why ``path`` could leave a root, or None if it cannot."""
-    if not path:
-        return "it is empty"
-    if "\\" in path or "\0" in path:
-        return "it holds a backslash or NUL, which no portable file name can"
-    if path.startswith("/"):
-        return "it is absolute"
-    parts = path.split("/")
-    if any(part in ("", ".", "..") for part in parts):
-        return "it has an empty, '.' or '..' part"
-    if parts[0].startswith("~"):
-        return "it starts with '~', which names a home directory"
-    if any(
-        len(part) >= 2 and part[1] == ":" and part[0].isascii() and part[0].isalpha()
-        for part in parts
-    ):
-        return "it has a part that starts with a drive letter"
-    return None
-
-
 @contextmanager
 def translate_errors(url: str, action: str) -> Iterator[None]:
     """Re-raise errors of fsspec and the cloud SDKs as octstore errors naming ``url``.
@@ -339,32 +305,39 @@ def translate_errors(url: str, action: str) -> Iterator[None]:
         action: What was being done, as a verb phrase: ``"reading"``, ``"writing"``, ...
     """
     _log.debug("%s %s", action, url)
+    protocol = lookup(split_protocol(url)[0])
     try:
         yield
     except OctstoreError:
         raise
     except FileNotFoundError as error:
+        if protocol.buckets and protocol.buckets.says_missing(error):
+            raise protocol.buckets.missing(url) from error
         raise NotFoundError(
             f"{url} does not exist ({action} it failed: {_reason(error)}); check the path, "
-            "the bucket name and the storage_options"
+            "the bucket name and the storage options"
         ) from error
     except PermissionError as error:
-        hint = lookup(split_protocol(url)[0]).credentials_hint or "check its permissions"
-        raise AccessDeniedError(f"{action} {url} was refused ({_reason(error)}): {hint}") from error
+        hint, keywords = protocol.credentials_fix()
+        message = (
+            f"{action} {url} was refused ({_reason(error)}): {hint or 'check its permissions'}"
+        )
+        raise AccessDeniedError(message, keywords=keywords) from error
     except TypeError as error:
         if "unexpected keyword argument" not in str(error):
             raise
         raise OctstoreError(
             f"{action} {url} failed: the filesystem does not take a storage option given "
-            f"({_reason(error)}); check the storage_options"
+            f"({_reason(error)}); check the storage options"
         ) from error
     except Exception as error:
         if type(error).__name__ in _NO_CREDENTIALS:
-            hint = lookup(split_protocol(url)[0]).credentials_hint
-            raise AccessDeniedError(f"no credentials for {action} {url}: {hint}") from error
+            hint, keywords = protocol.credentials_fix()
+            message = f"no credentials for {action} {url}: {hint}"
+            raise AccessDeniedError(message, keywords=keywords) from error
         if not _is_backend_failure(error):
             raise
-        if lookup(split_protocol(url)[0]).local:
+        if protocol.local:
             hint = "check the path, the disk and its permissions"
         else:
             hint = "check the network, the endpoint_url and the service's status, then try again"
@@ -388,6 +361,10 @@ def _is_backend_failure(error: BaseException) -> bool:
 
 
 def _reason(error: BaseException) -> str:
+    """Why ``error`` happened, on one line; an OS error's reason without its file name (a temp
+    file's, maybe: the message names the path concerned)."""
+    if isinstance(error, OSError) and error.strerror and error.filename is not None:
+        return error.strerror
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
 

@@ -18,9 +18,24 @@ Examples:
 
 from __future__ import annotations
 
+import os
+import re
 from dataclasses import dataclass
 
-__all__ = ["REGISTRY", "SIDECAR_BACKEND", "Protocol", "canonical", "lookup", "register"]
+from fsspec.registry import known_implementations
+
+from octstore.buckets import GCS_BUCKETS, S3_BUCKETS, Buckets
+from octstore.errors import InvalidPathError, Keyword
+
+__all__ = [
+    "REGISTRY",
+    "SIDECAR_BACKEND",
+    "Protocol",
+    "canonical",
+    "lookup",
+    "refuse_misspelt_url",
+    "register",
+]
 
 #: The backend of every protocol without object metadata: a sidecar file beside the content.
 SIDECAR_BACKEND = "octstore.backends.sidecar:SidecarBackend"
@@ -39,6 +54,9 @@ class Protocol:
         config_section: The section of :mod:`octstore.config` with its defaults (``s3``,
             ``gcs``), if it has one.
         credentials_hint: How to give it credentials, for errors that lack them.
+        public_options: The storage options that read a public bucket without credentials
+            (``{"anon": True}``), offered by errors that lack them.
+        buckets: How its buckets are named, if its URLs start with one.
         local: Whether paths are local files (``file``).
         read_only: Whether its filesystems cannot write (``http``, archives).
         listable: Whether its filesystems list a folder's files (not ``http``, whose
@@ -51,9 +69,19 @@ class Protocol:
     extra: str | None = None
     config_section: str | None = None
     credentials_hint: str = ""
+    public_options: tuple[tuple[str, object], ...] = ()
+    buckets: Buckets | None = None
     local: bool = False
     read_only: bool = False
     listable: bool = True
+
+    def credentials_fix(self) -> tuple[str, tuple[Keyword, ...]]:
+        """How to give it credentials, and the keyword argument that says it names, if any
+        (``storage_options`` for a public bucket)."""
+        if not self.public_options:
+            return self.credentials_hint, ()
+        keyword = Keyword("storage_options", dict(self.public_options))
+        return f"{self.credentials_hint}, or pass {keyword} for a public bucket", (keyword,)
 
 
 #: Every protocol octstore treats specially, by each of its names.
@@ -80,6 +108,30 @@ def canonical(name: str) -> str:
     return lookup(name).name
 
 
+#: A protocol and a colon, then one slash or none: ``s3:/bucket/key``, ``gs:bucket``.
+_ONE_SLASH = re.compile(r"(?P<protocol>[A-Za-z][A-Za-z0-9+.-]+):(?!//)/?(?P<rest>.*)", re.DOTALL)
+
+
+def refuse_misspelt_url(path: str) -> None:
+    """Refuse ``path``, read as a local path, if it is a URL of a known protocol with one
+    slash or none after its colon (``s3:/bucket/key``) and no local file has that name.
+
+    Raises:
+        InvalidPathError: Saying which URL it probably meant.
+    """
+    match = _ONE_SLASH.fullmatch(path)
+    if match is None:
+        return
+    protocol = match["protocol"].lower()
+    known = protocol in REGISTRY or protocol in known_implementations
+    if not known or lookup(protocol).local or os.path.lexists(os.path.expanduser(path)):
+        return
+    raise InvalidPathError(
+        f"{path!r} is no URL ({protocol}: needs two slashes) and no local file: did you mean "
+        f"{protocol}://{match['rest']}?"
+    )
+
+
 register(Protocol("file", aliases=("local",), local=True))
 register(Protocol("memory"))
 register(
@@ -89,8 +141,9 @@ register(
         backend="octstore.backends.s3:S3Backend",
         extra="s3",
         config_section="s3",
-        credentials_hint="set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE), or "
-        "pass storage_options={'anon': True} for a public bucket",
+        credentials_hint="set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE)",
+        public_options=(("anon", True),),
+        buckets=S3_BUCKETS,
     )
 )
 register(
@@ -101,8 +154,9 @@ register(
         extra="gcs",
         config_section="gcs",
         credentials_hint="run 'gcloud auth application-default login' or set "
-        "GOOGLE_APPLICATION_CREDENTIALS, or pass storage_options={'token': 'anon'} for a "
-        "public bucket",
+        "GOOGLE_APPLICATION_CREDENTIALS",
+        public_options=(("token", "anon"),),
+        buckets=GCS_BUCKETS,
     )
 )
 register(

@@ -77,15 +77,6 @@ def test_version_prints_the_package_version() -> None:
     assert octstore.__version__ in ok("--version")
 
 
-def test_python_m_octstore_runs_the_command() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "octstore", "--version"], capture_output=True, text=True, timeout=60
-    )
-
-    assert result.returncode == 0, result.stderr
-    assert octstore.__version__ in result.stdout
-
-
 def test_help_lists_every_command() -> None:
     out = ok("--help")
 
@@ -121,17 +112,17 @@ def test_hash_of_a_remote_file_needs_no_download(backend: Backend) -> None:
 
 
 @on_backends
-def test_a_missing_object_exits_1_with_one_line(backend: Backend) -> None:
+def test_a_missing_object_exits_3_with_one_line(backend: Backend) -> None:
     result = run("info", backend.url("missing.txt"))
 
-    assert result.returncode == 1
+    assert result.returncode == 3
     assert "missing.txt" in one_line_error(result)
 
 
 def test_a_wrong_url_exits_non_zero_with_one_line() -> None:
     result = run("info", "nosuchprotocol://bucket/x.csv")
 
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "nosuchprotocol" in one_line_error(result)
 
 
@@ -145,7 +136,7 @@ def test_an_unknown_option_is_a_usage_error_on_one_line() -> None:
 def test_debug_shows_the_traceback(tmp_path: Path) -> None:
     result = run("--debug", "info", str(tmp_path / "missing.txt"))
 
-    assert result.returncode == 1
+    assert result.returncode == 3
     assert "Traceback" in result.stderr
     assert "octstore: error: " in result.stderr
 
@@ -357,15 +348,15 @@ def test_a_missing_directory_is_not_found_rather_than_an_empty_dataset(
 ) -> None:
     result = run(*command, str(tmp_path / "typo"))
 
-    assert result.returncode == 1  # as any missing object (test_a_missing_object_exits_1...)
+    assert result.returncode == 3  # as any missing object (test_a_missing_object_exits_3...)
     assert f"there is no directory at {tmp_path / 'typo'}" in one_line_error(result)
     assert not (tmp_path / "typo").exists()
 
 
-def test_labelling_a_missing_file_exits_1(tmp_path: Path) -> None:
+def test_labelling_a_missing_file_exits_3(tmp_path: Path) -> None:
     result = run("label", "add", str(tmp_path / "missing.csv"), "raw")
 
-    assert result.returncode == 1
+    assert result.returncode == 3
     assert "missing.csv" in one_line_error(result)
     assert not list(tmp_path.iterdir())
 
@@ -398,7 +389,7 @@ def test_download_keeps_a_different_local_file_unless_told(
     (tmp_path / "a.csv").write_bytes(b"local edits")
 
     result = run("download", backend.url("a.csv"), str(tmp_path))
-    assert result.returncode == 1
+    assert result.returncode == 4
     assert "--overwrite" in one_line_error(result)
     assert (tmp_path / "a.csv").read_bytes() == b"local edits"
 
@@ -429,10 +420,10 @@ def test_upload_and_download_a_directory_as_a_dataset(backend: Backend, tmp_path
     assert Datafile(tmp_path / "copy" / "a.csv").labels == {"raw"}
 
 
-def test_download_of_nothing_exits_1(s3fs_fs: Any) -> None:
+def test_download_of_nothing_exits_3(s3fs_fs: Any) -> None:
     result = run("download", "s3://octstore-test/no/such/prefix")
 
-    assert result.returncode == 1
+    assert result.returncode == 3
     assert "s3://octstore-test/no/such/prefix" in one_line_error(result)
 
 
@@ -623,7 +614,7 @@ def test_storage_options_are_never_printed(s3fs_fs: Any) -> None:
         "s3://octstore-test/missing.csv",
     )
 
-    assert result.returncode == 1
+    assert result.returncode == 3  # not found
     assert secret not in result.stderr + result.stdout
 
 
@@ -703,7 +694,7 @@ def test_upload_goes_into_an_existing_prefix_and_keeps_other_content(
 
     (tmp_path / "a.csv").write_bytes(b"edited")
     refused = run("upload", str(tmp_path / "a.csv"), backend.url("survey"))
-    assert refused.returncode == 1
+    assert refused.returncode == 4
     assert "--overwrite" in one_line_error(refused)
     assert backend.read("survey/a.csv") == b"mine"
 

@@ -34,7 +34,7 @@ def test_quiet_after_the_subcommand_is_accepted(tmp_path: Path) -> None:
 def test_debug_after_the_subcommand_shows_the_traceback(tmp_path: Path) -> None:
     result = run("info", str(tmp_path / "missing.txt"), "--debug")
 
-    assert result.returncode == 1
+    assert result.returncode == 3  # not found
     assert "Traceback" in result.stderr
 
 
@@ -130,7 +130,7 @@ def test_info_shows_the_good_file_and_reports_the_missing_one(tmp_path: Path) ->
 
     result = run("info", str(tmp_path / "good.csv"), str(tmp_path / "missing.csv"))
 
-    assert result.returncode == 1
+    assert result.returncode == 3  # not found
     assert f"path       {tmp_path / 'good.csv'}" in result.stdout.splitlines()
     assert "missing.csv" not in result.stdout
     assert str(tmp_path / "missing.csv") in one_line_error(result)
@@ -141,7 +141,7 @@ def test_info_json_lists_the_good_files_and_reports_the_missing_one(tmp_path: Pa
 
     result = run("info", "--json", str(tmp_path / "missing.csv"), str(tmp_path / "good.csv"))
 
-    assert result.returncode == 1
+    assert result.returncode == 3  # not found
     assert [item["path"] for item in json.loads(result.stdout)] == [str(tmp_path / "good.csv")]
     assert str(tmp_path / "missing.csv") in one_line_error(result)
 
@@ -151,6 +151,6 @@ def test_hash_prints_the_good_file_and_reports_the_missing_one(tmp_path: Path) -
 
     result = run("hash", str(tmp_path / "good.csv"), str(tmp_path / "missing.csv"))
 
-    assert result.returncode == 1
+    assert result.returncode == 3  # not found
     assert result.stdout == f"{crc32c_bytes(b'x')}  {tmp_path / 'good.csv'}\n"
     assert str(tmp_path / "missing.csv") in one_line_error(result)

@@ -10,6 +10,7 @@ import pytest
 
 from octstore import Datafile, Dataset, NotFoundError, OctstoreError, TransferError
 from octstore.backends import backend_for
+from octstore.dataset.manifest import delete_manifest
 from octstore.location import Location
 from tests.conftest import Backend
 
@@ -235,3 +236,17 @@ def test_the_load_after_a_batch_update_reads_no_gcs_file_again(
         heads = [request for request in requests if request["method"] == "HEAD"]
         assert len(heads) == count
         assert len(requests) - len(heads) <= 3
+
+
+def test_delete_manifest_removes_it_and_the_files_stay(three: Backend) -> None:
+    load(three, labels=["survey"]).update_metadata()
+    root = Location(three.root, three.storage_options)
+    assert three.fs.exists(three.url(".octstore-dataset.json"))
+
+    delete_manifest(root)
+    delete_manifest(root)  # none: nothing to do
+
+    three.fs.invalidate_cache()
+    assert not three.fs.exists(three.url(".octstore-dataset.json"))
+    assert sorted(df.name for df in load(three)) == ["a.csv", "b.csv", "c.csv"]
+    assert load(three).labels == set()

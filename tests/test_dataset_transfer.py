@@ -77,7 +77,8 @@ def puts(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The destinations content was written to (by any backend), in order."""
     written: list[str] = []
     for backend_class in {
-        type(backend_for(Location(url))) for url in ("/x", "s3://b/x", "gs://b/x", "az://c/x")
+        type(backend_for(Location(url)))
+        for url in ("/x", "s3://bucket/x", "gs://bucket/x", "az://container/x")
     }:
         original = backend_class.put
 
@@ -291,6 +292,26 @@ def test_a_dataset_goes_from_the_cloud_to_a_directory_and_back(
     assert len(report.transferred) == len(NAMES)
     for name in NAMES:
         assert backend.read(f"again/{name}") == backend.read(name)
+
+
+@pytest.mark.parametrize("backend", ["s3", "gcs"], indirect=True)
+def test_a_dataset_copied_within_one_cloud_keeps_content_and_metadata(backend: Backend) -> None:
+    ds = remote_dataset(backend)
+    cache_module.clear()
+
+    with backend.server.recording() as requests:
+        report = ds.upload(backend.url("copy"), storage_options=backend.storage_options)
+
+    assert len(report.transferred) == len(NAMES)
+    for name in NAMES:
+        assert backend.read(f"copy/{name}") == backend.read(name)
+    copied = Dataset(backend.url("copy"), storage_options=backend.storage_options)
+    assert sorted(df.tags["i"] for df in copied) == list(range(len(NAMES)))
+    # Inside GCS a copy is one rewrite: no content leaves the service. S3 has no conditional
+    # copy (moto ignores CopyObject's preconditions), so its content is sent as any upload's.
+    keys = [backend.url(name).split("/", 3)[3] for name in NAMES]
+    downloads = sum(backend.server.content_gets(requests, key) for key in keys)
+    assert downloads == (0 if backend.name == "gcs" else len(NAMES))
 
 
 # --- download -----------------------------------------------------------------------------

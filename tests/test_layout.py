@@ -20,12 +20,14 @@ PACKAGE = Path(__file__).resolve().parent.parent / "octstore"
 MAX_LINES = 400
 #: The layers, lowest first: a module may import its own layer and those below it.
 LAYERS: tuple[frozenset[str], ...] = (
-    frozenset({"__about__", "redaction", "errors", "hashing", "protocols"}),
+    frozenset(
+        {"__about__", "redaction", "errors", "hashing", "buckets", "protocols", "relative_paths"}
+    ),
     frozenset({"location", "path_objects", "config", "metadata", "state"}),
     frozenset({"cache", "backends", "signing"}),
     frozenset({"datafile"}),
     frozenset({"filters", "dataset", "store"}),
-    frozenset({"http"}),
+    frozenset({"http", "http_preconditions"}),
     frozenset({"cli", "__init__", "__main__"}),
 )
 

@@ -69,6 +69,55 @@ def test_the_second_command_runs_the_tests_from_the_clone() -> None:
     assert SETUP_COMMANDS[1] == "python3 -m pip install nox && python3 -m nox -s tests"
 
 
+#: Variables the suite's own servers and settings put in this process's environment, which a
+#: user's fresh shell does not have.
+_NOT_IN_A_FRESH_SHELL = ("AWS_", "STORAGE_EMULATOR", "GOOGLE_", "OCTSTORE_", "PYTEST_", "COV_")
+
+
+@pytest.mark.readme_setup
+@pytest.mark.timeout(3600)
+def test_the_two_commands_succeed_pasted_into_one_fresh_shell_in_a_clean_clone(
+    tmp_path: Path,
+) -> None:
+    """The Set-up section as a newcomer meets it: a clean clone, a new virtualenv's python3
+    first on PATH (as after ``python3 -m venv``), and the two commands pasted one after the
+    other into one new shell. The second runs the whole suite from the clone; this test is
+    left out of it (``nox -s readme`` runs it), so it does not run itself."""
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True, timeout=300)
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(_NOT_IN_A_FRESH_SHELL) and name not in ("VIRTUAL_ENV", "PYTHONPATH")
+    }
+    env["PATH"] = f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}"
+    env["TMPDIR"] = str(tmp_path)
+    # Pasted one after the other: each runs whatever the one before did, and says how it ended.
+    pasted = "".join(
+        f'{command}\necho "command {n} exited $?"\n'
+        for n, command in enumerate(SETUP_COMMANDS, start=1)
+    )
+
+    result = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-c", f"{pasted}pwd"],
+        cwd=clone,
+        capture_output=True,
+        text=True,
+        timeout=3500,
+        env=env,
+        check=False,
+    )
+
+    shown = result.stdout + result.stderr
+    ended = [line for line in result.stdout.splitlines() if line.startswith("command ")]
+    assert ended == ["command 1 exited 0", "command 2 exited 0"], shown[-5000:]
+    assert "north.csv" in result.stdout  # the tour's filter kept it
+    assert re.search(r"^=+ \d+ passed", shown, re.M), shown[-5000:]  # the suite ran
+    assert result.stdout.splitlines()[-1] == str(clone)  # the shell is still in the clone
+
+
 def test_the_first_command_installs_octstore_with_every_extra() -> None:
     install = SETUP_COMMANDS[0].partition("&&")[0].strip()
 

@@ -250,7 +250,7 @@ def test_no_planted_secret_shows_in_command_line_output(
         codes[name], output = _run(capsys, *options, *args)
         leaks.check(f"octstore {name}", output)
 
-    assert codes == {name: 1 if "error" in name else 0 for name in runs} | {
+    assert codes == {name: 3 if "error" in name else 0 for name in runs} | {
         "--debug usage error": 2
     }
     assert "Traceback" in leaks.paths["octstore --debug error"]

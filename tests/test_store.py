@@ -281,6 +281,15 @@ def test_open_reads_lazily_by_range(store: Store) -> None:
         assert file.read(4) == b"3456"
 
 
+def test_two_readers_of_one_handle_each_keep_their_place(store: Store) -> None:
+    handle = store.add("digits.txt", b"0123456789")
+
+    with store.open(handle) as first, store.open(handle) as second:
+        assert first.read(4) == b"0123"
+        assert second.read(4) == b"0123"  # not where the first one stopped
+        assert first.read(4) == b"4567"
+
+
 def test_datafile_has_the_content_and_the_metadata(store: Store) -> None:
     handle = store.add("memo.txt", CONTENT)
 

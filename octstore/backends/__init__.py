@@ -99,6 +99,7 @@ class MetadataBackend(ABC):
         crc32c: str,
         if_matches: ObjectState | None = None,
         if_absent: bool = False,
+        callback: Callback = DEFAULT_CALLBACK,
     ) -> ObjectState:
         """Make ``location`` hold the content of the local file ``source``, with ``metadata``:
         changes applied to the metadata stored when the write happens, or whole metadata
@@ -115,6 +116,10 @@ class MetadataBackend(ABC):
             if_matches: Write only if the stored content is still in this state (with whole
                 metadata: its metadata too).
             if_absent: Write only if there is no file at ``location``.
+            callback: An fsspec callback told how many bytes of ``source`` were sent so far,
+                as they go, where the backend can tell (a retry starts again from 0); a
+                backend that moves ``source`` into place sends none. Callers tell it the size
+                and, once ``put`` returns, that all of it is there.
 
         Raises:
             ConflictError: If a precondition does not hold; nothing was written.

@@ -30,6 +30,7 @@ from contextlib import suppress
 from typing import Any
 
 from fsspec.asyn import sync
+from fsspec.callbacks import DEFAULT_CALLBACK, Callback
 
 from octstore.backends import Known, Listed, MetadataBackend, ObjectState, listing
 from octstore.backends import azure_requests as requests
@@ -118,6 +119,7 @@ class AzureBackend(MetadataBackend):
         crc32c: str,
         if_matches: ObjectState | None = None,
         if_absent: bool = False,
+        callback: Callback = DEFAULT_CALLBACK,
     ) -> ObjectState:
         """Upload ``source`` (left in place) with its metadata in one request (in blocks,
         committed at once, if it is large), with its Content-MD5.
@@ -147,12 +149,16 @@ class AzureBackend(MetadataBackend):
                 new = changes.apply(stored)
                 try:
                     if not spill.needs_lease(basis, spill.spills(location, new, basis)):
-                        return self._put(location, source, new, crc32c, md5, basis)
+                        return self._put(
+                            location, source, new, crc32c, md5, basis, callback=callback
+                        )
                     with spill.leased(location) as lease:
                         current = self._read(location, read_sidecar=not changes.replaces)
                         spill.check_leased(location, source, if_matches, current, changes.replaces)
                         new = changes.apply(current.metadata)
-                        return self._put(location, source, new, crc32c, md5, current, lease)
+                        return self._put(
+                            location, source, new, crc32c, md5, current, lease, callback
+                        )
                 except ConflictError:
                     if not retries or attempt.last:
                         raise
@@ -174,6 +180,7 @@ class AzureBackend(MetadataBackend):
         md5: bytes,
         basis: ObjectState | None,
         lease: Any = None,
+        callback: Callback = DEFAULT_CALLBACK,
     ) -> ObjectState:
         """One upload of ``source`` with ``metadata``: if the blob is still at ``basis``
         (its ETag), or absent if ``basis`` is None; holding ``lease`` if given."""
@@ -202,6 +209,7 @@ class AzureBackend(MetadataBackend):
                         etag=etag,
                         create=basis is None,
                         lease=lease,
+                        callback=callback,
                     )
                 except Exception as error:
                     if is_conflict(error) or (basis is not None and is_missing(error)):

@@ -1,8 +1,7 @@
 """What Azure Blob Storage requests and responses mean to octstore: containers and blob names,
-the ``octstore_*`` metadata keys Azure takes, a blob's properties read as a state, the SDK's
-errors read as octstore's, and the conditional requests adlfs makes no public call for (an
-upload carrying metadata under ``If-Match``, a metadata update under ``If-Match``, a download
-pinned to an ETag).
+the ``octstore_*`` metadata keys Azure takes, blob properties as a state, SDK errors as
+octstore's, and the conditional requests adlfs makes no public call for (uploads and metadata
+updates under ``If-Match``, a download pinned to an ETag).
 
 adlfs reaches Azure through the SDK's asynchronous ``BlobServiceClient`` on fsspec's event
 loop (``fs.service_client``, public): every request here is made on that client, beside
@@ -18,6 +17,8 @@ import posixpath
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
+
+from fsspec.callbacks import Callback
 
 from octstore.backends import ObjectState
 from octstore.backends import object_metadata as keys_codec
@@ -233,15 +234,24 @@ async def upload(
     etag: str | None,
     create: bool,
     lease: Any = None,
+    callback: Any = None,
 ) -> dict[str, Any]:
     """One upload of ``source`` (in blocks, committed at once, if it is large) with
     ``metadata``: only if the blob is absent (``create``), else only if still at ``etag``
-    (if given), holding ``lease`` (the SDK's lease client) if given."""
+    (if given), holding ``lease`` (the SDK's lease client) if given; bytes sent to callback."""
     client = blob_client(location)
+    size = os.path.getsize(source)
+    callback = callback or Callback()
+    callback.set_size(size)
+
+    async def sent(current: int, total: int | None) -> None:
+        callback.absolute_update(current)
+
     with open(source, "rb") as body:
         response: dict[str, Any] = await client.upload_blob(
             body,
-            length=os.path.getsize(source),
+            length=size,
+            progress_hook=sent,
             metadata=dict(metadata),
             content_settings=settings,
             overwrite=not create,

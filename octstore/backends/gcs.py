@@ -22,6 +22,7 @@ import os
 from typing import Any
 
 from fsspec.asyn import sync
+from fsspec.callbacks import DEFAULT_CALLBACK, Callback
 
 from octstore.backends import Known, Listed, MetadataBackend, ObjectState, listing
 from octstore.backends.gcs_requests import (
@@ -32,16 +33,15 @@ from octstore.backends.gcs_requests import (
     _holds,
     _listing_version,
     _may_have_spilled,
-    _multipart_upload,
     _OtherVersion,
     _preconditions,
     _remove,
     _resource_if,
-    _resumable_upload,
     _state,
     _upload_errors,
     rewrite,
     stored_metadata,
+    upload,
 )
 from octstore.backends.object_metadata import (
     describe_location,
@@ -120,6 +120,7 @@ class GcsBackend(MetadataBackend):
         crc32c: str,
         if_matches: ObjectState | None = None,
         if_absent: bool = False,
+        callback: Callback = DEFAULT_CALLBACK,
     ) -> ObjectState:
         """Upload ``source`` (left in place; in chunks over :data:`RESUMABLE_THRESHOLD` bytes)
         with its metadata in one request GCS verifies by ``crc32c``. The metadata is applied
@@ -143,7 +144,8 @@ class GcsBackend(MetadataBackend):
             stored = basis.metadata if basis is not None and not if_absent else None
             create = if_absent or basis is None
             try:
-                return self._put(location, source, changes.apply(stored), crc32c, basis, create)
+                new = changes.apply(stored)
+                return self._put(location, source, new, crc32c, basis, create, callback)
             except ConflictError:
                 if not retries or attempt.last:
                     raise
@@ -187,6 +189,7 @@ class GcsBackend(MetadataBackend):
         crc32c: str,
         basis: ObjectState | None,
         create: bool,
+        callback: Callback,
     ) -> ObjectState:
         """One upload of ``source`` with ``metadata``: if the object is absent (``create``),
         else if it is still at ``basis`` (its generation and metageneration), else
@@ -208,10 +211,7 @@ class GcsBackend(MetadataBackend):
             size = os.path.getsize(source)
             try:
                 with _upload_errors(location, source, crc32c, create):
-                    if size > RESUMABLE_THRESHOLD:
-                        uploaded = _resumable_upload(location.fs, bucket, resource, source, params)
-                    else:
-                        uploaded = _multipart_upload(location.fs, bucket, resource, source, params)
+                    uploaded = upload(location.fs, bucket, resource, source, params, callback)
             except ConflictError:
                 # An upload that gcsfs retried after its response was lost fails its own
                 # precondition if the first attempt went through: no conflict, if the object

@@ -13,6 +13,7 @@ from contextlib import contextmanager, suppress
 from typing import Any
 from urllib.parse import quote
 
+from fsspec.callbacks import Callback
 from gcsfs.retry import HttpError, retry_request, validate_response
 
 from octstore.backends import ObjectState, octue
@@ -196,6 +197,22 @@ def _upload_url(fs: Any, bucket: str) -> str:
     return f"{root}upload/storage/v1/b/{quote(bucket, safe='')}/o"
 
 
+def upload(
+    fs: Any,
+    bucket: str,
+    resource: Mapping[str, Any],
+    source: str,
+    params: Mapping[str, str],
+    callback: Callback,
+) -> dict[str, Any]:
+    """Upload the local file ``source`` as the object ``resource`` describes, with the
+    preconditions ``params``: over :data:`RESUMABLE_THRESHOLD` bytes in chunks, each told to
+    ``callback`` once GCS has it; else in one request."""
+    if os.path.getsize(source) > RESUMABLE_THRESHOLD:
+        return _resumable_upload(fs, bucket, resource, source, params, callback)
+    return _multipart_upload(fs, bucket, resource, source, params)
+
+
 def _multipart_upload(
     fs: Any, bucket: str, resource: Mapping[str, Any], source: str, params: Mapping[str, str]
 ) -> dict[str, Any]:
@@ -228,7 +245,12 @@ def _multipart_upload(
 
 
 def _resumable_upload(
-    fs: Any, bucket: str, resource: Mapping[str, Any], source: str, params: Mapping[str, str]
+    fs: Any,
+    bucket: str,
+    resource: Mapping[str, Any],
+    source: str,
+    params: Mapping[str, str],
+    callback: Callback,
 ) -> dict[str, Any]:
     """A resumable upload: the object resource first, then the content chunk by chunk."""
     size = os.path.getsize(source)
@@ -265,6 +287,7 @@ def _resumable_upload(
                 # 308 Resume Incomplete: GCS says how much it kept; resend the rest.
                 committed = headers.get("Range")
                 offset = int(committed.rsplit("-", 1)[1]) + 1 if committed else 0
+                callback.absolute_update(offset)
                 file.seek(offset)
     except BaseException:
         with suppress(Exception):  # cancel the session so GCS forgets the partial content

@@ -29,6 +29,7 @@ from contextlib import contextmanager, suppress
 from typing import Any
 
 from fsspec.asyn import sync
+from fsspec.callbacks import DEFAULT_CALLBACK, Callback
 
 from octstore.backends import Known, Listed, MetadataBackend, ObjectState, lease, listing
 from octstore.backends import object_metadata as keys_codec
@@ -49,6 +50,7 @@ from octstore.backends.s3_requests import (
     _key,
     _last_modified,
     _read,
+    _sent_body,
     _trusting_written,
     _user_metadata,
     head_object,
@@ -125,6 +127,7 @@ class S3Backend(MetadataBackend):
         crc32c: str,
         if_matches: ObjectState | None = None,
         if_absent: bool = False,
+        callback: Callback = DEFAULT_CALLBACK,
     ) -> ObjectState:
         """Upload ``source`` with its metadata in one ``PutObject``; ``source`` is left in place.
 
@@ -147,7 +150,7 @@ class S3Backend(MetadataBackend):
             created = changes.apply(None)
             if not _user_metadata(location, created, crc32c, {})[1]:
                 with translate_errors(location.url, "writing"):
-                    return self._put(location, source, created, crc32c, None, True)
+                    return self._put(location, source, created, crc32c, None, True, callback)
         # Spilled metadata is two writes (object, then sidecar object): the lease keeps an
         # update from landing between them, for a creation too.
         longer_by = os.path.getsize(source) * _SECONDS_PER_BYTE
@@ -168,7 +171,7 @@ class S3Backend(MetadataBackend):
                 raise ConflictError.content_changed(location.url, source)
             stored = current.metadata if current is not None else None
             new = changes.apply(stored)
-            return self._put(location, source, new, crc32c, current, current is None)
+            return self._put(location, source, new, crc32c, current, current is None, callback)
 
     def _put(
         self,
@@ -178,6 +181,7 @@ class S3Backend(MetadataBackend):
         crc32c: str,
         current: ObjectState | None,
         if_absent: bool,
+        callback: Callback,
     ) -> ObjectState:
         """One ``PutObject`` of ``source`` with ``metadata``, if the object is still at
         ``current`` (None: if it is absent, when ``if_absent``; else unconditionally)."""
@@ -212,7 +216,7 @@ class S3Backend(MetadataBackend):
             # missing.
             with (
                 _conflicts_as(conflict, missing_key=current is not None),
-                open(source, "rb") as body,
+                _sent_body(fs, source, callback) as body,
             ):
                 etag: str = fs.call_s3("put_object", Body=body, **request)["ETag"]
         except ConflictError:
@@ -240,14 +244,8 @@ class S3Backend(MetadataBackend):
     def _lease(self, location: Location, longer_by: float = 0.0) -> Iterator[None]:
         """Hold the key's lease (see :mod:`octstore.backends.lease`), ``longer_by`` seconds
         more than its time to live if a large upload needs them."""
-        with lease.held(
-            location,
-            _bucket(location),
-            _key(location),
-            _is_conflict,
-            _is_missing_key,
-            longer_by=longer_by,
-        ):
+        bucket, key = _bucket(location), _key(location)
+        with lease.held(location, bucket, key, _is_conflict, _is_missing_key, longer_by=longer_by):
             yield
 
     def _etag_if_holding(

@@ -28,6 +28,8 @@ from collections.abc import Mapping
 from stat import S_ISDIR
 from typing import Any
 
+from fsspec.callbacks import DEFAULT_CALLBACK, Callback
+
 from octstore import cache
 from octstore.backends import Known, Listed, MetadataBackend, ObjectState, listing, locking, octue
 from octstore.backends.locking import real_location
@@ -212,6 +214,21 @@ class SidecarBackend(MetadataBackend):
             raise ConflictError.content_changed(location.url, kept)
         return current
 
+    def download(
+        self,
+        location: Location,
+        state: ObjectState,
+        target: str,
+        callback: Callback = DEFAULT_CALLBACK,
+    ) -> None:
+        """A local file is copied in the kernel (:func:`octstore.cache.copy_file`), its bytes
+        told to ``callback`` as they go; a file elsewhere as the base class does it."""
+        if not location.is_local:
+            super().download(location, state, target, callback)
+            return
+        with translate_errors(location.url, "downloading"):
+            cache.copy_file(location.url, target, callback)
+
     def consumes_source(self, location: Location) -> bool:
         return location.is_local
 
@@ -224,10 +241,13 @@ class SidecarBackend(MetadataBackend):
         crc32c: str,
         if_matches: ObjectState | None = None,
         if_absent: bool = False,
+        callback: Callback = DEFAULT_CALLBACK,
     ) -> ObjectState:
         """Write content and sidecar under the file's lock (:mod:`octstore.backends.locking`),
         the metadata changes applied to the sidecar found under it. A local file reached
-        through a symbolic link is written where the link points; the link stays."""
+        through a symbolic link is written where the link points; the link stays. A local
+        ``source`` is moved into place (no bytes for ``callback``); on other filesystems,
+        its bytes are told to ``callback`` as fsspec's ``put_file`` sends them."""
         changes = as_changes(metadata)
         location = real_location(location)
         with translate_errors(location.url, "writing"), locking.held(location):
@@ -246,7 +266,7 @@ class SidecarBackend(MetadataBackend):
                 size, token = placed.st_size, local_version_token(placed)
                 details: Mapping[str, Any] = {"sidecar": _sidecar_version(document)}
             else:  # no conditional writes here: the lock keeps writers in turn
-                location.fs.put_file(source, location.fs_path)
+                location.fs.put_file(source, location.fs_path, callback=callback)
                 location.fs.pipe_file(self._sidecar(location).fs_path, document)
                 location.fs.invalidate_cache(location.parent)
                 state = self.stat(location)

@@ -4,6 +4,7 @@ permissions a new file gets, and kernel copies."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import os
 import re
@@ -14,13 +15,18 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 from pathlib import Path
 
+from fsspec.callbacks import DEFAULT_CALLBACK, Callback
+
 if sys.platform != "win32":
     import fcntl
 else:  # pragma: no cover - Windows refuses to delete open files, which protects readers
     fcntl = None
 from octstore.cache.places import cache_root
+from octstore.errors import AccessDeniedError
 
 _TEMP_SUFFIX = ".tmp"
+#: Bytes a kernel copy moves between two reports of its progress.
+_COPY_STEP = 16 * 2**20
 
 
 # The temp files ``temporary_path_beside`` makes: ".<name>.<8 random chars>.tmp".
@@ -48,18 +54,56 @@ def default_permissions() -> int:
     return 0o666 & ~_UMASK
 
 
+_DENIED = "permission denied (check the folder's permissions or choose another destination)"
+#: The system's refusals of a write, by errno, as :func:`named_refusal` words them.
+_REFUSALS = {
+    errno.EACCES: _DENIED,
+    errno.EPERM: _DENIED,
+    errno.EROFS: "the file system is read-only (choose another destination)",
+}
+#: Marks the errors :func:`named_refusal` raised, for an outer block to name its path.
+_NAMED = "_octstore_refused_write"
+
+
+@contextlib.contextmanager
+def named_refusal(path: str) -> Iterator[None]:
+    """Inside the block, the system refusing a write (no permission, a read-only file
+    system) raises an :class:`~octstore.errors.AccessDeniedError` naming ``path``, the file
+    or folder being written, rather than the temp file or folder the refusal named. Nested
+    blocks name the outermost ``path``: the destination the caller asked for.
+    """
+    try:
+        yield
+    except OSError as error:
+        cause: BaseException | None = error
+        if isinstance(error, AccessDeniedError):  # named already: again if an inner block's
+            cause = error.__cause__ if getattr(error, _NAMED, False) else None
+        if not isinstance(cause, OSError) or cause.errno not in _REFUSALS:
+            raise
+        refusal = AccessDeniedError(f"cannot write to {path}: {_REFUSALS[cause.errno]}")
+        setattr(refusal, _NAMED, True)
+        raise refusal from cause
+
+
 def temporary_path_beside(path: str) -> str:
-    """A fresh temp file name in ``path``'s directory, so ``os.replace`` onto it is atomic.
+    """A fresh temp file name in ``path``'s directory (made if need be), so ``os.replace``
+    onto it is atomic.
 
     Outside the cache it has the permissions of a file made with ``open()``, since it becomes
     a file others read; inside, ``mkstemp``'s private ones: cached cloud content stays the
     user's own.
+
+    Raises:
+        AccessDeniedError: If the system refuses to write there, naming ``path``.
     """
     directory, name = os.path.split(path)
-    handle, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=_TEMP_SUFFIX, dir=directory)
-    os.close(handle)
-    if not _in_cache(directory):
-        os.chmod(temporary, default_permissions())
+    with named_refusal(path):
+        if directory:
+            os.makedirs(directory, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=_TEMP_SUFFIX, dir=directory)
+        os.close(handle)
+        if not _in_cache(directory):
+            os.chmod(temporary, default_permissions())
     return temporary
 
 
@@ -112,7 +156,6 @@ def rebuildable() -> Iterator[None]:
 def write_atomically(path: str, data: bytes, *, durable: bool | None = None) -> None:
     """Write ``data`` to ``path`` so a reader sees the old bytes or the new, never a mix; on
     disk before it returns when ``durable`` (by default: outside :func:`rebuildable`)."""
-    os.makedirs(os.path.dirname(path), exist_ok=True)
     temporary = temporary_path_beside(path)
     try:
         with open(temporary, "wb") as out:
@@ -127,10 +170,10 @@ def write_atomically(path: str, data: bytes, *, durable: bool | None = None) -> 
         raise
 
 
-def copy_file(source: str, target: str) -> None:
+def copy_file(source: str, target: str, callback: Callback = DEFAULT_CALLBACK) -> None:
     """Copy ``source`` to ``target`` atomically, in the kernel where it can (reflinks on
-    filesystems that have them), so content already on disk is never transferred again."""
-    os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
+    filesystems that have them), so content already on disk is never transferred again;
+    the bytes copied are told to ``callback`` as they go."""
     temporary = temporary_path_beside(target)
     try:
         copied = False
@@ -140,15 +183,19 @@ def copy_file(source: str, target: str) -> None:
                 open(temporary, "wb") as dst,
                 contextlib.suppress(OSError),
             ):
-                remaining = os.fstat(src.fileno()).st_size
+                size = remaining = os.fstat(src.fileno()).st_size
                 while remaining > 0:
-                    sent = os.copy_file_range(src.fileno(), dst.fileno(), remaining)
+                    sent = os.copy_file_range(
+                        src.fileno(), dst.fileno(), min(remaining, _COPY_STEP)
+                    )
                     if sent == 0:
                         break
                     remaining -= sent
+                    callback.absolute_update(size - remaining)
                 copied = remaining == 0
         if not copied:
             shutil.copyfile(source, temporary)
+            callback.absolute_update(os.path.getsize(temporary))
         os.replace(temporary, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -7,7 +7,8 @@ import dataclasses
 import click
 
 from octstore import cache
-from octstore.cli.options import echo, echo_json, human_size, json_option, parse_size
+from octstore.cli.arguments import parse_size
+from octstore.cli.options import echo, echo_json, human_size, json_option
 from octstore.cli.root import cli
 
 

@@ -51,13 +51,14 @@ def exec_command(ctx: click.Context, urls: tuple[str, ...], write: bool, each: b
     """Run a program on the local paths of files, local or remote: URL... -- CMD ARGS.
 
     In CMD ARGS, {} stands for every file's local path and {0}, {1} ... for one each, {{
-    and }} for braces; with no placeholder the paths are appended. Remote files are
-    downloaded (once, into the cache) only when they are not cached already. Exits with
-    the program's exit code.
+    and }} for braces; with no placeholder the paths are appended. A URL may be a glob
+    pattern ('s3://bucket/raw/*.csv'), which stands for the files it matches, sorted.
+    Remote files are downloaded (once, into the cache) only when they are not cached
+    already. Exits with the program's exit code.
 
     \b
     octstore exec s3://bucket/readings.csv -- wc -l {}
-    octstore exec --write gs://bucket/in.csv gs://bucket/out.csv -- sort {0} -o {1}
+    octstore exec --write gs://b/in.csv gs://b/out.csv -- sort {0} -o {1}
     """
     settings: Settings = ctx.obj
     program: list[str] = ctx.meta.get("octstore.program", [])
@@ -65,7 +66,8 @@ def exec_command(ctx: click.Context, urls: tuple[str, ...], write: bool, each: b
         raise click.UsageError(
             "give the program to run after --: octstore exec URL... -- CMD {}", ctx
         )
-    groups = [[url] for url in urls] if each else [list(urls)]
+    matched = settings.expand(urls)  # glob patterns: the files they match
+    groups = [[url] for url in matched] if each else [matched]
     for group in groups:
         _substitute(program, [f"<{url}>" for url in group])  # a usage error before any transfer
     for group in groups:
@@ -116,7 +118,8 @@ def _substitute(program: Sequence[str], paths: Sequence[str]) -> list[str]:
 def _run(settings: Settings, datafiles: list[Datafile], program: list[str]) -> int:
     remote = [datafile for datafile in datafiles if interface.is_remote(datafile)]
     if remote:
-        with settings.progress("downloading", in_bytes=True) as callback:
+        what = remote[0].name if len(remote) == 1 else f"{len(remote)} files"
+        with settings.progress(f"downloading {what}", in_bytes=True) as callback:
             fetch_all(remote, callback=callback)
     return _call(_substitute(program, [datafile.local_path for datafile in datafiles]))
 

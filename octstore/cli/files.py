@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 from typing import Any
 
 import click
 
+from octstore.cli.arguments import is_pattern, pattern_root
 from octstore.cli.options import (
     Settings,
     echo,
@@ -19,6 +21,7 @@ from octstore.cli.options import (
 )
 from octstore.cli.root import cli
 from octstore.datafile import Datafile
+from octstore.errors import MissingAttributeError
 from octstore.filters import FilterSet
 from octstore.location import Location
 
@@ -74,7 +77,8 @@ def _describe(datafile: Datafile) -> dict[str, Any]:
     }
 
 
-def _listed(datafile: Datafile) -> dict[str, Any]:
+def metadata_record(datafile: Datafile) -> dict[str, Any]:
+    """What ``--json`` prints of a file and its metadata (``ls``, ``label``, ``tag``)."""
     metadata = datafile.metadata().model_dump(mode="json")
     return {"path": datafile.path, "name": datafile.name, "size": datafile.size, **metadata}
 
@@ -98,19 +102,27 @@ def ls_command(
     long_format: bool,
     as_json: bool,
 ) -> None:
-    """List the files under a directory or cloud prefix, filtered by their metadata.
+    """List the files under a directory or cloud prefix, or matching a glob pattern
+    ('s3://bucket/raw/*.csv'; -r: with the files under the directories it matches too),
+    filtered by their metadata.
 
     Values are JSON where they parse as JSON (80, true, ["a","b"]) and text otherwise; quote
     a number to compare it as text: tags__code='"042"'. One listing, no download.
     """
     location = Location(url)
-    if location.is_local and os.path.isfile(location.url):
+    if is_pattern(url):
+        files = FilterSet(_matching(settings, url, recursive))
+    elif location.is_local and os.path.isfile(location.url):
         files = FilterSet([settings.datafile(url)])
     else:
         files = settings.dataset(url, recursive=recursive).files
-    selected = files.filter(**lookups).order_by(order_by, reverse)
+    filtered = files.filter(**lookups)
+    try:
+        selected = filtered.order_by(order_by, reverse)
+    except MissingAttributeError as error:
+        raise _lacking(error, order_by, len(filtered)) from error
     if as_json:
-        echo_json([_listed(datafile) for datafile in selected])
+        echo_json([metadata_record(datafile) for datafile in selected])
         return
     for datafile in selected:
         if not long_format:
@@ -119,6 +131,20 @@ def ls_command(
         labels = ",".join(sorted(datafile.labels)) or "-"
         tags = _compact(dict(datafile.tags)) if datafile.tags else "-"
         echo(f"{datafile.size:>12}  {labels}  {tags}  {datafile.path}")
+
+
+def _matching(settings: Settings, pattern: str, recursive: bool) -> list[Datafile]:
+    """The files ``pattern`` matches (``recursive``: and those under the directories it
+    matches), with their metadata from one listing of the folder above the pattern."""
+    matches = settings.expand([pattern], directories=True)
+    root, deep = pattern_root(pattern)
+    matched = set(matches)
+    folders = tuple(f"{match.rstrip('/')}{'/' if '://' in match else os.sep}" for match in matches)
+    return [
+        datafile
+        for datafile in settings.dataset(root, recursive=deep or recursive)
+        if datafile.path in matched or (recursive and datafile.path.startswith(folders))
+    ]
 
 
 @cli.command("hash")
@@ -137,6 +163,29 @@ def hash_command(settings: Settings, urls: tuple[str, ...], as_json: bool) -> No
         for url, datafile in found.items():
             echo(f"{datafile.hash_value}  {url}")
     exit_for_failures(settings, failures)
+
+
+def _lacking(error: MissingAttributeError, attribute: str, total: int) -> MissingAttributeError:
+    """``order_by``'s error for the files lacking ``attribute``, of ``total``, said for
+    ``ls``: their paths, and the ``--filter`` that keeps the others."""
+    paths = sorted(str(getattr(item, "path", item)) for item in error.missing)
+    named = ", ".join(paths[:5]) + (f", and {len(paths) - 5} more" if len(paths) > 5 else "")
+    count = f"{len(paths)} of {total} files {'has' if len(paths) == 1 else 'have'}"
+    if not error.keep:
+        return MissingAttributeError(
+            f"cannot order by {attribute!r}: {count} no attribute {attribute!r} ({named}): "
+            "check its name (files have path, name, size, timestamp, labels and tags, ...)",
+            missing=error.missing,
+        )
+    ((lookup, name),) = error.keep.items()
+    where = lookup.removesuffix("__contains")
+    what = f"tag {name!r}" if where == "tags" else f"key {name!r} in {where!r}"
+    return MissingAttributeError(
+        f"cannot order by {attribute!r}: {count} no {what} ({named}); keep the files that "
+        f"have it first: --filter {shlex.quote(f'{lookup}={name}')}",
+        missing=error.missing,
+        keep=error.keep,
+    )
 
 
 def _compact(value: Any) -> str:

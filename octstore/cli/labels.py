@@ -2,7 +2,8 @@
 
 ``octstore label add URL LABEL...`` changes one file. ``octstore label add URL... -- LABEL...``
 changes several; a directory or prefix among the URLs stands for the files in it (``-r``: in
-its subdirectories too), and ``--filter`` keeps those matching, as for ``ls``. Many files are
+its subdirectories too), a glob pattern for the files and folders it matches, and ``--filter``
+keeps those matching, as for ``ls``. Many files are
 stored concurrently by ``Dataset.update_metadata()``, which also refreshes the manifest of a
 directory or prefix given.
 """
@@ -10,24 +11,25 @@ directory or prefix given.
 from __future__ import annotations
 
 import inspect
-import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import click
 
+from octstore.cli.arguments import file_or_dataset
+from octstore.cli.files import metadata_record
 from octstore.cli.options import (
     Settings,
     echo,
+    echo_json,
     filter_option,
+    json_option,
     parse_labels,
     parse_tags,
 )
 from octstore.cli.root import cli
 from octstore.datafile import Datafile
 from octstore.dataset import Dataset
-from octstore.errors import NotFoundError
-from octstore.location import Location
 
 Edit = Callable[[Datafile], object]
 
@@ -52,9 +54,14 @@ def _many_files_command(group: click.Group, name: str, metavar: str) -> Callable
         @click.argument("arguments", nargs=-1, required=True, metavar=f"URL... [--] {metavar}...")
         @click.option("-r", "--recursive", is_flag=True, help="Include subdirectories.")
         @filter_option
+        @json_option
         @click.pass_context
         def command(
-            ctx: click.Context, arguments: tuple[str, ...], recursive: bool, lookups: dict[str, Any]
+            ctx: click.Context,
+            arguments: tuple[str, ...],
+            recursive: bool,
+            lookups: dict[str, Any],
+            as_json: bool,  # in the settings too, where _edit_files reads it
         ) -> None:
             if "octstore.values" in ctx.meta:
                 urls, values = list(arguments), list(ctx.meta["octstore.values"])
@@ -74,11 +81,15 @@ def _edit_files(
 ) -> None:
     """Apply ``edit`` to the metadata of the files ``urls`` stand for and store it, without
     content: one file as ``Datafile.update_metadata()`` does, many with one
-    ``Dataset.update_metadata()`` per directory or prefix (and one for the single files)."""
+    ``Dataset.update_metadata()`` per directory or prefix (and one for the single files).
+
+    Many files are summed up in a line per directory or prefix; under ``--json``, a list of
+    every file edited, with its metadata after the edit, is printed instead.
+    """
     files: list[Datafile] = []
     datasets: list[Dataset] = []
-    for url in urls:
-        found = _files_at(settings, url, recursive)
+    for url in settings.expand(urls, directories=True):
+        found = file_or_dataset(settings, url, recursive=recursive)
         if isinstance(found, Dataset):
             datasets.append(found)
         else:
@@ -86,39 +97,27 @@ def _edit_files(
     if len(files) == 1 and not datasets and not lookups:  # one file, as it always was
         edit(files[0])
         files[0].update_metadata()
+        if settings.as_json:
+            echo_json([metadata_record(files[0])])
         return
     if files:
         datasets.append(Dataset(files=files))
+    edited: list[Datafile] = []
     for dataset in datasets:
         selected = list(dataset.files.filter(**lookups))
         for datafile in selected:
             edit(datafile)
         with settings.progress("storing metadata") as callback:
             report = dataset.update_metadata(selected, callback=callback)
-        echo(
-            f"{dataset.path or 'files'}: {len(report.metadata_updated)} updated, "
-            f"{len(report.skipped)} unchanged"
-        )
-
-
-def _files_at(settings: Settings, url: str, recursive: bool) -> Datafile | Dataset:
-    """The file at ``url``, or the files under it if it is a directory or prefix.
-
-    Raises:
-        NotFoundError: If there is neither.
-    """
-    location = Location(url)
-    if location.is_local and os.path.isdir(location.url):
-        return settings.dataset(url, recursive=recursive)
-    try:
-        return settings.existing_datafile(url)
-    except NotFoundError:
-        if location.is_local:
-            raise
-        dataset = settings.dataset(url, recursive=recursive)
-        if not len(dataset):
-            raise
-        return dataset
+        edited += selected
+        if not settings.as_json:
+            echo(
+                f"{dataset.path or 'files'}: {len(report.metadata_updated)} updated, "
+                f"{len(report.skipped)} unchanged"
+            )
+    if settings.as_json:
+        edited.sort(key=lambda datafile: datafile.path)
+        echo_json([metadata_record(datafile) for datafile in edited])
 
 
 @cli.group()

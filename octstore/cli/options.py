@@ -6,23 +6,26 @@ import contextlib
 import json
 import logging
 import os
-import re
 import sys
 import traceback
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 import click
 from fsspec.callbacks import Callback
 
+from octstore.cli import arguments
+from octstore.cli.exits import exit_code, message_for
+from octstore.cli.progress import bar as progress_bar
+from octstore.cli.progress import spinner
 from octstore.datafile import Datafile
 from octstore.dataset import Dataset
 from octstore.errors import NotFoundError, OctstoreError, OctstoreWarning
 from octstore.location import Location
 from octstore.metadata import validate_label, validate_tag_name
+from octstore.protocols import lookup
 from octstore.redaction import RedactingFilter, get_logger, redact
 
 # --- settings shared by every command ---------------------------------------------------------
@@ -35,6 +38,7 @@ class Settings:
     debug: bool = False
     quiet: bool = False
     verbosity: int = 0
+    as_json: bool = False
     storage_options: dict[str, Any] = field(default_factory=dict)
     _log_handler: logging.Handler | None = field(default=None, repr=False)
 
@@ -74,26 +78,39 @@ class Settings:
         return Datafile(url, storage_options=self.options_for(url))
 
     def existing_datafile(self, url: str) -> Datafile:
-        """The datafile at ``url``, or NotFoundError if there is no file there."""
+        """The datafile at ``url``, or NotFoundError if there is no file there (saying so
+        of its bucket, if that is what is missing)."""
         datafile = self.datafile(url)
         if not exists(datafile):
-            raise NotFoundError(f"there is no file at {datafile.path}: check the path or URL")
+            location = Location(datafile.path, self.options_for(url))
+            buckets = lookup(location.protocol).buckets
+            missing = buckets.look_for(location.fs, location.url) if buckets else None
+            raise missing or NotFoundError(
+                f"there is no file at {datafile.path}: check the path or URL"
+            )
         return datafile
 
     def existing_datafiles(
         self, urls: Sequence[str]
     ) -> tuple[dict[str, Datafile], list[OctstoreError]]:
-        """The datafiles at those of ``urls`` that exist, by URL as given, and an error for
-        each of the others (missing, a directory, out of reach): a command shows the first
-        and then reports the second with :func:`exit_for_failures`."""
+        """The datafiles at those of ``urls`` that exist, by URL as given (a pattern's by
+        each URL it matches), and an error for each of the others (missing, a directory, out
+        of reach, a pattern matching nothing): a command shows the first and then reports
+        the second with :func:`exit_for_failures`."""
         found: dict[str, Datafile] = {}
         failures: list[OctstoreError] = []
         for url in urls:
             try:
-                found[url] = self.existing_datafile(url)
+                for match in self.expand([url]):  # a pattern: what it matches
+                    found[match] = self.existing_datafile(match)
             except OctstoreError as error:
                 failures.append(error)
         return found, failures
+
+    def expand(self, urls: Sequence[str], *, directories: bool = False) -> list[str]:
+        """``urls`` with each glob pattern replaced by the files (and ``directories``) it
+        matches; see :func:`octstore.cli.arguments.expand`."""
+        return arguments.expand(urls, self.options_for, directories=directories)
 
     def dataset(self, url: str, *, recursive: bool = True) -> Dataset:
         """The dataset at ``url``; NotFoundError for a local directory that does not exist
@@ -107,49 +124,18 @@ class Settings:
             warnings.filterwarnings("ignore", "the dataset at .* is empty", OctstoreWarning)
             return Dataset(url, recursive=recursive, storage_options=self.options_for(url))
 
-    @contextlib.contextmanager
-    def progress(self, description: str, *, in_bytes: bool = False) -> Iterator[Callback]:
-        """An fsspec callback drawing a progress bar on stderr (none when it is no terminal):
-        of files, or ``in_bytes`` of bytes, with the rate and the time left."""
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            DownloadColumn,
-            MofNCompleteColumn,
-            Progress,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-            TransferSpeedColumn,
-        )
+    def progress(
+        self, description: str, *, in_bytes: bool = False
+    ) -> contextlib.AbstractContextManager[Callback]:
+        """An fsspec callback drawing a progress bar on stderr while the block runs, of files
+        or ``in_bytes`` of bytes; nothing drawn with -q or off a terminal, and the bar erased
+        before the block ends (see :mod:`octstore.cli.progress`)."""
+        return progress_bar(description, in_bytes=in_bytes, quiet=self.quiet)
 
-        console = Console(stderr=True)
-        counts = (
-            (DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn())
-            if in_bytes
-            else (MofNCompleteColumn(),)
-        )
-        with Progress(
-            "[progress.description]{task.description}",
-            BarColumn(),
-            *counts,
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-            disable=self.quiet or not console.is_terminal,
-        ) as progress:
-            yield _ProgressCallback(progress, progress.add_task(description, total=None))
-
-    @contextlib.contextmanager
-    def activity(self, description: str) -> Iterator[None]:
-        """A spinner on stderr while one file moves (none when it is no terminal)."""
-        from rich.console import Console
-
-        console = Console(stderr=True)
-        if self.quiet or not console.is_terminal:
-            yield
-            return
-        with console.status(description):
-            yield
+    def activity(self, description: str) -> contextlib.AbstractContextManager[None]:
+        """A spinner on stderr while the block runs, for work with no bytes or files to
+        count; as :meth:`progress`, none with -q or off a terminal, and erased at the end."""
+        return spinner(description, quiet=self.quiet)
 
 
 def exists(datafile: Datafile) -> bool:
@@ -160,18 +146,6 @@ def exists(datafile: Datafile) -> bool:
     except NotFoundError:
         return False
     return True
-
-
-class _ProgressCallback(Callback):  # type: ignore[misc]  # fsspec is untyped
-    """An fsspec callback that moves a rich progress bar: files done of files to do."""
-
-    def __init__(self, progress: Any, task: Any) -> None:
-        super().__init__()
-        self._progress = progress
-        self._task = task
-
-    def call(self, *args: Any, **kwargs: Any) -> None:
-        self._progress.update(self._task, total=self.size, completed=self.value)
 
 
 # --- the global options ---------------------------------------------------------------------
@@ -210,6 +184,13 @@ def global_options() -> list[click.Parameter]:
             callback=_set_flag,
             help="Show tracebacks of errors.",
         ),
+        click.Option(
+            ["--json", "as_json"],
+            is_flag=True,
+            expose_value=False,
+            callback=_set_json,
+            help="Print the result as one JSON document (commands that print a result).",
+        ),
     ]
 
 
@@ -222,6 +203,16 @@ def _set_flag(ctx: click.Context, param: click.Parameter, value: bool) -> None:
         setattr(ctx.ensure_object(Settings), str(param.name), True)
 
 
+def _set_json(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    """``--json`` on a group, or on a command without :func:`json_option`: one that prints
+    no result, and so refuses it, given there or before it."""
+    _set_flag(ctx, param, value)
+    if ctx.ensure_object(Settings).as_json and not isinstance(ctx.command, click.Group):
+        raise click.UsageError(
+            f"'{ctx.command_path}' prints no result to give as JSON: leave out --json", ctx
+        )
+
+
 def _add_verbosity(ctx: click.Context, param: click.Parameter, count: int) -> None:
     settings = ctx.ensure_object(Settings)
     settings.verbosity += count  # -v before the subcommand and -v after it: -vv
@@ -229,11 +220,6 @@ def _add_verbosity(ctx: click.Context, param: click.Parameter, count: int) -> No
 
 
 # --- errors ---------------------------------------------------------------------------------
-
-
-def exit_code(error: OctstoreError) -> int:
-    """The exit code for ``error``: 2 for wrong usage (a ValueError), 1 for any other."""
-    return 2 if isinstance(error, ValueError) else 1
 
 
 def echo_error(settings: Settings, error: BaseException, message: str) -> None:
@@ -248,7 +234,7 @@ def exit_for_failures(settings: Settings, failures: Sequence[OctstoreError]) -> 
     """Once a command has shown what it could: one error line for each of ``failures``,
     and the exit code of the first. Nothing if there are none."""
     for error in failures:
-        echo_error(settings, error, str(error))
+        echo_error(settings, error, message_for(error))
     if failures:
         sys.exit(exit_code(failures[0]))
 
@@ -303,29 +289,6 @@ def parse_tags(ctx: click.Context, param: click.Parameter, values: Sequence[str]
         raise click.BadParameter(str(error), ctx, param) from None
 
 
-def parse_size(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
-    """A size in bytes, from ``500MB``, ``2GiB`` or ``1000000``."""
-    from pydantic import ByteSize, TypeAdapter, ValidationError
-
-    if value is None:
-        return None
-    try:
-        return int(TypeAdapter(ByteSize).validate_python(value))
-    except ValidationError:
-        raise click.BadParameter(
-            f"{value!r} is not a size: write e.g. 500MB, 2GiB or 1000000", ctx, param
-        ) from None
-
-
-def parse_duration(ctx: click.Context, param: click.Parameter, value: str) -> timedelta:
-    """A duration from ``90s``, ``30m``, ``1h``, ``7d`` or a number of seconds."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", value)
-    if match is None:
-        raise click.BadParameter(f"{value!r} is not a duration: write e.g. 90s, 30m, 1h or 7d")
-    unit = {"": "seconds", "s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[match[2]]
-    return timedelta(**{unit: float(match[1])})
-
-
 # --- printing -------------------------------------------------------------------------------
 
 
@@ -344,8 +307,20 @@ def filter_option(function: Any) -> Any:
 
 
 def json_option(function: Any) -> Any:
-    """The ``--json`` flag, passed to the command as ``as_json``."""
-    return click.option("--json", "as_json", is_flag=True, help="Print JSON.")(function)
+    """The ``--json`` flag, passed to the command as ``as_json``: given after the command,
+    or anywhere before it (the global ``--json``, in the Settings)."""
+    return click.option(
+        "--json",
+        "as_json",
+        is_flag=True,
+        callback=_read_json,
+        help="Print the result as one JSON document on stdout.",
+    )(function)
+
+
+def _read_json(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    _set_flag(ctx, param, value)
+    return bool(ctx.ensure_object(Settings).as_json)
 
 
 def echo(message: str = "", *, err: bool = False, nl: bool = True) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sys
@@ -12,7 +13,13 @@ from typing import Any
 import click
 
 from octstore.__about__ import __version__
-from octstore.cli.options import Settings, echo, echo_error, exit_code, global_options
+from octstore.cli.exits import ExitCode, exit_code, message_for
+from octstore.cli.options import (
+    Settings,
+    echo,
+    echo_error,
+    global_options,
+)
 from octstore.errors import OctstoreError
 from octstore.redaction import redact
 
@@ -46,7 +53,18 @@ def cli() -> None:
       octstore ls . --filter labels__contains=raw --filter tags__height_m__gt=50
       octstore exec north.csv -- wc -l {}
 
-    The options -o, -q, -v and --debug go anywhere on the line, before or after the command.
+    The options -o, -q, -v, --debug and --json go anywhere on the line, before or after the
+    command.
+
+    \b
+    Exit codes:
+      0 done
+      1 failed (the network, the service, ...)
+      2 wrong usage (an option, a URL, a bucket name, a label or a filter)
+      3 not found (a file, a directory, a bucket or a store)
+      4 conflict (other content there, which --overwrite replaces; a change)
+      5 access denied (permissions, credentials)
+    exec exits with its program's code.
     """
 
 
@@ -57,10 +75,17 @@ def _format_warning(message: Warning | str, category: type[Warning], *_: Any, **
     return redact(f"octstore: warning: {message}\n")
 
 
+#: Loggers of filesystems whose warnings, printed by logging's last resort, would say before
+#: octstore's one-line error what it says (gcsfs: "Could not determine bucket type ...").
+_FILESYSTEM_LOGGERS = ("gcsfs", "s3fs")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Run the command line: one line on stderr and a non-zero exit code for any error."""
     settings = Settings()
     warnings.formatwarning = _format_warning
+    for name in _FILESYSTEM_LOGGERS:
+        logging.getLogger(name).addHandler(logging.NullHandler())
     for name in ("SIGTERM", "SIGHUP"):  # clean up as for Ctrl-C: temp files, programs
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), _exit_on_signal)
@@ -83,10 +108,10 @@ def _run(settings: Settings, argv: Sequence[str] | None) -> None:
         sys.exit(130)
     except _NO_ARGS_IS_HELP as error:  # a group with no command: its help, as typed
         echo(error.format_message(), err=True)
-        sys.exit(2)
+        sys.exit(ExitCode.USAGE)
     except click.UsageError as error:
         command = error.ctx.command_path if error.ctx else "octstore"
-        _fail(settings, error, code=2, suffix=f" (see '{command} --help')")
+        _fail(settings, error, code=ExitCode.USAGE, suffix=f" (see '{command} --help')")
     except click.ClickException as error:
         _fail(settings, error, code=error.exit_code)
     except OctstoreError as error:
@@ -94,10 +119,11 @@ def _run(settings: Settings, argv: Sequence[str] | None) -> None:
     except BrokenPipeError:
         # The reader went away (``octstore ls | head``): say nothing more.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        sys.exit(1)
-    except Exception as error:
-        _fail(settings, error, code=1, unexpected=True)
-    sys.exit(code if isinstance(code, int) else 0)
+        sys.exit(ExitCode.FAILED)
+    except Exception as error:  # a system's error octstore did not translate, or a bug
+        code = exit_code(error) if isinstance(error, OSError) else ExitCode.FAILED
+        _fail(settings, error, code=code, unexpected=True)
+    sys.exit(code if isinstance(code, int) else ExitCode.OK)
 
 
 #: A group run with no command, which shows its help (click 8.2 and later).
@@ -119,7 +145,7 @@ def _fail(
     suffix: str = "",
 ) -> None:
     """Print ``error`` on one line (and its traceback under ``--debug``), and exit."""
-    text = error.format_message() if isinstance(error, click.ClickException) else str(error)
+    text = error.format_message() if isinstance(error, click.ClickException) else message_for(error)
     message = " ".join(text.split()) + suffix
     if unexpected:
         message = f"{type(error).__name__}: {message}"

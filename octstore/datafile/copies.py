@@ -11,6 +11,7 @@ from fsspec.callbacks import DEFAULT_CALLBACK, Callback
 
 from octstore import cache
 from octstore.errors import (
+    OVERWRITE,
     AlreadyExistsError,
     NotFoundError,
     OctstoreError,
@@ -93,8 +94,9 @@ def _copy_to(
             return target
         if not overwrite:
             raise AlreadyExistsError(
-                f"{target} exists with other content than {datafile.path}: pass "
-                "overwrite=True to replace it, or download to another path"
+                f"{target} exists with other content than {datafile.path}: replace it (with "
+                f"{OVERWRITE}), or download to another path",
+                keywords=[OVERWRITE],
             )
     cache.copy_file(source, target)
     return target

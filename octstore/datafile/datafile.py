@@ -327,7 +327,7 @@ class Datafile(MetadataHolder, ContentAccess, conversions.Conversions, OctueName
             cloud_path: The URL to upload to. Required for local files.
             update_metadata: Store this datafile's metadata there; if False, the destination
                 keeps the metadata it has (or gets only this datafile's id).
-            callback: An fsspec callback, told the file's size, then its bytes once sent.
+            callback: An fsspec callback, told the file's size, then its bytes as they are sent.
             storage_options: Storage options for the destination (default: this one's).
             update_cloud_metadata: octue's name for ``update_metadata``.
 

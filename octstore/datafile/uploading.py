@@ -210,6 +210,7 @@ def _put_file(
             crc32c=crc32c_file(staged),
             if_matches=if_matches,
             if_absent=if_matches is None,
+            callback=callback,
         )
         callback.absolute_update(size)
     finally:

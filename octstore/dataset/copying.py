@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from fsspec.callbacks import Callback
 
+from octstore import cache
 from octstore.datafile import Datafile, interface, names
 from octstore.dataset import loading
 from octstore.dataset.manifest import Manifest, write_manifest
@@ -68,7 +69,8 @@ def copy_to(
         raise OctstoreError(f"{root.url} is read-only: copy the dataset to a writable place")
     placed, refused = destinations(dataset, root)
     if root.is_local:  # made even for no files: it gets the manifest
-        os.makedirs(root.url, exist_ok=True)
+        with cache.named_refusal(root.url):
+            os.makedirs(root.url, exist_ok=True)
     sync = plan(placed, root, overwrite=overwrite, refused=refused)
     report, failures = execute(sync, callback=callback, concurrency=concurrency)
     synced = {*report.transferred, *report.metadata_updated, *report.skipped}

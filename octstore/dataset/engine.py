@@ -57,8 +57,8 @@ def run(
 
     Progress: with ``size`` (each item's bytes), ``callback`` is told the bytes of all items,
     then each item's bytes as it ends, and each item's work gets a child callback of its own
-    (fsspec's ``branched``) that it may tell its bytes as they move; without, ``callback``
-    counts items.
+    (fsspec's ``branched``) that it may tell its bytes as they move, closed when the item
+    is done, just before ``callback`` counts it; without, ``callback`` counts items.
     """
     measure: Callable[[T], int] = size or (lambda item: 1)
     callback.set_size(sum(measure(item) for item in items))
@@ -71,6 +71,7 @@ def run(
     def done(item: T, branch: Callback) -> None:
         if size:
             branch.absolute_update(measure(item))
+        branch.close()
         callback.relative_update(measure(item))
 
     if work_async is not None and loop is not None:

@@ -22,12 +22,19 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 from octstore import cache
 from octstore.backends import Known, backend_for, octue
 from octstore.backends.sidecar_files import DATASET_MANIFEST
-from octstore.errors import warn
+from octstore.errors import NotFoundError, warn
 from octstore.location import Location, relative_path, translate_errors
 from octstore.metadata import LabelSet, Metadata, TagDict
 from octstore.state import ObjectState
 
-__all__ = ["MANIFEST_VERSION", "Manifest", "ManifestEntry", "read_manifest", "write_manifest"]
+__all__ = [
+    "MANIFEST_VERSION",
+    "Manifest",
+    "ManifestEntry",
+    "delete_manifest",
+    "read_manifest",
+    "write_manifest",
+]
 
 MANIFEST_VERSION: Literal[1] = 1
 
@@ -154,6 +161,14 @@ def write_manifest(
             _write_local(where.url, chunks)
         else:
             where.fs.pipe_file(where.fs_path, b"".join(chunks))
+
+
+def delete_manifest(root: Location) -> None:
+    """Remove the manifest from the dataset root ``root``, if it has one (once its files are
+    removed: a dataset without a manifest is loaded from its files alone)."""
+    where = _manifest_location(root)
+    with contextlib.suppress(NotFoundError), translate_errors(where.url, "deleting"):
+        where.fs.rm_file(where.fs_path)
 
 
 def _document(manifest: Manifest, entries: Iterable[ManifestEntry]) -> Iterator[bytes]:

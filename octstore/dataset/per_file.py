@@ -29,6 +29,7 @@ __all__ = [
     "carry_out_async",
     "local_content",
     "shared_loop",
+    "steps",
     "write_back_id",
 ]
 
@@ -44,18 +45,21 @@ def carry_out(
     file: FilePlan, callback: Callback = DEFAULT_CALLBACK
 ) -> tuple[Outcome, int, ObjectState | None]:
     """Write what ``file``'s plan says, conditional on the state it was planned on; return
-    what was done, the bytes sent, and the state written (None if nothing was). A download's
-    bytes are told to ``callback`` as they come."""
+    what was done, the bytes sent, and the state written (None if nothing was). The bytes
+    copied are told to ``callback`` as they go (see :func:`steps`)."""
     backend = backend_for(file.destination)
     outcome: Outcome = "skipped"
     size, state = 0, None
     if file.action == "metadata":
         state = backend.write_metadata(file.destination, file.metadata, if_matches=file.existing)
         outcome = "metadata"
+    elif file.action == "copy" and (copied := _copied_within(file, callback)) is not None:
+        outcome, size, state = "transferred", copied.size, copied
     elif file.action == "copy":
+        fetching, sending = steps(callback, file.source, file.destination)
         with (
             _written_for(file),
-            local_content(file.source, file.destination, callback) as (source, crc32c),
+            local_content(file.source, file.destination, fetching) as (source, crc32c),
         ):
             size = os.path.getsize(source)
             state = backend.put(
@@ -65,10 +69,49 @@ def carry_out(
                 crc32c=crc32c,
                 if_matches=file.existing,
                 if_absent=file.existing is None,
+                callback=sending,
             )
         outcome = "transferred"
     write_back_id(file.source, file.metadata)
     return outcome, size, state
+
+
+def _copied_within(file: FilePlan, callback: Callback) -> ObjectState | None:
+    """Copy ``file`` inside its storage service, when its source and destination are on one
+    remote filesystem, in one write conditional on the state it was planned on; None where
+    they are not, or the backend cannot (the content is then sent as for any copy)."""
+    if not interface.same_filesystem(interface.location_of(file.source), file.destination):
+        return None
+    return interface.copy_within(
+        file.source, file.destination, file.metadata, file.existing, callback
+    )
+
+
+def steps(
+    callback: Callback, datafile: Datafile, destination: Location
+) -> tuple[Callback, Callback]:
+    """The callbacks to give the two steps of a copy of ``datafile`` to ``destination``: making
+    a local copy of its content (:func:`local_content`), then putting it there. One of them
+    moves the bytes, the other none (content already local; a put that renames), unless a
+    remote file goes to another remote place: its bytes come down, then go up, and each
+    step moves ``callback`` (told the file's size) half way."""
+    if not interface.is_remote(datafile) or destination.is_local:
+        return callback, callback
+    return _Half(callback, second=False), _Half(callback, second=True)
+
+
+class _Half(Callback):  # type: ignore[misc]  # fsspec is untyped
+    """A callback for one of two steps that move the same bytes: its value, of the parent's
+    size, moves the parent through the first or the second half of its way."""
+
+    def __init__(self, parent: Callback, *, second: bool) -> None:
+        super().__init__()
+        self._parent = parent
+        self._second = second
+
+    def call(self, *args: Any, **kwargs: Any) -> None:
+        start = (self._parent.size or 0) // 2 if self._second else 0
+        self._parent.absolute_update(start + self.value // 2)
 
 
 def _written_for(file: FilePlan) -> contextlib.AbstractContextManager[None]:
@@ -120,7 +163,6 @@ async def carry_out_async(file: FilePlan, local: Local, callback: Callback) -> t
         return (file.destination.url, *await local(carry_out, file, callback))
     location = interface.location_of(file.source)
     # Named here, not in a thread, so that the clean-up below always knows it.
-    os.makedirs(file.destination.parent, exist_ok=True)
     target = cache.temporary_path_beside(file.destination.url)
     try:
         state, cached = await local(_stage_download, file, location, target)
@@ -169,14 +211,13 @@ def local_content(
     if not interface.is_remote(datafile) and not consumes:
         yield datafile.path, datafile.hash_value
         return
-    if destination.is_local:  # beside it, so that putting it in place is a rename
-        os.makedirs(destination.parent, exist_ok=True)
+    if destination.is_local:  # beside it (made if need be): putting it in place is a rename
         target = cache.temporary_path_beside(destination.url)
     else:
         target = cache.staging_path(destination.name)
     try:
         if not interface.is_remote(datafile):
-            cache.copy_file(datafile.path, target)
+            cache.copy_file(datafile.path, target, callback)
             crc32c = crc32c_file(target)
         else:
             state = interface.current_state(datafile)

@@ -11,6 +11,7 @@ its metadata is written, and only if it differs.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,10 +28,12 @@ from octstore.dataset.per_file import (
     carry_out_async,
     local_content,
     shared_loop,
+    steps,
     write_back_id,
 )
 from octstore.dataset.sync import FilePlan, SyncPlan, holds, plan, resolved_metadata
 from octstore.errors import (
+    OVERWRITE,
     AlreadyExistsError,
     ConflictError,
     NotFoundError,
@@ -148,9 +151,10 @@ def execute(
     failures: dict[str, BaseException] = {
         file.destination.url: ConflictError(
             f"{file.destination.url} {file.reason} ({file.source.path}); nothing was written "
-            "for it: merge the two, or run again with overwrite=True (--overwrite) to replace "
-            "it with the source's version",
+            f"for it: merge the two, or run again with {OVERWRITE} to replace it with the "
+            "source's version",
             path=file.destination.url,
+            keywords=[OVERWRITE],
         )
         for file in sync.with_action("conflict")
     }
@@ -191,11 +195,16 @@ def raise_failures(report: TransferReport, failures: dict[str, BaseException], t
         + (". Run it again to retry: files already there are skipped" if retry else ""),
         report=report,
         failures=failures,
+        keywords=getattr(first, "keywords", ()),
     ) from first
 
 
 def copy_one(
-    datafile: Datafile, destination: Location, *, overwrite: bool = True
+    datafile: Datafile,
+    destination: Location,
+    *,
+    overwrite: bool = True,
+    callback: Callback = DEFAULT_CALLBACK,
 ) -> TransferReport:
     """Copy one datafile, content and metadata, to ``destination``, writing only what differs
     (as :func:`copy_all` does for each file).
@@ -205,16 +214,23 @@ def copy_one(
         destination: Where to: a file path or URL.
         overwrite: Replace a file at ``destination`` with other content (conditionally:
             not if it changes meanwhile).
+        callback: An fsspec callback (``TqdmCallback()``): told the file's size, then the
+            bytes copied as they go, and the size once it is all there (at once if no
+            content needed to move).
 
     Raises:
         AlreadyExistsError: If ``overwrite`` is False and ``destination`` has other content.
         ConflictError: If the file at ``destination`` changed while it was being written.
     """
-    return copy_one_state(datafile, destination, overwrite=overwrite)[0]
+    return copy_one_state(datafile, destination, overwrite=overwrite, callback=callback)[0]
 
 
 def copy_one_state(
-    datafile: Datafile, destination: Location, *, overwrite: bool = True
+    datafile: Datafile,
+    destination: Location,
+    *,
+    overwrite: bool = True,
+    callback: Callback = DEFAULT_CALLBACK,
 ) -> tuple[TransferReport, ObjectState]:
     """:func:`copy_one`, and the state of ``destination`` its write returned (or found)."""
     try:
@@ -222,7 +238,13 @@ def copy_one_state(
     except NotFoundError:
         existing = None
     report = TransferReport(destination.url)
-    outcome, size, state = _copy(datafile, destination, existing, overwrite=overwrite)
+    named = (
+        cache.named_refusal(destination.url) if destination.is_local else contextlib.nullcontext()
+    )
+    callback.set_size(datafile.size)
+    with named:
+        outcome, size, state = _copy(datafile, destination, existing, overwrite, callback)
+    callback.absolute_update(datafile.size)
     report._record(destination.url, outcome, size)
     if destination.url != datafile.path:
         write_back_id(datafile, resolved_metadata(datafile, destination, existing))
@@ -304,11 +326,12 @@ def _copy(
     datafile: Datafile,
     destination: Location,
     existing: ObjectState | None,
-    *,
-    overwrite: bool = True,
+    overwrite: bool,
+    callback: Callback,
 ) -> tuple[Outcome, int, ObjectState]:
     """Copy one datafile's content and metadata to ``destination`` (whose state is
-    ``existing``), writing only what differs; and the destination's state after it."""
+    ``existing``), writing only what differs, its bytes told to ``callback``; and the
+    destination's state after it."""
     backend = backend_for(destination)
     metadata = resolved_metadata(datafile, destination, existing)
     if existing is not None and holds(destination, existing, datafile):
@@ -318,14 +341,16 @@ def _copy(
     if existing is not None and not overwrite:
         raise AlreadyExistsError(
             f"{destination.url} exists with other content than {datafile.path}: overwrite it "
-            "(overwrite=True, or --overwrite at the command line), or copy it elsewhere"
+            f"(with {OVERWRITE}), or copy it elsewhere",
+            keywords=[OVERWRITE],
         )
     if interface.same_filesystem(interface.location_of(datafile), destination):
         # a copy inside the storage service, where it can be one conditional write
-        copied = interface.copy_within(datafile, destination, metadata, existing)
+        copied = interface.copy_within(datafile, destination, metadata, existing, callback)
         if copied is not None:
             return "transferred", copied.size, copied
-    with local_content(datafile, destination) as (source, crc32c):
+    fetching, sending = steps(callback, datafile, destination)
+    with local_content(datafile, destination, fetching) as (source, crc32c):
         size = os.path.getsize(source)
         state = backend.put(
             destination,
@@ -334,5 +359,6 @@ def _copy(
             crc32c=crc32c,
             if_matches=existing,
             if_absent=existing is None,
+            callback=sending,
         )
     return "transferred", size, state

@@ -29,8 +29,8 @@ def ordered(
     """``entries`` sorted by ``attribute`` of each (or of ``value_of(entry)``), ``None`` last.
 
     Raises:
-        MissingAttributeError: If an entry has no such attribute or key; it is named, by
-            ``describe``.
+        MissingAttributeError: If entries have no such attribute or key; they are named, by
+            ``describe`` (the first few), and listed in its ``missing``.
         BrokenSequenceError: If a check is asked for and the sequence breaks it.
         FilterError: If the values do not compare, or ``reverse`` is not a bool.
     """
@@ -43,15 +43,19 @@ def ordered(
     get = _getter(path)
     keyed: list[tuple[Any, _Entry]] = []
     without_value: list[tuple[Any, _Entry]] = []
+    lacking: list[tuple[Any, _Entry]] = []
     for entry in entries:
         obj = entry if value_of is None else value_of(entry)
         value = get(obj)
         if value is _MISSING and not _passes_none(obj, path):
-            raise MissingAttributeError(_missing_message(obj, path, describe(entry)))
-        if value is None or value is _MISSING:
+            lacking.append((obj, entry))
+        elif value is None or value is _MISSING:
             without_value.append((None, entry))
         else:
             keyed.append((value, entry))
+    if lacking:
+        total = len(keyed) + len(without_value) + len(lacking)
+        raise _missing_error(path, lacking, total, describe)
     try:
         keyed.sort(key=operator.itemgetter(0), reverse=reverse)
     except TypeError as error:
@@ -142,24 +146,43 @@ def _passes_none(obj: Any, path: tuple[str, ...]) -> bool:
     return False
 
 
-def _missing_message(obj: Any, path: tuple[str, ...], described: str) -> str:
+#: How many of the objects lacking what ``order_by`` names its error describes.
+_NAMED = 5
+
+
+def _missing_error(
+    path: tuple[str, ...],
+    lacking: list[tuple[Any, _Entry]],
+    total: int,
+    describe: Callable[[_Entry], str],
+) -> MissingAttributeError:
+    """The error for ordering by ``path`` when the ``lacking`` entries (with the object of
+    each) have no such attribute or key, naming the first few; what it says is missing
+    (a key, or the attribute) is what the first of them lacks."""
     attribute = "__".join(path)
-    parent: Any = obj
+    named = ", ".join(describe(entry) for _, entry in lacking[:_NAMED])
+    if len(lacking) > _NAMED:
+        named += f", and {len(lacking) - _NAMED} more"
+    named += f" {'has' if len(lacking) == 1 else 'have'}"
+    count = f"{len(lacking)} of {total} objects"
+    entries = [entry for _, entry in lacking]
+    parent: Any = lacking[0][0]
     for depth, name in enumerate(path):
         if _step(parent, name) is _MISSING:
             where = "__".join(path[:depth])
             if isinstance(parent, Mapping):
-                fix = (
-                    f"keep the objects that have it first, e.g. "
-                    f".filter({where}__contains={name!r}).order_by({attribute!r})"
-                )
-                return (
-                    f"cannot order by {attribute!r}: {where!r} of {described} has no key "
-                    f"{name!r}; {fix}"
+                keep = {f"{where}__contains": name}
+                return MissingAttributeError(
+                    f"cannot order by {attribute!r}: {named} no key {name!r} in {where!r} "
+                    f"({count}); keep the objects that have it first, e.g. "
+                    f".filter({where}__contains={name!r}).order_by({attribute!r})",
+                    missing=entries,
+                    keep=keep,
                 )
             break
         parent = _step(parent, name)
-    return (
-        f"cannot order by {attribute!r}: {described} has no attribute {attribute!r}; keep the "
-        "objects that have it first, e.g. with .filter(lambda obj: ...)"
+    return MissingAttributeError(
+        f"cannot order by {attribute!r}: {named} no attribute {attribute!r} ({count}); keep "
+        "the objects that have it first, e.g. with .filter(lambda obj: ...)",
+        missing=entries,
     )

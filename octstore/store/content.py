@@ -4,6 +4,7 @@ staged in a temporary file while its SHA-256 and CRC32C are computed."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import shutil
@@ -11,10 +12,13 @@ import time
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 
+from fsspec.callbacks import DEFAULT_CALLBACK, Callback
+
 from octstore import cache
 from octstore.backends import MetadataBackend, backend_for
 from octstore.errors import (
     BackendError,
+    BucketNotFoundError,
     ConflictError,
     IntegrityError,
     NotFoundError,
@@ -119,9 +123,20 @@ def remove_empty_shards(location: Location) -> None:
             return
 
 
-def stage(root: Location, content: Content) -> tuple[str, str, str, int]:
-    """Copy ``content`` to a temporary file, hashing it on the way: the file's path, its
-    SHA-256, CRC32C and size."""
+def known_size(content: Content) -> int | None:
+    """The size of ``content`` before it is read: None for a file object."""
+    if isinstance(content, (bytes, bytearray, memoryview)):
+        return memoryview(content).nbytes
+    if isinstance(content, (str, os.PathLike)) and os.path.isfile(content):
+        return os.path.getsize(content)
+    return None
+
+
+def stage(
+    root: Location, content: Content, callback: Callback = DEFAULT_CALLBACK
+) -> tuple[str, str, str, int]:
+    """Copy ``content`` to a temporary file, hashing it on the way, its bytes told to
+    ``callback``: the file's path, its SHA-256, CRC32C and size."""
     if root.is_local:  # beside the objects, so that storing it is a rename
         os.makedirs(root.url, exist_ok=True)
         staged = cache.temporary_path_beside(os.path.join(root.url, TEMPORARY_NAME))
@@ -135,6 +150,7 @@ def stage(root: Location, content: Content) -> tuple[str, str, str, int]:
                 crc32c.update(chunk)
                 out.write(chunk)
                 size += len(chunk)
+                callback.relative_update(len(chunk))
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.remove(staged)
@@ -143,14 +159,23 @@ def stage(root: Location, content: Content) -> tuple[str, str, str, int]:
 
 
 def download_verified(
-    location: Location, state: ObjectState, target: str, digest: str, handle: str
+    location: Location,
+    state: ObjectState,
+    target: str,
+    digest: str,
+    handle: str,
+    callback: Callback = DEFAULT_CALLBACK,
 ) -> None:
     """Download ``location``'s content at ``state`` to ``target`` in one step, through the
-    cache, checking that it has the SHA-256 ``digest`` that ``handle`` names."""
-    os.makedirs(os.path.dirname(target), exist_ok=True)
-    temporary = cache.temporary_path_beside(os.path.join(os.path.dirname(target), TEMPORARY_NAME))
+    cache, checking that it has the SHA-256 ``digest`` that ``handle`` names; the bytes
+    downloaded are told to ``callback``."""
+    with cache.named_refusal(target):
+        temporary = cache.temporary_path_beside(
+            os.path.join(os.path.dirname(target), TEMPORARY_NAME)
+        )
     try:
-        cache.copy_out(location, state, temporary, backend_for(location).download)
+        download = functools.partial(backend_for(location).download, callback=callback)
+        cache.copy_out(location, state, temporary, download)
         actual = sha256_file(temporary)
         if actual != digest:
             raise IntegrityError(
@@ -163,9 +188,17 @@ def download_verified(
             os.remove(temporary)
 
 
-def make_present(location: Location, staged: str, crc32c: str, size: int, filename: str) -> None:
+def make_present(
+    location: Location,
+    staged: str,
+    crc32c: str,
+    size: int,
+    filename: str,
+    callback: Callback = DEFAULT_CALLBACK,
+) -> None:
     """Make the object at ``location`` present with the staged content, and touched: its
-    metadata records an add of ``filename`` now (see :mod:`octstore.store`)."""
+    metadata records an add of ``filename`` now (see :mod:`octstore.store`). The bytes sent,
+    if it was not there, are told to ``callback``."""
     backend = backend_for(location)
     wrong_size: int | None = None
     for attempt in range(_TOUCH_ATTEMPTS):
@@ -180,7 +213,9 @@ def make_present(location: Location, staged: str, crc32c: str, size: int, filena
                     timestamp=now, tags={"names": [filename], "added": now.isoformat()}
                 )
                 with source_for_put(staged, backend, location) as source:
-                    backend.put(location, source, metadata, crc32c=crc32c, if_absent=True)
+                    backend.put(
+                        location, source, metadata, crc32c=crc32c, if_absent=True, callback=callback
+                    )
                 return
             if state.size != size:
                 # Being written by another add, on a filesystem whose writes are not
@@ -191,6 +226,8 @@ def make_present(location: Location, staged: str, crc32c: str, size: int, filena
             touched = touched_metadata(state.metadata, filename, now)
             backend.write_metadata(location, touched, if_matches=state)
             return
+        except BucketNotFoundError:
+            raise  # not a race: nothing can be added there
         except (ConflictError, NotFoundError):
             continue  # created, touched or deleted meanwhile: look again
     if wrong_size is not None:

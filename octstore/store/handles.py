@@ -107,6 +107,6 @@ def split_handle(handle: str) -> tuple[str, str]:
             return digest, name
     shown = repr(handle) if len(repr(handle)) <= 120 else repr(handle)[:117] + "..."
     raise InvalidHandleError(
-        f"{shown} is not a store handle: a handle is '<sha256 hex>/<file name>' as "
-        f"Store.add() returns it, e.g. {_HANDLE_EXAMPLE!r}"
+        f"{shown} is not a store handle: a handle is '<sha256 hex>/<file name>' as adding "
+        f"a file returns it, e.g. {_HANDLE_EXAMPLE!r}"
     )

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import re
 from datetime import timedelta
 from typing import IO, TYPE_CHECKING, Any
 
+from fsspec.callbacks import DEFAULT_CALLBACK, Callback
+
 from octstore.backends import ObjectState, backend_for
 from octstore.datafile import Datafile, interface
 from octstore.errors import (
+    OVERWRITE,
     AccessDeniedError,
     AlreadyExistsError,
     InvalidHandleError,
@@ -23,6 +27,7 @@ from octstore.store.claims import FOLDER, Claims
 from octstore.store.content import (
     Content,
     download_verified,
+    known_size,
     make_present,
     remove_empty_shards,
     sha256_file,
@@ -93,7 +98,7 @@ class Store:
 
     # --- adding ---------------------------------------------------------------------------
 
-    def add(self, name: str, content: Content) -> str:
+    def add(self, name: str, content: Content, *, callback: Callback = DEFAULT_CALLBACK) -> str:
         """Store ``content`` under its SHA-256 unless it is already there; return its handle.
 
         The content is streamed to a local temporary file while its SHA-256 and CRC32C
@@ -110,6 +115,9 @@ class Store:
                 :func:`octstore.store.handles.sanitize_filename`).
             content: ``bytes``, the path of a local file, or a binary file object (read to
                 its end from its position).
+            callback: An fsspec callback: told the content's size (a file object's once it
+                is read), then the bytes as they are written to the store (all at once if
+                the content was there already).
 
         Returns:
             The handle, ``<sha256 hex>/<sanitised name>``.
@@ -120,20 +128,27 @@ class Store:
                 written by octstore, or is damaged); delete it and add again.
         """
         filename = sanitize_filename(name)
-        staged, digest, crc32c, size = stage(self._root, content)
+        callback.set_size(known_size(content))
+        # Locally, staging writes the content into the store, and storing it is a rename.
+        staging = callback if self._root.is_local else DEFAULT_CALLBACK
+        staged, digest, crc32c, size = stage(self._root, content, staging)
+        callback.set_size(size)
         try:
-            self._store(staged, digest, crc32c, size, filename)
+            self._store(staged, digest, crc32c, size, filename, callback)
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.remove(staged)
+        callback.absolute_update(size)
         return f"{digest}/{filename}"
 
-    def _store(self, staged: str, digest: str, crc32c: str, size: int, filename: str) -> None:
+    def _store(
+        self, staged: str, digest: str, crc32c: str, size: int, filename: str, callback: Callback
+    ) -> None:
         """Make the object present and touched, then check that no deletion raced with it
         (see the module's documentation for why these steps in this order suffice)."""
         location = self._object(digest)
         while True:
-            make_present(location, staged, crc32c, size, filename)
+            make_present(location, staged, crc32c, size, filename, callback)
             if self.claims.held(digest):
                 self.claims.wait(digest)
                 continue
@@ -224,6 +239,11 @@ class Store:
                 )
         except NotFoundError as error:
             raise self._not_found(handle) from error
+        if location.protocol == "memory":
+            # fsspec's memory filesystem gives every reader the one file object it keeps,
+            # so readers would move each other's position: each gets its own.
+            with file:
+                return io.BytesIO(file.read())
         return file
 
     def datafile(self, handle: str) -> Datafile:
@@ -243,6 +263,7 @@ class Store:
         download_path: str | os.PathLike[str] = ".",
         *,
         overwrite: bool = False,
+        callback: Callback = DEFAULT_CALLBACK,
     ) -> str:
         """Download the content to a local file named as the handle says; return its path.
 
@@ -256,6 +277,8 @@ class Store:
             download_path: A directory to put the file in (under the handle's name), or a
                 file path.
             overwrite: Replace a file at the path that holds other content.
+            callback: An fsspec callback: told the content's size, then the bytes as they
+                are downloaded (all at once if they were already there or in the cache).
 
         Raises:
             InvalidHandleError: If ``handle`` is not a handle.
@@ -270,14 +293,19 @@ class Store:
             target = os.path.join(target, name)
         if os.path.isfile(target):
             if sha256_file(target) == digest:
+                callback.set_size(os.path.getsize(target))
+                callback.absolute_update(callback.size)
                 return target
             if not overwrite:
                 raise AlreadyExistsError(
-                    f"{target} exists with other content than {handle}: pass overwrite=True "
-                    "to replace it, or fetch to another path"
+                    f"{target} exists with other content than {handle}: replace it (with "
+                    f"{OVERWRITE}), or fetch to another path",
+                    keywords=[OVERWRITE],
                 )
         location, state, _, _ = self._stat(handle)
-        download_verified(location, state, target, digest, handle)
+        callback.set_size(state.size)
+        download_verified(location, state, target, digest, handle, callback)
+        callback.absolute_update(state.size)
         return target
 
     def list(self) -> list[StoredObject]:
