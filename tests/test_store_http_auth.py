@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
-from werkzeug.test import Client, TestResponse
+from werkzeug.test import Client, EnvironBuilder, TestResponse
 from werkzeug.wrappers import Request
 
 from octstore import ConfigError, OctstoreError, OctstoreWarning, Store
@@ -340,6 +340,59 @@ def test_a_real_server_checks_tokens_and_links(
     assert signature not in logged  # ...with the link's signature redacted
     assert UPLOAD not in logged
     assert READ not in logged
+
+
+class _HeldBody(io.BytesIO):
+    """A request body whose first read says so and then waits until ``release`` is set: an
+    upload that is being received, holding its slot, for as long as the test wants."""
+
+    def __init__(self, body: bytes) -> None:
+        super().__init__(body)
+        self.reading, self.release = threading.Event(), threading.Event()
+
+    def read(self, size: int | None = -1) -> bytes:
+        self.hold()
+        return super().read(size)
+
+    def readinto(self, buffer: Any) -> int:  # how werkzeug reads a request body
+        self.hold()
+        return super().readinto(buffer)
+
+    def hold(self) -> None:
+        self.reading.set()
+        assert self.release.wait(30), "the test never let the held upload finish"
+
+
+def test_uploads_beyond_the_bound_are_answered_503_until_a_slot_frees(store: Store) -> None:
+    app = make_app(store, access=Access(upload_tokens=[UPLOAD]), max_concurrent_uploads=1)
+    client = Client(app)
+    body, content_type = multipart("slow.txt", b"slowly sent")
+    environ = EnvironBuilder(
+        method="POST",
+        data=body,
+        content_type=content_type,
+        headers={"Authorization": f"Bearer {UPLOAD}"},
+    ).get_environ()
+    environ["wsgi.input"] = held = _HeldBody(body)
+    statuses: list[str] = []
+    slow = threading.Thread(
+        target=lambda: b"".join(app(environ, lambda status, headers: statuses.append(status)))
+    )
+    slow.start()
+    try:
+        assert held.reading.wait(30), "the held upload never reached the store"
+        refused = upload(client, UPLOAD, "meanwhile.txt")
+    finally:
+        held.release.set()
+        slow.join(30)
+
+    assert refused.status_code == 503
+    assert refused.headers["Retry-After"] == "1"
+    assert statuses == ["201 CREATED"]
+    assert upload(client, UPLOAD, "afterwards.txt").status_code == 201
+    names = {name for item in store.list() for name in item.names}
+    assert {"slow.txt", "afterwards.txt"} <= names
+    assert "meanwhile.txt" not in names
 
 
 # --- refusing to open a store to the network -----------------------------------------------
