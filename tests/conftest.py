@@ -10,6 +10,7 @@ free ports.
 from __future__ import annotations
 
 import logging
+import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -215,3 +216,17 @@ def pytest_report_header() -> str:
         f"octstore backends: {', '.join(BACKENDS)} "
         "(s3: moto, gcs: gcp-storage-emulator, az: Azurite)"
     )
+
+
+@pytest.fixture
+def unwritable(tmp_path: Path) -> Iterator[Path]:
+    """A folder this process may not write in: read-only by its mode, or, for root (whom a
+    mode does not stop), one in /sys, where nobody can create a file."""
+    if os.geteuid() == 0:
+        yield Path("/sys/kernel")
+        return
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    folder.chmod(0o500)
+    yield folder
+    folder.chmod(0o700)

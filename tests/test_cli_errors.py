@@ -8,7 +8,6 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -297,20 +296,6 @@ def test_ordering_by_a_tag_some_files_lack_names_them_and_the_filter_to_use(
 
 
 # --- unwritable destinations ------------------------------------------------------------------
-
-
-@pytest.fixture
-def unwritable(tmp_path: Path) -> Iterator[Path]:
-    """A folder this process may not write in: read-only by its mode, or, for root (whom a
-    mode does not stop), one in /sys, where nobody can create a file."""
-    if os.geteuid() == 0:
-        yield Path("/sys/kernel")
-        return
-    folder = tmp_path / "read-only"
-    folder.mkdir()
-    folder.chmod(0o500)
-    yield folder
-    folder.chmod(0o700)
 
 
 @on_backends

@@ -506,7 +506,9 @@ def test_waiting_for_many_files_costs_the_caller_cpu_in_proportion() -> None:
     # Waiting on the whole pending set after each completion cost the caller CPU squared in
     # the number of files (4 times the files: 16 times the CPU); waiting on them all at once,
     # in proportion. A ratio measured in one run, not a time: the machine may be busy.
-    small, large = caller_cpu(500), caller_cpu(2000)
+    # The least of three runs each: a busy machine only ever adds to a measurement.
+    small = min(caller_cpu(500) for _ in range(3))
+    large = min(caller_cpu(2000) for _ in range(3))
     assert large < 10 * max(small, 0.005)
 
 

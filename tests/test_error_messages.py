@@ -5,7 +5,6 @@ and a fix that names a keyword argument carries it, for the command line to spel
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -206,19 +205,6 @@ def test_order_by_names_at_most_a_few_of_many_objects_lacking_it() -> None:
 
 
 # --- local destinations it may not write ------------------------------------------------------
-
-
-@pytest.fixture
-def unwritable(tmp_path: Path) -> Iterator[Path]:
-    """A folder this process may not write in (as in tests/test_cli_errors.py)."""
-    if os.geteuid() == 0:
-        yield Path("/sys/kernel")
-        return
-    folder = tmp_path / "read-only"
-    folder.mkdir()
-    folder.chmod(0o500)
-    yield folder
-    folder.chmod(0o700)
 
 
 def test_downloading_into_an_unwritable_folder_names_the_file_not_a_temp_file(

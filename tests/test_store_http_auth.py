@@ -11,7 +11,6 @@ import json
 import logging
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -26,7 +25,7 @@ from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
-from werkzeug.test import Client, TestResponse
+from werkzeug.test import Client, EnvironBuilder, TestResponse
 from werkzeug.wrappers import Request
 
 from octstore import ConfigError, OctstoreError, OctstoreWarning, Store
@@ -343,34 +342,57 @@ def test_a_real_server_checks_tokens_and_links(
     assert READ not in logged
 
 
-def test_uploads_beyond_the_bound_wait_their_turn_with_503(
-    served: tuple[str, Any], store: Store
-) -> None:
-    base, httpd = served
-    body, content_type = multipart("slow.txt", b"slowly sent")
-    port = httpd.server_port
-    # One upload sends its headers and half its body, and stalls: it holds the only slot.
-    with socket.create_connection(("127.0.0.1", port), timeout=30) as slow:
-        slow.sendall(
-            (
-                f"POST / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {UPLOAD}\r\n"
-                f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n"
-            ).encode()
-            + body[: len(body) // 2]
-        )
-        # Until the server has taken the stalled upload in, others may still get through.
-        deadline, attempt = time.monotonic() + 30, 0
-        while post(base, UPLOAD, refused := f"meanwhile-{attempt}.txt") != 503:
-            assert time.monotonic() < deadline, "no upload was ever refused"
-            attempt += 1
-            time.sleep(0.05)
-        slow.sendall(body[len(body) // 2 :])
-        assert slow.recv(4096).startswith(b"HTTP/1.1 201")
+class _HeldBody(io.BytesIO):
+    """A request body whose first read says so and then waits until ``release`` is set: an
+    upload that is being received, holding its slot, for as long as the test wants."""
 
-    assert post(base, UPLOAD, "afterwards.txt") == 201
+    def __init__(self, body: bytes) -> None:
+        super().__init__(body)
+        self.reading, self.release = threading.Event(), threading.Event()
+
+    def read(self, size: int | None = -1) -> bytes:
+        self.hold()
+        return super().read(size)
+
+    def readinto(self, buffer: Any) -> int:  # how werkzeug reads a request body
+        self.hold()
+        return super().readinto(buffer)
+
+    def hold(self) -> None:
+        self.reading.set()
+        assert self.release.wait(30), "the test never let the held upload finish"
+
+
+def test_uploads_beyond_the_bound_are_answered_503_until_a_slot_frees(store: Store) -> None:
+    app = make_app(store, access=Access(upload_tokens=[UPLOAD]), max_concurrent_uploads=1)
+    client = Client(app)
+    body, content_type = multipart("slow.txt", b"slowly sent")
+    environ = EnvironBuilder(
+        method="POST",
+        data=body,
+        content_type=content_type,
+        headers={"Authorization": f"Bearer {UPLOAD}"},
+    ).get_environ()
+    environ["wsgi.input"] = held = _HeldBody(body)
+    statuses: list[str] = []
+    slow = threading.Thread(
+        target=lambda: b"".join(app(environ, lambda status, headers: statuses.append(status)))
+    )
+    slow.start()
+    try:
+        assert held.reading.wait(30), "the held upload never reached the store"
+        refused = upload(client, UPLOAD, "meanwhile.txt")
+    finally:
+        held.release.set()
+        slow.join(30)
+
+    assert refused.status_code == 503
+    assert refused.headers["Retry-After"] == "1"
+    assert statuses == ["201 CREATED"]
+    assert upload(client, UPLOAD, "afterwards.txt").status_code == 201
     names = {name for item in store.list() for name in item.names}
     assert {"slow.txt", "afterwards.txt"} <= names
-    assert refused not in names
+    assert "meanwhile.txt" not in names
 
 
 # --- refusing to open a store to the network -----------------------------------------------
