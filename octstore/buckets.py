@@ -1,6 +1,7 @@
 """Buckets: the names each cloud allows, and telling a missing bucket from a missing file.
 
-A URL of a cloud with buckets (``s3://bucket/key``, ``gs://bucket/key``) starts with one. A
+A URL of a cloud with buckets (``s3://bucket/key``, ``gs://bucket/key``; Azure's containers,
+``az://container/blob``) starts with one. A
 :class:`~octstore.location.Location` refuses a name that no server of that cloud can have
 before any request is made, saying which rule it breaks (:meth:`Buckets.check`). A failure
 that shows the bucket itself is missing becomes a
@@ -30,7 +31,7 @@ from fsspec.core import split_protocol
 
 from octstore.errors import BucketNotFoundError, InvalidPathError
 
-__all__ = ["GCS_BUCKETS", "S3_BUCKETS", "Buckets", "bucket_of"]
+__all__ = ["AZURE_CONTAINERS", "GCS_BUCKETS", "S3_BUCKETS", "Buckets", "bucket_of"]
 
 
 @dataclass(frozen=True)
@@ -43,11 +44,22 @@ class Buckets:
             have it.
         says_missing: Whether a ``FileNotFoundError`` of the cloud's filesystem shows that
             the bucket itself does not exist.
+        kind: What the cloud calls a bucket (Azure: ``"container"``).
+        reach: What decides which buckets a client sees, for the error naming a missing one.
+        container_of: The bucket in a URL's path after its protocol, where
+            :func:`bucket_of` does not find it.
     """
 
     rules: str
     problem: Callable[[str], str | None]
     says_missing: Callable[[BaseException], bool]
+    kind: str = "bucket"
+    reach: str = "the endpoint (endpoint_url)"
+    container_of: Callable[[str], str] | None = None
+
+    def name_of(self, path: str) -> str:
+        """The bucket in ``path``, a URL's path after its protocol."""
+        return (self.container_of or bucket_of)(path)
 
     def check(self, url: str, path: str) -> None:
         """Refuse ``url``, whose path after the protocol is ``path``, if its bucket's name
@@ -56,20 +68,20 @@ class Buckets:
         Raises:
             InvalidPathError: Naming the bucket, the rule and the rules.
         """
-        bucket = bucket_of(path)
+        bucket = self.name_of(path)
         problem = self.problem(bucket)
         if problem is not None:
             raise InvalidPathError(
-                f"the bucket name {bucket!r} in {url!r} is invalid: {problem}; {self.rules}: "
-                "check the URL"
+                f"the {self.kind} name {bucket!r} in {url!r} is invalid: {problem}; "
+                f"{self.rules}: check the URL"
             )
 
     def missing(self, url: str) -> BucketNotFoundError:
         """The error for ``url``, whose bucket does not exist."""
-        bucket = bucket_of(split_protocol(url)[1])
+        bucket = self.name_of(split_protocol(url)[1])
         return BucketNotFoundError(
-            f"the bucket {bucket!r} does not exist ({url}): check the bucket name, the "
-            "endpoint (endpoint_url) and that the credentials are for the account that holds it"
+            f"the {self.kind} {bucket!r} does not exist ({url}): check the {self.kind} name, "
+            f"{self.reach} and that the credentials are for the account that holds it"
         )
 
     def look_for(self, fs: Any, url: str) -> BucketNotFoundError | None:
@@ -77,7 +89,7 @@ class Buckets:
         raise if it does not; None if it does, or if the cloud would not say (no right to
         look at the bucket, the network)."""
         try:
-            fs.info(bucket_of(split_protocol(url)[1]))
+            fs.info(self.name_of(split_protocol(url)[1]))
         except FileNotFoundError:
             return self.missing(url)
         except Exception:  # a question asked on the way to another error: no answer
@@ -167,6 +179,40 @@ def _gcs_says_missing(error: BaseException) -> bool:
     return bool(error.args) and _GCS_BUCKET_PATH.search(str(error.args[0])) is not None
 
 
+def _azure_problem(name: str) -> str | None:
+    """Azure's rules for container names, which every storage account follows (``$root``,
+    ``$web`` and ``$logs`` are containers Azure names itself)."""
+    if name in ("$root", "$web", "$logs"):
+        return None
+    if not name:
+        return "it is empty"
+    return (
+        _characters(name, _LOWERCASE + _DIGITS + "-")
+        or _length(name, 3, 63)
+        or _edges(name)
+        or ("it holds '--'" if "--" in name else None)
+    )
+
+
+def _azure_says_missing(error: BaseException) -> bool:
+    """Whether Azure answered ``ContainerNotFound``, in the SDK error adlfs's or octstore's
+    ``FileNotFoundError`` was translated from (adlfs says so itself for a container's info)."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if getattr(seen, "error_code", None) == "ContainerNotFound":
+            return True
+        if isinstance(seen, FileNotFoundError) and "No such container" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _azure_container_of(path: str) -> str:
+    """The container in ``container/blob``, or in adlfs's ``container@account.host/blob``."""
+    first = path.split("/", 1)[0]
+    return first.partition("@")[0] if "@" in first else first
+
+
 #: Amazon S3's buckets (and any S3-compatible server's).
 S3_BUCKETS = Buckets(
     rules="S3 bucket names are 3 to 63 lowercase letters, digits, '.' and '-', starting and "
@@ -180,4 +226,14 @@ GCS_BUCKETS = Buckets(
     "with dots, 63 between them), starting and ending with a letter or digit",
     problem=_gcs_problem,
     says_missing=_gcs_says_missing,
+)
+#: Azure Blob Storage's containers.
+AZURE_CONTAINERS = Buckets(
+    rules="Azure container names are 3 to 63 lowercase letters, digits and '-', starting and "
+    "ending with a letter or digit, with no '--'",
+    problem=_azure_problem,
+    says_missing=_azure_says_missing,
+    kind="container",
+    reach="the storage account (account_name, or the connection string)",
+    container_of=_azure_container_of,
 )

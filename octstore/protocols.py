@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from fsspec.registry import known_implementations
 
-from octstore.buckets import GCS_BUCKETS, S3_BUCKETS, Buckets
+from octstore.buckets import AZURE_CONTAINERS, GCS_BUCKETS, S3_BUCKETS, Buckets
 from octstore.errors import InvalidPathError, Keyword
 
 __all__ = [
@@ -168,6 +168,7 @@ register(
         credentials_hint="set AZURE_STORAGE_CONNECTION_STRING (or AZURE_STORAGE_ACCOUNT_NAME "
         "with AZURE_STORAGE_ACCOUNT_KEY, or sign in with 'az login'), or pass "
         "storage_options={'account_name': ..., 'anon': True} for a public container",
+        buckets=AZURE_CONTAINERS,
     )
 )
 for _name in ("github", "git", "zip", "tar", "libarchive", "reference"):

@@ -149,6 +149,7 @@ def _run_with(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[st
         ("ls", "gs://ab", "it has 2 characters"),
         ("info", "gs://Bad_Bucket/x.csv", "it holds 'B'"),
         ("info", "gs://-bucket/x.csv", "it starts with '-'"),
+        ("ls", "az://Data", "it holds 'D'"),
     ],
 )
 def test_an_invalid_bucket_name_exits_2_saying_why(
@@ -158,10 +159,18 @@ def test_an_invalid_bucket_name_exits_2_saying_why(
 
     assert result.returncode == 2
     error = one_line_error(result)
-    bucket = url.split("/")[2]
-    assert f"the bucket name {bucket!r} in {url!r} is invalid: {why}" in error
-    assert "bucket names are" in error
+    bucket, kind = url.split("/")[2], KIND[url.split(":")[0]][0]
+    assert f"the {kind} name {bucket!r} in {url!r} is invalid: {why}" in error
+    assert f"{kind} names are" in error
     assert "network" not in error
+
+
+#: What each cloud calls a bucket, and what decides which ones a client sees.
+KIND = {
+    "s3": ("bucket", "the endpoint"),
+    "gs": ("bucket", "the endpoint"),
+    "az": ("container", "the storage account"),
+}
 
 
 @on_cloud
@@ -170,12 +179,14 @@ def test_a_missing_bucket_exits_3_saying_so(backend: Backend, command: str) -> N
     scheme = backend.url().split("://")[0]
     url = f"{scheme}://no-such-bucket-xyz/data/x.csv"
 
+    kind, reach = KIND[scheme]
+
     result = run(*command.split(), url)
 
     assert result.returncode == 3
     error = one_line_error(result)
-    assert "the bucket 'no-such-bucket-xyz' does not exist (" in error
-    assert "check the bucket name, the endpoint" in error
+    assert f"the {kind} 'no-such-bucket-xyz' does not exist (" in error
+    assert f"check the {kind} name, {reach}" in error
 
 
 @pytest.mark.parametrize("backend", ["gcs"], indirect=True)
@@ -202,7 +213,7 @@ def test_adding_to_a_store_in_a_missing_bucket_exits_3_at_once(
     result = run("store", "add", f"{scheme}://no-such-bucket-xyz/store", str(tmp_path / "a.csv"))
 
     assert result.returncode == 3
-    assert "the bucket 'no-such-bucket-xyz' does not exist" in one_line_error(result)
+    assert f"the {KIND[scheme][0]} 'no-such-bucket-xyz' does not exist" in one_line_error(result)
 
 
 # --- URLs with one slash ----------------------------------------------------------------------

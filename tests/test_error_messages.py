@@ -28,7 +28,7 @@ from octstore.filters import FilterList
 from octstore.location import Location
 from tests.conftest import Backend
 
-on_cloud = pytest.mark.parametrize("backend", ["s3", "gcs"], indirect=True)
+on_cloud = pytest.mark.parametrize("backend", ["s3", "gcs", "az"], indirect=True)
 
 # --- bucket names -----------------------------------------------------------------------------
 
@@ -44,10 +44,15 @@ on_cloud = pytest.mark.parametrize("backend", ["s3", "gcs"], indirect=True)
         ("gcs://Bad_Bucket/x.csv", "it holds 'B'"),
         ("gs://bucket-/x.csv", "it ends with '-'"),
         ("gs://" + "b" * 64 + ".c/x.csv", "it has a part of 64 characters"),
+        ("az://Data/x.csv", "it holds 'D'"),
+        ("az://my_data/x.csv", "it holds '_'"),
+        ("az://ab/x.csv", "it has 2 characters"),
+        ("abfs://my--data/x.csv", "it holds '--'"),
+        ("az://-data/x.csv", "it starts with '-'"),
     ],
 )
 def test_a_bucket_name_no_server_can_have_is_refused_before_any_request(url: str, why: str) -> None:
-    with pytest.raises(InvalidPathError, match="bucket names are") as raised:
+    with pytest.raises(InvalidPathError, match=r"(bucket|container) names are") as raised:
         Location(url)
 
     assert f"is invalid: {why}" in str(raised.value)
@@ -65,6 +70,9 @@ def test_a_bucket_name_no_server_can_have_is_refused_before_any_request(url: str
         "gs://my_bucket.example.com/x.csv",
         "gs://" + "b" * 63,
         "simplecache::s3://octstore-test/x.csv",
+        "az://octstore-test/x.csv",
+        "az://$web/index.html",
+        "abfs://octstore-test@account.dfs.core.windows.net/x.csv",
     ],
 )
 def test_a_valid_bucket_name_is_accepted(url: str) -> None:
@@ -88,9 +96,17 @@ def _in_missing_bucket(backend: Backend, path: str) -> str:
     return f"{backend.url().split('://')[0]}://no-such-bucket-xyz/{path}"
 
 
+#: What each cloud calls a bucket, as its errors say.
+KIND = {"s3": "bucket", "gs": "bucket", "az": "container"}
+
+
+def _missing(backend: Backend) -> str:
+    return f"the {KIND[backend.url().split('://')[0]]} 'no-such-bucket-xyz' does not exist"
+
+
 @on_cloud
 def test_listing_in_a_missing_bucket_says_the_bucket_does_not_exist(backend: Backend) -> None:
-    with pytest.raises(BucketNotFoundError, match="the bucket 'no-such-bucket-xyz' does not exist"):
+    with pytest.raises(BucketNotFoundError, match=_missing(backend)):
         Dataset(_in_missing_bucket(backend, "survey"))
 
 
@@ -99,7 +115,7 @@ def test_writing_to_a_missing_bucket_says_the_bucket_does_not_exist(backend: Bac
     with pytest.raises(NotWrittenError) as raised:
         Datafile(_in_missing_bucket(backend, "a.csv")).write_bytes(b"x")
 
-    assert "the bucket 'no-such-bucket-xyz' does not exist" in str(raised.value)
+    assert _missing(backend) in str(raised.value)
     assert raised.value.kept_at is not None
     assert Path(raised.value.kept_at).read_bytes() == b"x"  # the content, kept
 
@@ -108,7 +124,8 @@ def test_writing_to_a_missing_bucket_says_the_bucket_does_not_exist(backend: Bac
 def test_adding_to_a_store_in_a_missing_bucket_fails_at_once(backend: Backend) -> None:
     store = Store(_in_missing_bucket(backend, "attachments"))
 
-    with pytest.raises(BucketNotFoundError, match="check the bucket name, the endpoint"):
+    kind = KIND[backend.url().split("://")[0]]
+    with pytest.raises(BucketNotFoundError, match=f"check the {kind} name, the "):
         store.add("a.csv", b"x")
 
 

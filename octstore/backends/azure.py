@@ -47,6 +47,7 @@ from octstore.backends.azure_requests import (
     sdk_errors,
     written_state,
 )
+from octstore.buckets import AZURE_CONTAINERS
 from octstore.errors import ConflictError, NotFoundError
 from octstore.location import Location, content_type, translate_errors
 from octstore.metadata import Metadata
@@ -162,7 +163,9 @@ class AzureBackend(MetadataBackend):
                 except ConflictError:
                     if not retries or attempt.last:
                         raise
-                except FileNotFoundError:  # deleted before its lease was taken: create it
+                except FileNotFoundError as error:  # deleted before its lease was taken: create it
+                    if AZURE_CONTAINERS.says_missing(error) or (attempt.last and not if_matches):
+                        raise
                     if if_matches is not None:
                         raise ConflictError.content_changed(location.url, source) from None
                 fresh = self._read_or_none(location, read_sidecar=not changes.replaces)
