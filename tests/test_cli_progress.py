@@ -64,11 +64,28 @@ class Terminal:
 
     def bars(self) -> list[re.Match[str]]:
         """Every byte progress bar the screen showed, in order."""
-        return [bar for frame in self.frames for line in frame if (bar := BAR.search(line))]
+        return [
+            bar for frame in self.frames for line in unwrapped(frame) if (bar := BAR.search(line))
+        ]
 
     def lines(self) -> list[str]:
-        """The screen's lines at the end, without the blank ones."""
-        return [line for line in self.screen if line]
+        """The screen's lines at the end, without the blank ones (a line the terminal
+        wrapped, such as a long path, as one)."""
+        return [line for line in unwrapped(self.screen) if line]
+
+
+def unwrapped(rows: list[str]) -> list[str]:
+    """``rows`` of the screen (right-stripped) with each row that fills the screen's width
+    joined to the next, as the terminal wrapped one line onto both."""
+    lines: list[str] = []
+    carried = ""
+    for row in rows:
+        if len(row) == COLUMNS:
+            carried += row
+            continue
+        lines.append(carried + row)
+        carried = ""
+    return [*lines, carried] if carried else lines
 
 
 def octstore_executable() -> str:
