@@ -36,6 +36,7 @@ from octstore.backends import Known, Listed, MetadataBackend, ObjectState, listi
 from octstore.backends import azure_requests as requests
 from octstore.backends import azure_spill as spill
 from octstore.backends import object_metadata as keys_codec
+from octstore.backends.azure_listing import list_blobs
 from octstore.backends.azure_requests import (
     METADATA_LIMIT,
     blob_state,
@@ -97,7 +98,7 @@ class AzureBackend(MetadataBackend):
         is the ETag."""
         listed: list[Listed] = []
         with translate_errors(location.url, "listing"), sdk_errors(location):
-            infos = sync(location.fs.loop, requests.list_blobs, location, recursive=recursive)
+            infos = sync(location.fs.loop, list_blobs, location, recursive=recursive)
             for child, info in listing(location, recursive=recursive, listed=infos)[0]:
                 version = requests.quoted(str(info["etag"]))
                 if known and child.url in known and known[child.url][0] == version:

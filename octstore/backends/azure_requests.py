@@ -11,6 +11,7 @@ adlfs's own, sharing its connections and credentials.
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
 import os
 import posixpath
@@ -36,6 +37,8 @@ _OCTSTORE_KEYS = {azure: key for key, azure in AZURE_KEYS.items()}
 
 #: Bytes read from a download's body at a time, and hashed at a time.
 _CHUNK = 2**17
+#: An upload larger than this goes in blocks of this size (a bar moves after each).
+_BLOCK = 8 * 2**20
 
 
 def blob_name(location: Location) -> tuple[str, str]:
@@ -240,6 +243,10 @@ async def upload(
     ``metadata``: only if the blob is absent (``create``), else only if still at ``etag``
     (if given), holding ``lease`` (the SDK's lease client) if given; bytes sent to callback."""
     client = blob_client(location)
+    # The SDK reads a blob of up to its max_single_put_size (64 MiB) whole and sends it in one
+    # request, telling progress_hook at the end; a larger one in blocks, telling it after each.
+    client._config = copy.copy(client._config)  # this client's own, smaller, sizes
+    client._config.max_single_put_size = client._config.max_block_size = _BLOCK
     size = os.path.getsize(source)
     callback = callback or Callback()
     callback.set_size(size)
@@ -302,43 +309,6 @@ async def read(
     )
     data: bytes = await stream.readall()
     return data
-
-
-async def list_blobs(location: Location, *, recursive: bool) -> dict[str, dict[str, Any]]:
-    """The blobs under the prefix ``location`` (a folder), with their metadata, as fsspec
-    infos by path: one request per 5,000 blobs. (adlfs's ``find`` first asks whether the
-    prefix is itself a blob: a HEAD more.) Folder markers are left out."""
-    container, _, prefix = location.fs_path.partition("/")
-    prefix = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
-    client = location.fs.service_client.get_container_client(container)
-    if recursive:
-        blobs = client.list_blobs(name_starts_with=prefix, include=["metadata"])
-    else:
-        blobs = client.walk_blobs(name_starts_with=prefix, include=["metadata"], delimiter="/")
-    infos: dict[str, dict[str, Any]] = {}
-    async for blob in blobs:
-        metadata = blob.get("metadata") or {}
-        if not hasattr(blob, "etag") or blob.name.endswith("/") or _is_folder(metadata):
-            continue  # a BlobPrefix (a subfolder), or a folder's marker
-        settings = blob.content_settings
-        infos[f"{container}/{blob.name}"] = {
-            "name": f"{container}/{blob.name}",
-            "type": "file",
-            "size": blob.size,
-            "etag": blob.etag,
-            "metadata": metadata,
-            "content_settings": {
-                "content_md5": settings.content_md5,
-                "content_type": settings.content_type,
-            },
-        }
-    return infos
-
-
-def _is_folder(metadata: Mapping[str, str]) -> bool:
-    """Whether a blob's metadata marks it as a folder (adlfs's and Data Lake's markers)."""
-    lowered = {key.lower(): value for key, value in metadata.items()}
-    return "true" in (lowered.get("is_directory"), lowered.get("hdi_isfolder"))
 
 
 async def delete(location: Location) -> None:
