@@ -136,7 +136,8 @@ def remember_secrets(options: object) -> None:
         if "@" not in options:  # no userinfo: the usual path, spared the search
             return
         for match in _USERINFO.finditer(options):
-            _remember_userinfo(match["userinfo"])
+            if _holds_credentials(match):
+                _remember_userinfo(match["userinfo"])
     elif isinstance(options, Mapping):
         for name, item in options.items():
             if is_secret_name(name, item):
@@ -208,7 +209,19 @@ def _redact_text(text: str, mask: str | None) -> str:
     return text
 
 
+#: Schemes whose ``name@host`` names a container, not a user: ``abfs://container@account...``.
+_CONTAINER_AT_HOST = frozenset({"az://", "abfs://", "abfss://"})
+
+
+def _holds_credentials(match: re.Match[str]) -> bool:
+    """Whether a URL's userinfo (``_USERINFO``'s match) may hold a credential: not an Azure
+    URL's container."""
+    return ":" in match["userinfo"] or match["scheme"].lower() not in _CONTAINER_AT_HOST
+
+
 def _userinfo(match: re.Match[str], mask: str | None) -> str:
+    if not _holds_credentials(match):
+        return match[0]
     _remember_userinfo(match["userinfo"])
     return match["scheme"] + (f"{mask}@" if mask is not None else "")
 

@@ -291,6 +291,16 @@ def test_redact_hides_values_it_has_seen_as_secrets_anywhere() -> None:
     assert redact("InvalidAccessKeyId: remembered-secret-value-1") == "InvalidAccessKeyId: ***"
 
 
+def test_an_azure_urls_container_is_no_secret() -> None:
+    # abfs://container@account.host/blob: the part before "@" names a container.
+    url = "abfs://field-data-2024@account.dfs.core.windows.net/site/x.csv"
+
+    assert str(Location(url).url)
+    assert redact(f"{url} does not exist") == f"{url} does not exist"
+    assert redact("s3://field-data-2024/x.csv") == "s3://field-data-2024/x.csv"
+    assert redact("abfs://a:b@account/x") == "abfs://***@account/x"
+
+
 def test_the_working_directory_is_no_secret(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
