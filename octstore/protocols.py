@@ -81,7 +81,8 @@ class Protocol:
         if not self.public_options:
             return self.credentials_hint, ()
         keyword = Keyword("storage_options", dict(self.public_options))
-        return f"{self.credentials_hint}, or pass {keyword} for a public bucket", (keyword,)
+        kind = self.buckets.kind if self.buckets else "bucket"
+        return f"{self.credentials_hint}, or pass {keyword} for a public {kind}", (keyword,)
 
 
 #: Every protocol octstore treats specially, by each of its names.
@@ -166,8 +167,8 @@ register(
         backend="octstore.backends.azure:AzureBackend",
         extra="azure",
         credentials_hint="set AZURE_STORAGE_CONNECTION_STRING (or AZURE_STORAGE_ACCOUNT_NAME "
-        "with AZURE_STORAGE_ACCOUNT_KEY, or sign in with 'az login'), or pass "
-        "storage_options={'account_name': ..., 'anon': True} for a public container",
+        "with AZURE_STORAGE_ACCOUNT_KEY, or sign in with 'az login')",
+        public_options=(("account_name", "ACCOUNT"), ("anon", True)),
         buckets=AZURE_CONTAINERS,
     )
 )

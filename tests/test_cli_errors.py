@@ -133,6 +133,18 @@ def test_no_credentials_for_s3_exits_5_and_says_how_to_give_them(s3fs_fs: object
     assert "storage_options" not in error
 
 
+def test_no_credentials_for_azure_exits_5_and_says_how_to_give_them() -> None:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("AZURE_")}
+
+    result = _run_with(env, "info", "az://octstore-test/a.csv")
+
+    assert result.returncode == 5
+    error = one_line_error(result)
+    assert "set AZURE_STORAGE_CONNECTION_STRING" in error
+    assert "-o account_name=ACCOUNT -o anon=true for a public container" in error
+    assert "storage_options" not in error
+
+
 def _run_with(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     executable = shutil.which("octstore") or str(Path(sys.executable).with_name("octstore"))
     return subprocess.run([executable, *args], capture_output=True, text=True, timeout=120, env=env)
