@@ -53,7 +53,8 @@ def install_azurite(session: nox.Session) -> None:
 
 @nox.session
 def slow(session: nox.Session) -> None:
-    """The long race and soak variants (``@pytest.mark.slow``), which ``tests`` leaves out."""
+    """The long race and soak variants, and the command-line tests on GCS and Azure
+    (``@pytest.mark.slow``), which ``tests`` leaves out."""
     install(session, "test")
     install_azurite(session)
     session.run("pytest", "-m", "slow", *session.posargs)

@@ -26,9 +26,13 @@ from octstore import Datafile, Dataset, cache
 from octstore.hashing import crc32c_bytes
 from tests.conftest import Backend
 
+#: GCS and Azure, for the command-line tests: these test the command line, which is the same
+#: code on every cloud, and start a process for each command, so they run on GCS and Azure in
+#: ``nox -s slow`` (CI runs it too). The library's own tests run on every backend by default.
+LATER_CLOUDS = [pytest.param(name, marks=pytest.mark.slow) for name in ("gcs", "az")]
 #: Backends a separate process can reach (``memory://`` lives in one process only).
-on_backends = pytest.mark.parametrize("backend", ["local", "s3", "gcs", "az"], indirect=True)
-on_cloud = pytest.mark.parametrize("backend", ["s3", "gcs", "az"], indirect=True)
+on_backends = pytest.mark.parametrize("backend", ["local", "s3", *LATER_CLOUDS], indirect=True)
+on_cloud = pytest.mark.parametrize("backend", ["s3", *LATER_CLOUDS], indirect=True)
 README = Path(__file__).parent.parent / "README.md"
 
 

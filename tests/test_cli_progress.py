@@ -28,9 +28,10 @@ import pytest
 
 from octstore import Datafile, Dataset, cache
 from tests.conftest import Backend
+from tests.test_cli import LATER_CLOUDS
 
-on_backends = pytest.mark.parametrize("backend", ["local", "s3", "gcs"], indirect=True)
-on_cloud = pytest.mark.parametrize("backend", ["s3", "gcs"], indirect=True)
+on_backends = pytest.mark.parametrize("backend", ["local", "s3", LATER_CLOUDS[0]], indirect=True)
+on_cloud = pytest.mark.parametrize("backend", ["s3", LATER_CLOUDS[0]], indirect=True)
 
 COLUMNS, ROWS = 110, 24
 MiB = 2**20
