@@ -208,9 +208,19 @@ def _azure_says_missing(error: BaseException) -> bool:
 
 
 def _azure_container_of(path: str) -> str:
-    """The container in ``container/blob``, or in adlfs's ``container@account.host/blob``."""
-    first = path.split("/", 1)[0]
-    return first.partition("@")[0] if "@" in first else first
+    """The container in ``container/blob``, in adlfs's ``container@account.host/blob`` and
+    ``account.host/container/blob``; never a ``user:password`` (Azure takes none in a URL)."""
+    parts = path.split("/", 2)
+    userinfo, at, host = parts[0].rpartition("@")
+    if at and ":" not in userinfo:
+        return userinfo
+    if host.endswith(_AZURE_HOSTS) and len(parts) > 1:
+        return parts[1]
+    return host
+
+
+#: The endings of the account hosts adlfs takes at the start of a path.
+_AZURE_HOSTS = (".blob.core.windows.net", ".dfs.core.windows.net")
 
 
 #: Amazon S3's buckets (and any S3-compatible server's).

@@ -11,6 +11,7 @@ import threading
 import time
 from typing import Any
 
+import fsspec
 import pytest
 
 from octstore import AccessDeniedError, Datafile, NotFoundError
@@ -154,6 +155,9 @@ def test_a_url_without_credentials_says_how_to_give_them(
     backend: Backend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("AZURE_STORAGE_CONNECTION_STRING")
+    # fsspec keeps filesystems by their arguments, not the environment: another test's may
+    # have been made while the variable was set
+    fsspec.get_filesystem_class("az").clear_instance_cache()
 
     with pytest.raises(AccessDeniedError, match="AZURE_STORAGE_CONNECTION_STRING"):
         Datafile("az://octstore-test/credentials/a.csv").exists()

@@ -28,10 +28,11 @@ import pytest
 
 from octstore import Datafile, Dataset, cache
 from tests.conftest import Backend
-from tests.test_cli import LATER_CLOUDS
 
-on_backends = pytest.mark.parametrize("backend", ["local", "s3", LATER_CLOUDS[0]], indirect=True)
-on_cloud = pytest.mark.parametrize("backend", ["s3", LATER_CLOUDS[0]], indirect=True)
+#: GCS in ``nox -s slow``, as the other command-line tests' later clouds (tests/test_cli.py).
+LATER_GCS = pytest.param("gcs", marks=pytest.mark.slow)
+on_backends = pytest.mark.parametrize("backend", ["local", "s3", LATER_GCS], indirect=True)
+on_cloud = pytest.mark.parametrize("backend", ["s3", LATER_GCS], indirect=True)
 
 COLUMNS, ROWS = 110, 24
 MiB = 2**20

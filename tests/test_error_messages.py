@@ -73,6 +73,7 @@ def test_a_bucket_name_no_server_can_have_is_refused_before_any_request(url: str
         "az://octstore-test/x.csv",
         "az://$web/index.html",
         "abfs://octstore-test@account.dfs.core.windows.net/x.csv",
+        "abfs://account.dfs.core.windows.net/octstore-test/x.csv",
     ],
 )
 def test_a_valid_bucket_name_is_accepted(url: str) -> None:
@@ -90,6 +91,14 @@ def test_an_invalid_bucket_name_costs_no_request(s3_server: object, s3fs_fs: obj
 
 
 # --- missing buckets --------------------------------------------------------------------------
+
+
+def test_a_password_in_an_azure_url_is_never_shown_as_its_container() -> None:
+    with pytest.raises(InvalidPathError) as raised:
+        Location("az://user:pw12@Account/x.csv")
+
+    assert "pw12" not in str(raised.value)
+    assert "'Account'" in str(raised.value)
 
 
 def _in_missing_bucket(backend: Backend, path: str) -> str:

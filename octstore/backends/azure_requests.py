@@ -245,8 +245,9 @@ async def upload(
     client = blob_client(location)
     # The SDK reads a blob of up to its max_single_put_size (64 MiB) whole and sends it in one
     # request, telling progress_hook at the end; a larger one in blocks, telling it after each.
-    client._config = copy.copy(client._config)  # this client's own, smaller, sizes
-    client._config.max_single_put_size = client._config.max_block_size = _BLOCK
+    if hasattr(client, "_config"):  # private (azure-storage-blob 12): without it, one request
+        client._config = copy.copy(client._config)  # this client's own, smaller, sizes
+        client._config.max_single_put_size = client._config.max_block_size = _BLOCK
     size = os.path.getsize(source)
     callback = callback or Callback()
     callback.set_size(size)
