@@ -11,10 +11,10 @@ adlfs's own, sharing its connections and credentials.
 from __future__ import annotations
 
 import base64
-import copy
 import hashlib
 import os
 import posixpath
+import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -37,7 +37,7 @@ _OCTSTORE_KEYS = {azure: key for key, azure in AZURE_KEYS.items()}
 
 #: Bytes read from a download's body at a time, and hashed at a time.
 _CHUNK = 2**17
-#: An upload larger than this goes in blocks of this size (a bar moves after each).
+#: An upload larger than this goes in blocks of this size (a progress bar moves after each).
 _BLOCK = 8 * 2**20
 
 
@@ -213,12 +213,15 @@ def sdk_errors(location: Location) -> Iterator[None]:
         raise
 
 
-def if_match(etag: str | None) -> dict[str, Any]:
-    """The SDK's keywords for "only if the blob is still at ``etag``" (none for None)."""
-    if etag is None:
+def if_match(etag: str | None, *, missing: bool = False) -> dict[str, Any]:
+    """The SDK's keywords for "only if the blob is still at ``etag``" (none for None), or
+    with ``missing``, "only if there is no blob"."""
+    if etag is None and not missing:
         return {}
     from azure.core import MatchConditions
 
+    if missing:
+        return {"match_condition": MatchConditions.IfMissing}
     return {"etag": etag, "match_condition": MatchConditions.IfNotModified}
 
 
@@ -239,35 +242,56 @@ async def upload(
     lease: Any = None,
     callback: Any = None,
 ) -> dict[str, Any]:
-    """One upload of ``source`` (in blocks, committed at once, if it is large) with
-    ``metadata``: only if the blob is absent (``create``), else only if still at ``etag``
-    (if given), holding ``lease`` (the SDK's lease client) if given; bytes sent to callback."""
+    """One upload of ``source`` with ``metadata``: only if the blob is absent (``create``),
+    else only if still at ``etag`` (if given), holding ``lease`` (the SDK's lease client) if
+    given; bytes sent told to ``callback``.
+
+    Up to ``_BLOCK`` bytes go in one request, whose Content-MD5 (in ``settings``) Azure
+    checks; more go in blocks (the callback told after each), committed only if what was
+    sent has that MD5, which Azure stores for a block list without checking it.
+
+    Raises:
+        IntegrityError: If ``source`` changed while it was sent; nothing was written.
+    """
     client = blob_client(location)
-    # The SDK reads a blob of up to its max_single_put_size (64 MiB) whole and sends it in one
-    # request, telling progress_hook at the end; a larger one in blocks, telling it after each.
-    if hasattr(client, "_config"):  # private (azure-storage-blob 12): without it, one request
-        client._config = copy.copy(client._config)  # this client's own, smaller, sizes
-        client._config.max_single_put_size = client._config.max_block_size = _BLOCK
     size = os.path.getsize(source)
     callback = callback or Callback()
     callback.set_size(size)
-
-    async def sent(current: int, total: int | None) -> None:
-        callback.absolute_update(current)
-
+    options = {"metadata": dict(metadata), "content_settings": settings, "lease": lease}
     with open(source, "rb") as body:
-        response: dict[str, Any] = await client.upload_blob(
-            body,
-            length=size,
-            progress_hook=sent,
-            metadata=dict(metadata),
-            content_settings=settings,
-            overwrite=not create,
-            max_concurrency=location.fs.max_concurrency or 1,
-            lease=lease,
-            **if_match(etag),
+        if size <= _BLOCK:
+            response: dict[str, Any] = await client.upload_blob(
+                body, length=size, overwrite=not create, **options, **if_match(etag)
+            )
+            callback.absolute_update(size)
+            return response
+        blocks = await _staged(location, client, body, settings, lease, callback)
+    conditions = if_match(etag, missing=create)
+    return dict(await client.commit_block_list(blocks, **options, **conditions))
+
+
+async def _staged(
+    location: Location, client: Any, body: Any, settings: Any, lease: Any, callback: Any
+) -> list[Any]:
+    """``body`` staged as blocks of ``client``'s blob under ids of this upload alone (another
+    writer's blocks never mix in), hashed as they are sent."""
+    from azure.storage.blob import BlobBlock
+
+    prefix, digest, sent = uuid.uuid4().hex, hashlib.md5(usedforsecurity=False), 0
+    blocks: list[Any] = []
+    while chunk := body.read(_BLOCK):
+        block_id = base64.b64encode(f"{prefix}-{len(blocks):06d}".encode()).decode()
+        await client.stage_block(block_id, chunk, length=len(chunk), lease=lease)
+        digest.update(chunk)
+        blocks.append(BlobBlock(block_id))
+        sent += len(chunk)
+        callback.absolute_update(sent)
+    if settings.content_md5 and digest.digest() != bytes(settings.content_md5):
+        raise IntegrityError(
+            f"{body.name} changed while it was uploaded to {location.url}: nothing was "
+            "written; upload it again once nothing else is writing it"
         )
-    return response
+    return blocks
 
 
 async def set_metadata(
