@@ -21,6 +21,7 @@ import contextlib
 import functools
 import json
 import os
+import re
 import tempfile
 import threading
 import urllib.parse
@@ -268,10 +269,40 @@ def _like_gcs(handler: Callable[..., Any]) -> Callable[..., Any]:
     return handle
 
 
+def _multipart_upload_data(request_handler: Any, query: Any) -> Any:
+    """A multipart upload's parts, cut at their boundaries as GCS cuts them. The emulator
+    reads them with Python's email parser, which takes a content's last ``\r`` for the line
+    break before the next boundary (gcsfs ends its lines with ``\n``): content ending in
+    ``\r`` lost that byte. Other requests are the emulator's to read."""
+    content_type = request_handler.headers.get("Content-Type") or ""
+    boundary = re.search(r'boundary="?([^";]+)"?', content_type)
+    if not content_type.startswith("multipart/related") or boundary is None:
+        return _emulator_read_data(request_handler, query)
+    raw = gcs_server._decode_raw_data(gcs_server._read_raw_data(request_handler), request_handler)
+    delimiter = b"--" + boundary[1].encode()
+    parts = raw.split(delimiter)[1:-1]  # before the first, and the closing "--"
+    newline = b"\r\n" if parts[0].startswith(b"\r\n") else b"\n"
+    cut = []
+    for part in parts:
+        head, _, body = part[len(newline) :].partition(newline * 2)
+        cut.append((head.decode(), body.removesuffix(newline)))
+    (_, meta), (head, content) = cut[0], cut[1]
+    kind = re.search(r"(?im)^content-type:\s*([^;\s]+)", head)
+    return {
+        "meta": json.loads(meta),
+        "content": content,
+        "content-type": kind[1] if kind else "application/octet-stream",
+    }
+
+
+_emulator_read_data = gcs_server._read_data
+
+
 def _patch_emulator() -> None:
     """Route every object handler of the emulator through the GCS behaviour above."""
     if getattr(gcs_objects.insert, "__wrapped_like_gcs__", False):
         return
+    gcs_server._read_data = _multipart_upload_data
     wrapped: dict[Callable[..., Any], Callable[..., Any]] = {}
 
     def wrap(handler: Callable[..., Any]) -> Callable[..., Any]:

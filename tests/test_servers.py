@@ -15,6 +15,16 @@ def test_backend_round_trips_bytes(backend: Backend) -> None:
     assert backend.fs.info(url)["size"] == 5
 
 
+@pytest.mark.parametrize("ending", [b"\r", b"\r\n", b"\n", b"\r\r", b"--", b""])
+def test_backend_keeps_the_last_bytes_of_content_exactly(backend: Backend, ending: bytes) -> None:
+    # The GCS emulator's multipart parser took a last "\r" for a line break, and dropped it.
+    content = b"\x00binary\r\n--" + ending
+
+    backend.write("ending.bin", content)
+
+    assert backend.read("ending.bin") == content
+
+
 def test_backend_roots_are_private_to_each_test(backend: Backend) -> None:
     assert not backend.fs.exists(backend.root) or backend.fs.ls(backend.root) == []
 
