@@ -23,7 +23,7 @@ Examples:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -160,13 +160,19 @@ def _gcs_reserved(name: str) -> str | None:
 def _s3_says_missing(error: BaseException) -> bool:
     """Whether S3 answered ``NoSuchBucket`` (to a listing, a write: not to a ``HEAD``,
     whose answer has no body), in the botocore error s3fs's error was translated from."""
-    seen: BaseException | None = error
-    while seen is not None:
+    for seen in _chain(error):
         response = getattr(seen, "response", None)
         if isinstance(response, Mapping):
             return bool(response.get("Error", {}).get("Code") == "NoSuchBucket")
-        seen = seen.__cause__ or seen.__context__
     return False
+
+
+def _chain(error: BaseException) -> Iterator[BaseException]:
+    """``error`` and each error it was raised from or while handling, innermost last."""
+    seen: BaseException | None = error
+    while seen is not None:
+        yield seen
+        seen = seen.__cause__ or seen.__context__
 
 
 #: The request path in gcsfs's ``FileNotFoundError`` for a 404 that only a missing bucket
@@ -197,14 +203,11 @@ def _azure_problem(name: str) -> str | None:
 def _azure_says_missing(error: BaseException) -> bool:
     """Whether Azure answered ``ContainerNotFound``, in the SDK error adlfs's or octstore's
     ``FileNotFoundError`` was translated from (adlfs says so itself for a container's info)."""
-    seen: BaseException | None = error
-    while seen is not None:
-        if getattr(seen, "error_code", None) == "ContainerNotFound":
-            return True
-        if isinstance(seen, FileNotFoundError) and "No such container" in str(seen):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
+    return any(
+        getattr(seen, "error_code", None) == "ContainerNotFound"
+        or (isinstance(seen, FileNotFoundError) and "No such container" in str(seen))
+        for seen in _chain(error)
+    )
 
 
 def _azure_container_of(path: str) -> str:
