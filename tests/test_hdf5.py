@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import queue
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -365,3 +367,79 @@ def test_a_file_changed_while_read_in_parts_raises_integrity_error(
         with pytest.raises(IntegrityError):  # and never anything else afterwards
             f["big"][-1]
     assert url.endswith("changing.h5")
+
+
+def _read_while_the_io_thread_collects_garbage(url: str, options: dict[str, Any], out: Any) -> None:
+    """In a process of its own: read a dataset while Python's automatic garbage collection
+    runs on fsspec's IO thread and finds an h5py object in a reference cycle. h5py holds its
+    global lock while it calls the file's read, and freeing an h5py object takes that lock:
+    a collection on the thread the read waits for would deadlock the two."""
+    import asyncio
+    import gc
+    import threading
+
+    import fsspec.asyn
+
+    reader, armed, collected = threading.get_ident(), threading.Event(), threading.Event()
+
+    def waiting_on_the_io_thread() -> bool:
+        frame = sys._current_frames().get(reader)
+        while frame is not None:
+            if frame.f_code.co_name == "sync" and "fsspec" in frame.f_code.co_filename:
+                return True
+            frame = frame.f_back
+        return False
+
+    async def make_garbage_during_the_read() -> None:
+        while not (armed.is_set() and waiting_on_the_io_thread()):
+            await asyncio.sleep(0)
+        held.clear()  # now garbage: only a collection frees it
+        allocated = [[] for _ in range(200 * gc.get_threshold()[0])]  # collections start
+        collected.set()
+        del allocated
+
+    class Cycle:
+        pass
+
+    cycle = Cycle()  # an h5py object in a reference cycle (made here: making one takes the lock)
+    cycle.me, cycle.space = cycle, h5py.h5s.create_simple((1,))  # type: ignore[attr-defined]
+    held = [cycle]
+    del cycle
+
+    try:
+        with Datafile(url, storage_options=options).open() as f:
+            assert f["small"][9] == 9
+            loop = fsspec.asyn.get_loop()
+            asyncio.run_coroutine_threadsafe(make_garbage_during_the_read(), loop)
+            armed.set()
+            total = int(f["big"][-MB:].sum())
+        out.put((total, collected.is_set()))
+    except BaseException as error:
+        out.put(repr(error))
+
+
+@CLOUDS
+def test_reading_parts_never_deadlocks_with_garbage_collection_on_the_io_thread(
+    backend: Backend, tmp_path: Path
+) -> None:
+    local = tmp_path / "collected.h5"
+    with h5py.File(local, "w") as f:
+        f["small"] = np.arange(10)
+        f["big"] = np.ones(4 * MB, dtype=np.uint8)
+    url = upload(backend, local, "collected.h5")
+    context = multiprocessing.get_context("spawn")
+    out = context.Queue()
+    process = context.Process(
+        target=_read_while_the_io_thread_collects_garbage,
+        args=(url, backend.storage_options, out),
+    )
+    process.start()
+    try:
+        result = out.get(timeout=60)
+    except queue.Empty:
+        result = "the read deadlocked: h5py's lock against a collection on the IO thread"
+    finally:
+        process.kill()
+        process.join()
+
+    assert result == (MB, True)

@@ -15,11 +15,20 @@ fsspec's other caches at the same block size (``blockcache``: up to 14 times as 
 per block). 1 MiB blocks kept every read to at most 5 requests and a few MB beyond what it
 asked for; 4 MiB blocks saved at most 2 requests for 2 to 4 times the bytes, 256 KiB blocks
 saved bytes for up to 2 more requests.
+
+Python's automatic garbage collection is paused while a request is waited for. h5py holds
+its global lock while it calls the file's ``read``, and freeing an h5py object takes that
+lock: a collection that starts on the thread the request runs on (fsspec's IO thread)
+and finds an h5py object in a reference cycle would wait for the reader, which waits for
+it, forever (h5py's documentation on file-like objects, and h5py issue 2019).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import gc
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from fsspec.spec import AbstractBufferedFile
@@ -94,7 +103,8 @@ class VersionFile(AbstractBufferedFile):  # type: ignore[misc]  # fsspec is unty
 
     def _fetch_range(self, start: int, end: int) -> bytes:
         try:
-            data = self._read_range(self._location, self._state, start, end)
+            with _collection_paused():
+                data = self._read_range(self._location, self._state, start, end)
         except BaseException as error:
             self._failure = error
             raise
@@ -108,3 +118,33 @@ class VersionFile(AbstractBufferedFile):  # type: ignore[misc]  # fsspec is unty
         super().close()
         if hasattr(mapped, "closed") and not mapped.closed:  # the mmap cache's mapping
             mapped.close()
+
+
+class _Pause:
+    """Automatic garbage collection paused while any reader waits (a count of them), and
+    resumed by the last one if it was on when the first began."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.waiting = 0
+        self.resume = False
+
+
+_pause = _Pause()
+
+
+@contextlib.contextmanager
+def _collection_paused() -> Iterator[None]:
+    """No automatic garbage collection starts, on any thread, inside the block."""
+    with _pause.lock:
+        if _pause.waiting == 0:
+            _pause.resume = gc.isenabled()
+            gc.disable()
+        _pause.waiting += 1
+    try:
+        yield
+    finally:
+        with _pause.lock:
+            _pause.waiting -= 1
+            if _pause.waiting == 0 and _pause.resume:
+                gc.enable()
