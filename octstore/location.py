@@ -18,6 +18,7 @@ from typing import Any
 import fsspec
 from fsspec.core import split_protocol, url_to_fs
 
+from octstore.chains import CHAIN, chained_protocols, split_chain, strip_protocol
 from octstore.errors import (
     AccessDeniedError,
     BackendError,
@@ -39,8 +40,6 @@ _NO_CREDENTIALS = frozenset(
     | {"CredentialUnavailableError"}  # azure-identity's
 )
 _log = get_logger(__name__)
-#: What separates the links of a chained URL (``simplecache::s3://b/k``).
-_CHAIN = "::"
 #: The chain of a URL without one (shared: one per location adds up in a large dataset).
 _UNCHAINED = ("", "")
 
@@ -73,7 +72,7 @@ class Location:
 
     def __init__(self, path: PathArgument, storage_options: dict[str, Any] | None = None):
         raw, own_options, fs = read_path(path)
-        before, link, after = _split_chain(raw)
+        before, link, after = split_chain(raw)
         protocol, rest = split_protocol(link)
         self.storage_options = {**own_options, **(storage_options or {})}
         remember_secrets(self.storage_options)  # hidden from any text that quotes them
@@ -89,10 +88,10 @@ class Location:
             self.url = os.path.abspath(os.path.expanduser(rest))
             return
         # A chain's filesystem is its first link's: ``simplecache`` in simplecache::s3://b/k.
-        outer = before.partition(_CHAIN)[0] if before else protocol
+        outer = before.partition(CHAIN)[0] if before else protocol
         self.protocol = canonical(outer or "file")
         # Fail now, naming the fix, if a protocol of the URL (of any link) is unusable.
-        for link_protocol in {outer, protocol, *_chained_protocols(before, after)} - {None}:
+        for link_protocol in {outer, protocol, *chained_protocols(before, after)} - {None}:
             _filesystem_class(canonical(link_protocol))
         if buckets := lookup(protocol).buckets:
             buckets.check(raw, rest)
@@ -209,7 +208,12 @@ class Location:
         if self._fs is None:
             self.filesystem_class()
             with translate_errors(self.url, "connecting to"):
-                self._fs, self._fs_path = url_to_fs(self.url, **self.storage_options)
+                if any(self._chain):
+                    self._fs, self._fs_path = url_to_fs(self.url, **self.storage_options)
+                else:  # fsspec would split a name holding "::" as a chain
+                    cls = self.filesystem_class()
+                    options = {**cls._get_kwargs_from_urls(self.url), **self.storage_options}
+                    self._fs, self._fs_path = cls(**options), strip_protocol(cls, self.url)
         return self._fs
 
     @property
@@ -221,7 +225,7 @@ class Location:
             if any(self._chain):
                 self.fs  # noqa: B018  # the chain's path is known once it is resolved
             else:
-                self._fs_path = self.filesystem_class()._strip_protocol(self.url)
+                self._fs_path = strip_protocol(self.filesystem_class(), self.url)
         assert self._fs_path is not None
         return self._fs_path
 
@@ -274,26 +278,6 @@ def _filesystem_class(protocol: str) -> type[Any]:
             f"unknown protocol {protocol!r}: use a local path or one of {known}"
         ) from error
     return cls
-
-
-def _chained_protocols(before: str, after: str) -> list[str | None]:
-    """The protocols of a chain's other links: the bare ones before the link naming the file
-    (``simplecache``), and those of the URLs after it (``s3`` in ``zip://m::s3://b/a.zip``;
-    None for a local path)."""
-    bare = [link for link in before.split(_CHAIN) if link]
-    return [*bare, *(split_protocol(link)[0] for link in after.split(_CHAIN) if link)]
-
-
-def _split_chain(url: str) -> tuple[str, str, str]:
-    """``url`` as (the links before the one naming the file, that link, the links after),
-    as fsspec reads chains: ``zip://member::/a.zip`` names ``member`` in its first link,
-    ``simplecache::s3://b/k`` names ``b/k`` in its last, after bare protocols."""
-    links = url.split(_CHAIN)
-    if len(links) == 1:
-        return "", url, ""
-    if "://" not in links[0]:
-        return _CHAIN.join(links[:-1]) + _CHAIN, links[-1], ""
-    return "", links[0], _CHAIN + _CHAIN.join(links[1:])
 
 
 @contextmanager

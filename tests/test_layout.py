@@ -22,6 +22,7 @@ MAX_LINES = 400
 LAYERS: tuple[frozenset[str], ...] = (
     frozenset(
         {"__about__", "redaction", "errors", "hashing", "buckets", "protocols", "relative_paths"}
+        | {"chains"}
     ),
     frozenset({"location", "path_objects", "config", "metadata", "state"}),
     frozenset({"cache", "backends", "signing"}),

@@ -147,6 +147,34 @@ def test_a_chain_of_bare_protocols_names_the_file_in_its_last_link() -> None:
     assert pickle.loads(pickle.dumps(location)).fs_path == "/chained/x.txt"
 
 
+@pytest.mark.parametrize(
+    ("url", "name", "fs_path"),
+    [
+        ("memory://chained/a::b.csv", "a::b.csv", "/chained/a::b.csv"),
+        ("memory://chained/::", "::", "/chained/::"),
+        ("s3://bucket/v1::v2/x.csv", "x.csv", "bucket/v1::v2/x.csv"),
+    ],
+)
+def test_a_double_colon_after_a_filesystem_that_reads_no_other_is_part_of_the_name(
+    url: str, name: str, fs_path: str
+) -> None:
+    location = Location(url)
+
+    assert (location.url, location.name, location.fs_path) == (url, name, fs_path)
+    assert location.parent == url.rsplit("/", 1)[0]
+
+
+def test_a_local_path_with_a_double_colon_is_a_local_path(tmp_path: Path) -> None:
+    for name in ("::", "a::b.csv", "data::v2.csv", "zip::"):
+        location = Location(str(tmp_path / name))
+
+        assert (location.protocol, location.url, location.name) == (
+            "file",
+            str(tmp_path / name),
+            name,
+        )
+
+
 def test_metadata_written_through_a_caching_chain_lands_beside_the_file() -> None:
     fsspec.filesystem("memory").pipe("/chained/y.txt", b"hi")
     datafile = Datafile("simplecache::memory://chained/y.txt")

@@ -47,8 +47,9 @@ def blob_name(location: Location) -> tuple[str, str]:
     Raises:
         NotFoundError: If it names no blob (a container, or nothing).
         InvalidPathError: If adlfs or Azure would take it for another blob's name: adlfs
-            drops a tab, CR or LF, and a ``?`` or ``#`` that ends it (as Python's URL parsing
-            does); Azure reads a backslash as ``/``.
+            drops a tab, CR or LF, a ``?`` or ``#`` that ends it, and a ``?`` just before a
+            ``#`` (an empty query or fragment, as Python's URL parsing reads them); Azure
+            reads a backslash as ``/``.
     """
     container, blob, _ = location.fs.split_path(location.fs_path)
     link = location.url.split("://", 1)[-1]
@@ -56,8 +57,8 @@ def blob_name(location: Location) -> tuple[str, str]:
     if "\\" in location.url or (not in_account and link != location.fs_path):
         raise InvalidPathError(
             f"{location.url!r} would name another blob, {location.fs_path!r} (adlfs drops a "
-            "tab, CR or LF, and a '?' or '#' that ends a name; Azure reads a backslash as "
-            "'/'): rename it without them"
+            "tab, CR or LF, a '?' or '#' that ends a name, and a '?' just before a '#'; "
+            "Azure reads a backslash as '/'): rename it without them"
         )
     if not container:
         raise NotFoundError(f"{location.url} names no container: use az://CONTAINER/BLOB")
