@@ -216,6 +216,15 @@ class BackendError(OctstoreError, OSError):
 class IntegrityError(OctstoreError, OSError):
     """Content did not match the checksum the backend gave for it."""
 
+    @classmethod
+    def changed_while_uploaded(cls, source: str, url: str) -> IntegrityError:
+        """The local file ``source`` changed while it was uploaded to ``url``, which was
+        left as it was."""
+        return cls(
+            f"{source} changed while it was uploaded to {url}: nothing was written; upload "
+            "it again once nothing else is writing it"
+        )
+
 
 class FormatError(OctstoreError, OSError):
     """Content that cannot be read in the format its name says (an ``.h5`` that is not HDF5)."""

@@ -77,6 +77,10 @@ class MetadataBackend(ABC):
     #: GCS ``generation``), so that a reader can fetch only the parts it needs. Without it,
     #: readers that want parts download the whole file into the cache instead.
     reads_version_ranges: bool = False
+    #: Whether ``put`` writes nothing when the bytes it reads from ``source`` do not have the
+    #: ``crc32c`` it was given (a file changed while it was uploaded). Without it, callers
+    #: copy a file that another program may be writing first, and check the copy.
+    checks_sent_content: bool = False
     #: Whether :meth:`download_async` runs on fsspec's event loop, so that the transfer
     #: engine runs many downloads at once there rather than a thread for each.
     async_downloads: bool = False

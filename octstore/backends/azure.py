@@ -63,6 +63,7 @@ class AzureBackend(MetadataBackend):
     atomic_metadata = True
     versioned_writes = True  # put returns the version of what it wrote, from the response
     reads_version_ranges = True  # a ranged GET under If-Match
+    checks_sent_content = True  # Content-MD5 of one request; blocks hashed as sent
     async_downloads = True
 
     def metadata_location(self, location: Location, state: ObjectState) -> str:
@@ -72,11 +73,8 @@ class AzureBackend(MetadataBackend):
         return "blob metadata (octstore_* keys)"
 
     def stat(self, location: Location) -> ObjectState:
-        """The blob's state from one ``HEAD`` (plus the sidecar blob, if it spilled).
-
-        Raises:
-            NotFoundError: If the blob or its container does not exist.
-        """
+        """The blob's state from one ``HEAD`` (plus the sidecar blob, if it spilled);
+        ``NotFoundError`` if it or its container does not exist."""
         return self._read(location, read_sidecar=True)
 
     def _read(self, location: Location, *, read_sidecar: bool) -> ObjectState:
@@ -140,7 +138,7 @@ class AzureBackend(MetadataBackend):
         changes = as_changes(metadata)
         retries = not if_absent and (if_matches is None or not changes.replaces)
         with translate_errors(location.url, "writing"):
-            md5 = requests.file_md5(source)
+            md5 = requests.file_md5(source, crc32c, location.url)
             basis = if_matches if if_matches is not None and "etag" in if_matches.details else None
             if basis is None and not if_absent:
                 basis = self._read_or_none(location, read_sidecar=not changes.replaces)

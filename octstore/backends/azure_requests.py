@@ -24,6 +24,7 @@ from fsspec.callbacks import Callback
 from octstore.backends import ObjectState
 from octstore.backends import object_metadata as keys_codec
 from octstore.errors import IntegrityError, InvalidPathError, NotFoundError
+from octstore.hashing import Crc32c
 from octstore.location import Location
 from octstore.metadata import Metadata
 
@@ -94,12 +95,16 @@ def version_token(md5: bytes | bytearray | None, etag: str) -> str:
     return quoted(etag)
 
 
-def file_md5(path: str) -> bytes:
-    """The MD5 digest of the local file ``path``, read in chunks."""
-    digest = hashlib.md5(usedforsecurity=False)
+def file_md5(path: str, crc32c: str, url: str) -> bytes:
+    """The MD5 digest of the local file ``path``, once the CRC32C taken in the same read is
+    seen to be ``crc32c``, the caller's (else it changed since: ``IntegrityError``)."""
+    digest, crc = hashlib.md5(usedforsecurity=False), Crc32c()
     with open(path, "rb") as file:
         while chunk := file.read(_CHUNK * 8):
             digest.update(chunk)
+            crc.update(chunk)
+    if crc.b64digest() != crc32c:
+        raise IntegrityError.changed_while_uploaded(path, url)
     return digest.digest()
 
 
@@ -288,10 +293,7 @@ async def _staged(
         sent += len(chunk)
         callback.absolute_update(sent)
     if settings.content_md5 and digest.digest() != bytes(settings.content_md5):
-        raise IntegrityError(
-            f"{body.name} changed while it was uploaded to {location.url}: nothing was "
-            "written; upload it again once nothing else is writing it"
-        )
+        raise IntegrityError.changed_while_uploaded(body.name, location.url)
     return blocks
 
 

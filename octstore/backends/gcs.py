@@ -66,6 +66,7 @@ class GcsBackend(MetadataBackend):
     atomic_metadata = True
     versioned_writes = True  # put returns the version of what it wrote, from the response
     reads_version_ranges = True  # a media GET with Range, pinned by generation=
+    checks_sent_content = True  # the server checks the CRC32C
     async_downloads = True
 
     def metadata_location(self, location: Location, state: ObjectState) -> str:
@@ -73,11 +74,8 @@ class GcsBackend(MetadataBackend):
         return describe_location(location, state)
 
     def stat(self, location: Location) -> ObjectState:
-        """The object's generation, size, CRC32C and metadata, from one GET of its resource.
-
-        Raises:
-            NotFoundError: If the object or its bucket does not exist.
-        """
+        """The object's generation, size, CRC32C and metadata, from one GET of its resource
+        (``NotFoundError`` if it or its bucket does not exist)."""
         return self._read(location, read_sidecar=True)
 
     def _read(self, location: Location, *, read_sidecar: bool) -> ObjectState:

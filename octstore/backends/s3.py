@@ -33,6 +33,7 @@ from fsspec.callbacks import DEFAULT_CALLBACK, Callback
 
 from octstore.backends import Known, Listed, MetadataBackend, ObjectState, lease, listing
 from octstore.backends import object_metadata as keys_codec
+from octstore.backends.s3_body import sent_body
 from octstore.backends.s3_requests import (
     _KEPT_HEADERS,
     _SECONDS_PER_BYTE,
@@ -50,7 +51,6 @@ from octstore.backends.s3_requests import (
     _key,
     _last_modified,
     _read,
-    _sent_body,
     _trusting_written,
     _user_metadata,
     head_object,
@@ -70,6 +70,7 @@ class S3Backend(MetadataBackend):
     atomic_metadata = True
     versioned_writes = True  # put returns the version of what it wrote, from the response
     reads_version_ranges = True  # GetObject with Range and If-Match
+    checks_sent_content = True  # the body is hashed as it is sent
     async_downloads = True
 
     def metadata_location(self, location: Location, state: ObjectState) -> str:
@@ -216,7 +217,7 @@ class S3Backend(MetadataBackend):
             # missing.
             with (
                 _conflicts_as(conflict, missing_key=current is not None),
-                _sent_body(fs, source, callback) as body,
+                sent_body(fs, source, callback, crc32c, location.url) as body,
             ):
                 etag: str = fs.call_s3("put_object", Body=body, **request)["ETag"]
         except ConflictError:

@@ -6,15 +6,12 @@ a GET pinned to an ETag), and a PutObject body that tells how much of it was sen
 from __future__ import annotations
 
 import asyncio
-import io
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
-from typing import IO, Any
-
-from fsspec.callbacks import Callback
+from typing import Any
 
 from octstore.backends import UNSETTLED, Known, ObjectState
 from octstore.backends import object_metadata as keys_codec
@@ -172,50 +169,6 @@ async def _download(
     finally:
         with suppress(Exception):
             body.close()
-
-
-class _SentBody(io.BufferedReader):
-    """A local file read as a ``PutObject`` body that tells an fsspec callback how much of it
-    was sent: its position after each read made once the request is on its way (botocore's
-    ``before-send``). Reads before that are not sending: botocore signs a request to an
-    ``http://`` endpoint by reading the whole body first, and again for each retry, which
-    seeks back to the start (so the count starts again from 0)."""
-
-    def __init__(self, path: str, callback: Callback) -> None:
-        super().__init__(io.FileIO(path, "rb"))
-        self._callback = callback
-        self._sending = False
-
-    def on_its_way(self) -> None:
-        self._sending = True
-        self._callback.absolute_update(self.tell())
-
-    def read(self, size: int | None = -1, /) -> bytes:
-        data = super().read(size)
-        if self._sending:
-            self._callback.absolute_update(self.tell())
-        return data
-
-    def seek(self, target: int, whence: int = 0, /) -> int:
-        self._sending = False
-        return super().seek(target, whence)
-
-
-def _on_its_way(request: Any, **kwargs: Any) -> None:
-    """botocore's ``before-send`` event: ``request`` is signed and about to be sent."""
-    if isinstance(request.body, _SentBody):
-        request.body.on_its_way()
-
-
-@contextmanager
-def _sent_body(fs: Any, source: str, callback: Callback) -> Iterator[IO[bytes]]:
-    """The local file ``source`` opened as the body of a ``PutObject`` through ``fs``, its
-    bytes told to ``callback`` as they are sent."""
-    fs.s3.meta.events.register(
-        "before-send.s3.PutObject", _on_its_way, unique_id="octstore-sent-body"
-    )
-    with _SentBody(source, callback) as body:
-        yield body
 
 
 async def _read(fs: Any, bucket: str, key: str, **request: str) -> bytes:

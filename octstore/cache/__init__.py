@@ -43,6 +43,7 @@ from octstore.cache.entries import (
 )
 from octstore.cache.files import (
     copy_file,
+    copy_unchanged,
     default_permissions,
     is_temporary_name,
     named_refusal,
@@ -76,6 +77,7 @@ __all__ = [
     "copy_cached",
     "copy_file",
     "copy_out",
+    "copy_unchanged",
     "default_permissions",
     "download",
     "entry_path",

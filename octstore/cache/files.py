@@ -22,7 +22,8 @@ if sys.platform != "win32":
 else:  # pragma: no cover - Windows refuses to delete open files, which protects readers
     fcntl = None
 from octstore.cache.places import cache_root
-from octstore.errors import AccessDeniedError
+from octstore.errors import AccessDeniedError, IntegrityError
+from octstore.hashing import crc32c_file
 
 _TEMP_SUFFIX = ".tmp"
 #: Bytes a kernel copy moves between two reports of its progress.
@@ -201,3 +202,26 @@ def copy_file(source: str, target: str, callback: Callback = DEFAULT_CALLBACK) -
         with contextlib.suppress(FileNotFoundError):
             os.remove(temporary)
         raise
+
+
+def copy_unchanged(
+    source: str,
+    target: str,
+    crc32c: str,
+    destination: str,
+    callback: Callback = DEFAULT_CALLBACK,
+) -> str:
+    """Copy the local file ``source`` to ``target`` as :func:`copy_file` does, checking that
+    the copy has the CRC32C ``crc32c`` that ``source`` had before: a file another program
+    wrote during the copy would give a copy of two versions at once. Returns the CRC32C.
+
+    Raises:
+        IntegrityError: If it has not, naming ``destination`` (where the copy was to go);
+            ``target`` is removed.
+    """
+    copy_file(source, target, callback)
+    if crc32c_file(target) != crc32c:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(target)
+        raise IntegrityError.changed_while_uploaded(source, destination)
+    return crc32c

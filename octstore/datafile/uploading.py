@@ -181,9 +181,13 @@ def _put(
         if copied is not None:
             return copied
     # its content as stored (not a local copy's edits, which upload() sends there)
-    local = datafile._location.is_local
-    source = datafile.path if local else datafile._fetch(datafile._current())
-    return _put_file(backend, destination, source, metadata, if_matches, callback)
+    if datafile._location.is_local:  # the user's file: checked to be as it was hashed
+        return _put_file(
+            backend, destination, datafile.path, metadata, if_matches, callback,
+            datafile.hash_value,
+        )  # fmt: skip
+    source = datafile._fetch(datafile._current())  # verified, and only octstore's
+    return _put_file(backend, destination, source, metadata, if_matches, callback, None)
 
 
 def _put_file(
@@ -193,21 +197,27 @@ def _put_file(
     metadata: MetadataUpdate,
     if_matches: ObjectState | None,
     callback: Callback,
+    before: str | None,
 ) -> ObjectState:
-    """Write a copy of the local file ``source`` to ``destination``, hashed as copied (so the
-    stored CRC32C is the content's even if ``source`` changes meanwhile), conditional on
-    ``if_matches`` (None: created)."""
+    """Write a copy of the local file ``source`` to ``destination`` (the backend may consume
+    what it is given), conditional on ``if_matches`` (None: created). With ``before``, the
+    CRC32C ``source`` had, a copy that has another (``source`` was written meanwhile) is
+    refused with ``IntegrityError``, nothing written."""
     staged = cache.staging_path(os.path.basename(source))
     try:
         with translate_errors(source, "reading"):
-            shutil.copyfile(source, staged)  # the backend may consume its source
+            if before is None:
+                shutil.copyfile(source, staged)
+                crc32c = crc32c_file(staged)
+            else:
+                crc32c = cache.copy_unchanged(source, staged, before, destination.url)
         size = os.path.getsize(staged)
         callback.set_size(size)
         state = backend.put(
             destination,
             staged,
             metadata,
-            crc32c=crc32c_file(staged),
+            crc32c=crc32c,
             if_matches=if_matches,
             if_absent=if_matches is None,
             callback=callback,
@@ -267,8 +277,9 @@ def _send_local_copy(datafile: Datafile, callback: Callback) -> None:
     changes = basis.changes(datafile)
     try:
         state = _put_file(
-            datafile._backend, datafile._location, link.location.url, changes, link.remote, callback
-        )
+            datafile._backend, datafile._location, link.location.url, changes, link.remote,
+            callback, crc32c_file(link.location.url),
+        )  # fmt: skip
     except ConflictError:
         raise ConflictError(
             f"{datafile.path} changed since its local copy {link.location.url} was made, so "

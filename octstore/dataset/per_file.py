@@ -206,9 +206,16 @@ def local_content(
     datafile: Datafile, destination: Location, callback: Callback = DEFAULT_CALLBACK
 ) -> Iterator[tuple[str, str]]:
     """A local file with ``datafile``'s content that ``put`` to ``destination`` may consume,
-    and its CRC32C. Remote content is copied from the cache or downloaded straight to it."""
-    consumes = backend_for(destination).consumes_source(destination)
-    if not interface.is_remote(datafile) and not consumes:
+    and its CRC32C. Remote content is copied from the cache or downloaded straight to it. A
+    local file is sent as it is only where the backend checks what it sends against the
+    CRC32C; elsewhere it is copied first, and a copy taken while another program wrote it
+    is refused (``IntegrityError``)."""
+    backend = backend_for(destination)
+    if (
+        not interface.is_remote(datafile)
+        and backend.checks_sent_content
+        and not backend.consumes_source(destination)
+    ):
         yield datafile.path, datafile.hash_value
         return
     if destination.is_local:  # beside it (made if need be): putting it in place is a rename
@@ -217,8 +224,10 @@ def local_content(
         target = cache.staging_path(destination.name)
     try:
         if not interface.is_remote(datafile):
-            cache.copy_file(datafile.path, target, callback)
-            crc32c = crc32c_file(target)
+            before = datafile.hash_value
+            # the copy is the transfer only where ``put`` then renames it into place
+            told = callback if destination.is_local else DEFAULT_CALLBACK
+            crc32c = cache.copy_unchanged(datafile.path, target, before, destination.url, told)
         else:
             state = interface.current_state(datafile)
             cache.copy_out(

@@ -1,0 +1,102 @@
+"""A local file sent as the body of a ``PutObject``: its progress told as it goes, and its
+bytes checked as they go against the CRC32C the caller computed.
+
+S3 checks ``x-amz-checksum-crc32c`` itself, but not every server that speaks its API does
+(moto does not). So the body hashes what it sends, and before it hands over its last bytes
+it compares: if the file changed while it was read (or since it was hashed), the read
+raises instead, the request ends before its body does, and the server, short of the bytes
+its ``Content-Length`` promised, stores nothing.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import IO, Any
+
+from fsspec.callbacks import Callback
+
+from octstore.errors import IntegrityError
+from octstore.hashing import Crc32c
+
+__all__ = ["sent_body"]
+
+
+class _SentBody(io.BufferedReader):
+    """A local file read as a ``PutObject`` body that tells an fsspec callback how much of it
+    was sent: its position after each read made once the request is on its way (botocore's
+    ``before-send``). Reads before that are not sending: botocore signs a request to an
+    ``http://`` endpoint by reading the whole body first, and again for each retry, which
+    seeks back to the start (so the count starts again from 0).
+
+    Every read is hashed, whoever reads (a signature, the HTTP client, which may read the
+    body more than once), and the read that reaches the end raises :class:`IntegrityError`
+    instead of returning if the bytes up to there are not those of ``crc32c``."""
+
+    def __init__(self, path: str, callback: Callback, crc32c: str, url: str) -> None:
+        super().__init__(io.FileIO(path, "rb"))
+        self._callback = callback
+        self._sending = False
+        self._path, self._expected, self._url = path, crc32c, url
+        self._size = os.fstat(self.fileno()).st_size
+        self._hasher, self._hashed = Crc32c(), 0  # the CRC32C of bytes 0 up to _hashed
+        #: Why a read refused to end the body (the HTTP client may report it otherwise).
+        self.refused: IntegrityError | None = None
+
+    def on_its_way(self) -> None:
+        self._sending = True
+        self._callback.absolute_update(self.tell())
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        start = self.tell()
+        data = super().read(size)
+        if start != self._hashed:  # a pass that did not start where the last one ended
+            self._hasher, self._hashed = Crc32c(os.pread(self.fileno(), start, 0)), start
+        self._hasher.update(data)
+        self._hashed += len(data)
+        if not data or self._hashed >= self._size:
+            self._check_end()
+        if self._sending:
+            self._callback.absolute_update(self.tell())
+        return data
+
+    def _check_end(self) -> None:
+        """Raise if the body about to end is not the content the caller hashed."""
+        if self._hashed != self._size or self._hasher.b64digest() != self._expected:
+            self.refused = IntegrityError.changed_while_uploaded(self._path, self._url)
+            raise self.refused
+
+    def seek(self, target: int, whence: int = 0, /) -> int:
+        self._sending = False
+        return super().seek(target, whence)
+
+
+def _on_its_way(request: Any, **kwargs: Any) -> None:
+    """botocore's ``before-send`` event: ``request`` is signed and about to be sent."""
+    if isinstance(request.body, _SentBody):
+        request.body.on_its_way()
+
+
+@contextmanager
+def sent_body(
+    fs: Any, source: str, callback: Callback, crc32c: str, url: str
+) -> Iterator[IO[bytes]]:
+    """The local file ``source`` opened as the body of a ``PutObject`` to ``url`` through
+    ``fs``, its bytes told to ``callback`` as they are sent and checked against ``crc32c``.
+
+    Raises:
+        IntegrityError: If the bytes sent were not those of ``crc32c``: the request was cut
+            short, so nothing was written.
+    """
+    fs.s3.meta.events.register(
+        "before-send.s3.PutObject", _on_its_way, unique_id="octstore-sent-body"
+    )
+    with _SentBody(source, callback, crc32c, url) as body:
+        try:
+            yield body
+        except Exception as error:
+            if body.refused is not None and error is not body.refused:
+                raise body.refused from error
+            raise
