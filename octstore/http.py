@@ -32,7 +32,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import unicodedata
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -42,8 +41,7 @@ try:
         MethodNotAllowed,
         RequestedRangeNotSatisfiable,
     )
-    from werkzeug.http import dump_options_header
-    from werkzeug.serving import BaseWSGIServer
+    from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
     from werkzeug.serving import make_server as _make_server
     from werkzeug.utils import get_content_type
     from werkzeug.wrappers import Request, Response
@@ -56,6 +54,7 @@ except ImportError as error:  # pragma: no cover - depends on the installed extr
     ) from error
 
 from octstore.errors import InvalidHandleError, NotFoundError, OctstoreError
+from octstore.http_headers import content_disposition
 from octstore.http_preconditions import failed_precondition, without_preconditions
 from octstore.location import content_type
 from octstore.redaction import RedactingFilter, get_logger
@@ -71,6 +70,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_MAX_CONCURRENT_UPLOADS",
     "DEFAULT_MAX_UPLOAD_BYTES",
+    "DEFAULT_READ_TIMEOUT",
     "content_disposition",
     "make_app",
     "make_server",
@@ -82,6 +82,9 @@ __all__ = [
 DEFAULT_MAX_UPLOAD_BYTES = 100 * 2**20
 #: The most uploads :func:`make_app` stores at once unless told otherwise.
 DEFAULT_MAX_CONCURRENT_UPLOADS = 8
+#: Seconds :func:`make_server` waits for a client that sends nothing (a stalled upload, an
+#: idle connection) before it drops it, freeing its upload slot.
+DEFAULT_READ_TIMEOUT = 60.0
 #: Bytes read from the store at a time while sending content.
 _BUFFER_SIZE = 2**16
 _SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff"}
@@ -90,34 +93,8 @@ _DOWNLOAD_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; sandbox",
     "Cache-Control": "no-cache",
 }
-# Characters RFC 8187's attr-char allows unencoded, beside letters and digits.
-_ATTR_CHARS = "!#$&+-.^_`|~"
 
 logger = get_logger(__name__)
-
-
-def content_disposition(name: str, disposition: str = "attachment") -> str:
-    """A ``Content-Disposition`` value for ``name``: an ASCII ``filename`` (non-ASCII
-    letters stripped of accents, anything else replaced), then ``filename*`` with the
-    name in UTF-8, percent-encoded (RFC 8187). Nothing in ``name`` can end the header.
-
-    Examples:
-        >>> content_disposition("Résumé 2024.pdf")
-        'attachment; filename="Resume 2024.pdf"; filename*=UTF-8\\'\\'R%C3%A9sum%C3%A9%202024.pdf'
-    """
-    decomposed = unicodedata.normalize("NFKD", name)
-    ascii_name = "".join(
-        char if 0x20 <= ord(char) < 0x7F and char not in '"\\%' else "_"
-        for char in decomposed
-        if not unicodedata.combining(char)
-    )
-    return dump_options_header(
-        disposition,
-        {
-            "filename": ascii_name or "download",
-            "filename*": "UTF-8''" + quote(name, safe=_ATTR_CHARS),
-        },
-    )
 
 
 def make_app(
@@ -187,12 +164,19 @@ def route(store: Store, handle: str) -> WSGIApplication:
 
 
 def make_server(
-    store: Store, host: str = "127.0.0.1", port: int = 8000, **options: Any
+    store: Store,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    *,
+    read_timeout: float = DEFAULT_READ_TIMEOUT,
+    **options: Any,
 ) -> BaseWSGIServer:
     """werkzeug's development server for :func:`make_app` (``options`` are its keyword
     arguments), bound but not yet serving: call ``serve_forever()`` (and ``shutdown()`` from
     another thread). Port 0 picks a free port: read it from ``server_port``. Requests are
     served in threads; werkzeug's request log is redacted (a link's signature is ``***``).
+    A client that sends nothing for ``read_timeout`` seconds is dropped: a stalled upload
+    cannot keep its slot (of ``max_concurrent_uploads``) for ever.
 
     Raises:
         ConfigError: Before binding, if ``host`` is not loopback and uploads are on with no
@@ -209,7 +193,8 @@ def make_server(
     logging.getLogger("werkzeug").addFilter(_REDACTING)
     app = make_app(store, **options)
     try:
-        return _make_server(host, port, app, threaded=True)
+        handler = type("TimedRequestHandler", (WSGIRequestHandler,), {"timeout": read_timeout})
+        return _make_server(host, port, app, threaded=True, request_handler=handler)
     except SystemExit as exit:  # werkzeug prints why it cannot bind, and exits
         reason = getattr(exit.__context__, "strerror", None) or "the address is not usable"
         raise OctstoreError(

@@ -28,7 +28,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"cache", "backends", "signing"}),
     frozenset({"datafile"}),
     frozenset({"filters", "dataset", "store"}),
-    frozenset({"http", "http_preconditions"}),
+    frozenset({"http", "http_headers", "http_preconditions"}),
     frozenset({"cli", "__init__", "__main__"}),
 )
 

@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -393,6 +394,42 @@ def test_uploads_beyond_the_bound_are_answered_503_until_a_slot_frees(store: Sto
     names = {name for item in store.list() for name in item.names}
     assert {"slow.txt", "afterwards.txt"} <= names
     assert "meanwhile.txt" not in names
+
+
+def test_a_stalled_upload_is_dropped_after_the_read_timeout_and_frees_its_slot(
+    store: Store,
+) -> None:
+    access = Access(upload_tokens=[UPLOAD])
+    httpd = make_server(store, "127.0.0.1", 0, access=access, max_concurrent_uploads=1,
+                        read_timeout=2)  # fmt: skip
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{httpd.server_port}"
+    body, content_type = multipart("stalled.txt", b"never all sent")
+    head = (
+        f"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {UPLOAD}\r\n"
+        f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    try:
+        with socket.create_connection(("127.0.0.1", httpd.server_port), timeout=30) as stalled:
+            stalled.sendall(head + body[:20])  # then nothing more: a client that hangs
+            statuses = [post(base, UPLOAD, "meanwhile.txt")]
+            deadline = time.monotonic() + 20
+            while statuses[-1] != 201 and time.monotonic() < deadline:
+                time.sleep(0.2)
+                statuses.append(post(base, UPLOAD, "later.txt"))
+            dropped = stalled.recv(1024)  # the server's answer, or b"" once it hung up
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=10)
+
+    assert statuses[0] == 503  # the stalled upload held the only slot...
+    assert statuses[-1] == 201  # ...until the server dropped it
+    assert not dropped.startswith(b"HTTP/1.1 201")
+    names = {name for item in store.list() for name in item.names}
+    assert "later.txt" in names
+    assert "stalled.txt" not in names
 
 
 # --- refusing to open a store to the network -----------------------------------------------
