@@ -133,6 +133,25 @@ def test_no_credentials_for_s3_exits_5_and_says_how_to_give_them(s3fs_fs: object
     assert "storage_options" not in error
 
 
+def test_no_credentials_for_a_dataset_names_the_dataset_not_its_manifest(
+    s3fs_fs: object,
+) -> None:
+    env = {
+        **{key: value for key, value in os.environ.items() if not key.startswith("AWS_")},
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+
+    result = _run_with(env, "ls", "s3://octstore-test/raw")
+
+    assert result.returncode == 5
+    error = one_line_error(result)
+    assert "s3://octstore-test/raw" in error
+    assert ".octstore-dataset.json" not in error
+    assert "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY" in error
+
+
 def test_no_credentials_for_azure_exits_5_and_says_how_to_give_them() -> None:
     env = {key: value for key, value in os.environ.items() if not key.startswith("AZURE_")}
 

@@ -104,7 +104,8 @@ def read_manifest(root: Location) -> Manifest | None:
     """The manifest in the dataset root ``root``: None if there is none, or, with a
     warning, if it is unreadable (a dataset then loads as if it had none)."""
     where = _manifest_location(root)
-    with translate_errors(where.url, "reading"):
+    # named after the dataset the user gave: a missing credential or bucket is its problem
+    with translate_errors(root.url, "reading the dataset"):
         try:
             data = backend_for(where).read_bytes(where)
         except FileNotFoundError:
