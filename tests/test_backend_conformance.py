@@ -264,8 +264,9 @@ def test_put_reads_its_source_unless_the_backend_consumes_it(rig: Rig) -> None:
         assert Path(source).read_bytes() == b"content"
 
 
+@pytest.mark.parametrize("now", [b"changed", b""], ids=["changed", "emptied"])
 def test_a_backend_that_checks_sent_content_refuses_a_source_changed_since_hashed(
-    rig: Rig,
+    rig: Rig, now: bytes
 ) -> None:
     """A put given the CRC32C of other content than its source holds (the file changed
     after the caller hashed it) writes nothing where the backend says it checks."""
@@ -274,7 +275,7 @@ def test_a_backend_that_checks_sent_content_refuses_a_source_changed_since_hashe
 
     if rig.impl.checks_sent_content:
         with pytest.raises(IntegrityError, match=r"change(d)? while it was uploaded"):
-            rig.impl.put(location, rig.source(b"changed"), Metadata(), crc32c=crc32c_bytes(b"new"))
+            rig.impl.put(location, rig.source(now), Metadata(), crc32c=crc32c_bytes(b"new"))
         assert rig.backend.read("data.csv") == b"old"
     else:  # callers send it a checked copy instead (tests/test_progress_callbacks.py)
         assert rig.backend.name in ("local", "memory")

@@ -220,10 +220,10 @@ class S3Backend(MetadataBackend):
                 sent_body(fs, source, callback, crc32c, location.url) as body,
             ):
                 etag: str = fs.call_s3("put_object", Body=body, **request)["ETag"]
-        except ConflictError:
+        except (ConflictError, IntegrityError):
             # A PUT that botocore retried after its response was lost fails its own
-            # precondition if the first attempt went through: no conflict, if the object
-            # holds exactly what was being written.
+            # precondition if the first attempt went through (or its body check, if the
+            # file changed since): no failure, if the object holds exactly what was written.
             written = self._etag_if_holding(location, size, user_metadata)
             if written is None:
                 raise

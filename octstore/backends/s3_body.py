@@ -19,7 +19,7 @@ from typing import IO, Any
 from fsspec.callbacks import Callback
 
 from octstore.errors import IntegrityError
-from octstore.hashing import Crc32c
+from octstore.hashing import EMPTY_HASH, Crc32c
 
 __all__ = ["sent_body"]
 
@@ -45,9 +45,16 @@ class _SentBody(io.BufferedReader):
         #: Why a read refused to end the body (the HTTP client may report it otherwise).
         self.refused: IntegrityError | None = None
 
-    def on_its_way(self) -> None:
+    def on_its_way(self, length: str | None) -> None:
+        """An attempt is about to be sent, declaring ``length`` bytes: it must send the
+        whole file from its start, as it was hashed (else it is refused before it goes)."""
+        if self.tell() != 0 or (length is not None and int(length) != self._size):
+            self._refuse()  # botocore measured another length: the file changed size
+        if self._size == 0 and self._expected != EMPTY_HASH:
+            self._refuse()  # nothing to send, so nothing could be cut short
+        self._hasher, self._hashed = Crc32c(), 0
         self._sending = True
-        self._callback.absolute_update(self.tell())
+        self._callback.absolute_update(0)
 
     def read(self, size: int | None = -1, /) -> bytes:
         start = self.tell()
@@ -65,8 +72,11 @@ class _SentBody(io.BufferedReader):
     def _check_end(self) -> None:
         """Raise if the body about to end is not the content the caller hashed."""
         if self._hashed != self._size or self._hasher.b64digest() != self._expected:
-            self.refused = IntegrityError.changed_while_uploaded(self._path, self._url)
-            raise self.refused
+            self._refuse()
+
+    def _refuse(self) -> None:
+        self.refused = IntegrityError.changed_while_uploaded(self._path, self._url)
+        raise self.refused
 
     def seek(self, target: int, whence: int = 0, /) -> int:
         self._sending = False
@@ -74,9 +84,17 @@ class _SentBody(io.BufferedReader):
 
 
 def _on_its_way(request: Any, **kwargs: Any) -> None:
-    """botocore's ``before-send`` event: ``request`` is signed and about to be sent."""
+    """botocore's ``before-send`` event, once per attempt: ``request`` is signed and about
+    to be sent."""
     if isinstance(request.body, _SentBody):
-        request.body.on_its_way()
+        request.body.on_its_way(request.headers.get("Content-Length"))
+
+
+def _from_the_start(params: dict[str, Any], **kwargs: Any) -> None:
+    """botocore's ``before-call`` event: a call (s3fs calls again after botocore's own
+    retries ran out) sends the body from its start, not from where the last one stopped."""
+    if isinstance(params.get("body"), _SentBody):
+        params["body"].seek(0)
 
 
 @contextmanager
@@ -90,9 +108,9 @@ def sent_body(
         IntegrityError: If the bytes sent were not those of ``crc32c``: the request was cut
             short, so nothing was written.
     """
-    fs.s3.meta.events.register(
-        "before-send.s3.PutObject", _on_its_way, unique_id="octstore-sent-body"
-    )
+    events = fs.s3.meta.events
+    events.register("before-send.s3.PutObject", _on_its_way, unique_id="octstore-sent-body")
+    events.register("before-call.s3.PutObject", _from_the_start, unique_id="octstore-body-start")
     with _SentBody(source, callback, crc32c, url) as body:
         try:
             yield body
