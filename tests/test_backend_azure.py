@@ -161,3 +161,28 @@ def test_a_url_without_credentials_says_how_to_give_them(
 
     with pytest.raises(AccessDeniedError, match="AZURE_STORAGE_CONNECTION_STRING"):
         Datafile("az://octstore-test/credentials/a.csv").exists()
+
+
+@on_azure
+def test_content_that_is_not_its_content_md5_is_refused_and_read_as_changed(
+    backend: Backend, tmp_path: Any
+) -> None:
+    """A file rewritten after it was hashed, before its one-request upload: Azure refuses
+    the body against the Content-MD5 sent, and octstore reads that refusal as the change."""
+    from fsspec.asyn import sync
+
+    from octstore.backends import azure_requests
+
+    source = tmp_path / "f.bin"
+    source.write_bytes(b"rewritten after it was hashed")
+    location = Location(backend.url("f.bin"), backend.storage_options)
+    settings = azure_requests.content_settings("application/octet-stream", b"\0" * 16)
+
+    with pytest.raises(Exception) as refused:  # noqa: PT011  # the SDK's, read below
+        sync(
+            location.fs.loop, azure_requests.upload, location, str(source), {}, settings,
+            etag=None, create=True,
+        )  # fmt: skip
+
+    assert azure_requests.is_md5_mismatch(refused.value)
+    assert not backend.fs.exists(backend.url("f.bin"))

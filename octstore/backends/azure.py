@@ -37,19 +37,19 @@ from octstore.backends import azure_requests as requests
 from octstore.backends import azure_spill as spill
 from octstore.backends import object_metadata as keys_codec
 from octstore.backends.azure_listing import list_blobs
+from octstore.backends.azure_pinned import pinned
 from octstore.backends.azure_requests import (
     METADATA_LIMIT,
     blob_state,
     forget_listing,
     is_conflict,
     is_missing,
-    pinned,
     same_content,
     sdk_errors,
     written_state,
 )
 from octstore.buckets import AZURE_CONTAINERS
-from octstore.errors import ConflictError, NotFoundError
+from octstore.errors import ConflictError, IntegrityError, NotFoundError
 from octstore.location import Location, content_type, translate_errors
 from octstore.metadata import Metadata
 from octstore.metadata.changes import MetadataUpdate, as_changes, attempts
@@ -216,6 +216,8 @@ class AzureBackend(MetadataBackend):
                 except Exception as error:
                     if is_conflict(error) or (basis is not None and is_missing(error)):
                         raise conflict from error
+                    if requests.is_md5_mismatch(error):  # the file changed since it was hashed
+                        raise IntegrityError.changed_while_uploaded(source, location.url) from error
                     raise
         except ConflictError:
             # An upload that the SDK retried after its response was lost fails its own

@@ -177,14 +177,22 @@ def _status(error: BaseException) -> int | None:
     return status if isinstance(status, int) else None
 
 
-def _code(error: BaseException) -> str:
+def error_code(error: BaseException) -> str:
     return str(getattr(error, "error_code", "") or "")
+
+
+def is_md5_mismatch(error: BaseException) -> bool:
+    """Whether Azure refused content whose MD5 is not the Content-MD5 given (Azure says
+    ``Md5Mismatch``; Azurite 3.35, ``InvalidOperation`` with a message that says so)."""
+    return error_code(error) == "Md5Mismatch" or "contentMD5 doesn't match" in str(error)
 
 
 def is_conflict(error: BaseException) -> bool:
     """Whether ``error`` is a failed precondition: 412 (``If-Match``; a lease another writer
     holds), or 409 ``BlobAlreadyExists`` (a create-only write)."""
-    return _status(error) == 412 or (_status(error) == 409 and "BlobAlreadyExists" in _code(error))
+    return _status(error) == 412 or (
+        _status(error) == 409 and "BlobAlreadyExists" in error_code(error)
+    )
 
 
 def is_missing(error: BaseException) -> bool:
@@ -210,11 +218,11 @@ def sdk_errors(location: Location) -> Iterator[None]:
     except Exception as error:
         status = _status(error)
         if status == 404:
-            what = "container" if "Container" in _code(error) else "blob"
-            raise FileNotFoundError(f"no such {what} ({_code(error) or 404})") from error
+            what = "container" if "Container" in error_code(error) else "blob"
+            raise FileNotFoundError(f"no such {what} ({error_code(error) or 404})") from error
         if status in (401, 403) or type(error).__name__ == "ClientAuthenticationError":
             raise PermissionError(
-                f"Azure refused the request ({_code(error) or status})"
+                f"Azure refused the request ({error_code(error) or status})"
             ) from error
         raise
 
@@ -343,56 +351,6 @@ async def delete(location: Location) -> None:
     await blob_client(location).delete_blob()
 
 
-# --- reads pinned to one content -------------------------------------------------------------
-
-#: Tries of a read pinned to one content, each after a metadata update moved the ETag.
-_PINNED_TRIES = 3
-
-
-async def pinned(location: Location, state: ObjectState, request: Any, *arguments: Any) -> Any:
-    """``request(location, etag, *arguments)`` under ``If-Match`` on ``state``'s ETag, or on
-    the ETag a metadata update since left on the same content.
-
-    Raises:
-        IntegrityError: If the content changed since ``state``, or the blob was deleted.
-    """
-    etag = state.details.get("etag")
-    with sdk_errors(location):
-        for _ in range(_PINNED_TRIES):
-            try:
-                return await request(location, etag, *arguments)
-            except Exception as error:
-                if not (is_conflict(error) or is_missing(error)):
-                    raise
-            etag = await _same_content_etag(location, state)
-    raise _changed_while_read(location)
-
-
-async def _same_content_etag(location: Location, state: ObjectState) -> str:
-    """The blob's ETag now, if its content is still that of ``state`` (its metadata alone
-    changed since, which moves the ETag).
-
-    Raises:
-        IntegrityError: If its content changed or it was deleted.
-    """
-    try:
-        with sdk_errors(location):
-            found = await properties(location)
-    except FileNotFoundError:
-        found = None
-    now = None if found is None else blob_state(location, found, read_sidecar=False)
-    if not same_content(now, state):
-        raise _changed_while_read(location)
-    return str(found.etag)
-
-
 def same_content(state: ObjectState | None, read: ObjectState) -> bool:
     """Whether ``state`` (None: the blob is gone) has the content of the state ``read``."""
     return state is not None and state.version_token == read.version_token
-
-
-def _changed_while_read(location: Location) -> IntegrityError:
-    return IntegrityError(
-        f"{location.url} changed while it was read (it is no longer the version that was "
-        "opened): open it again to read the new version"
-    )
