@@ -443,3 +443,41 @@ def test_reading_parts_never_deadlocks_with_garbage_collection_on_the_io_thread(
         process.join()
 
     assert result == (MB, True)
+
+
+def test_a_process_forked_while_a_part_is_fetched_collects_garbage() -> None:
+    """Collection is paused while a part is fetched; a child forked meanwhile (a data
+    loader's worker, say) has no reader of its own waiting, and collects as usual."""
+    import gc
+    import os
+    import threading
+
+    from octstore.datafile.ranges import _collection_paused
+
+    waiting, done = threading.Event(), threading.Event()
+
+    def fetching() -> None:
+        with _collection_paused():
+            waiting.set()
+            done.wait(30)
+
+    reader = threading.Thread(target=fetching)
+    reader.start()
+    read_end, write_end = os.pipe()
+    try:
+        assert waiting.wait(30)
+        assert not gc.isenabled()
+        child = os.fork()
+        if child == 0:  # pragma: no cover - runs in the child
+            os.write(write_end, b"on" if gc.isenabled() else b"off")
+            os._exit(0)
+        os.waitpid(child, 0)
+        in_child = os.read(read_end, 3)
+    finally:
+        done.set()
+        reader.join(30)
+        os.close(read_end)
+        os.close(write_end)
+
+    assert in_child == b"on"
+    assert gc.isenabled()  # and here, once the read is done

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import os
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -129,22 +130,35 @@ class _Pause:
         self.waiting = 0
         self.resume = False
 
+    def after_fork_in_child(self) -> None:
+        """A child process has none of its parent's waiting readers: collection resumes
+        there (a fork while another thread read would leave it off for good)."""
+        self.lock = threading.Lock()
+        if self.waiting and self.resume:
+            gc.enable()
+        self.waiting = 0
+
 
 _pause = _Pause()
+if hasattr(os, "register_at_fork"):  # pragma: no branch - not on Windows
+    os.register_at_fork(after_in_child=_pause.after_fork_in_child)
 
 
 @contextlib.contextmanager
 def _collection_paused() -> Iterator[None]:
     """No automatic garbage collection starts, on any thread, inside the block."""
-    with _pause.lock:
-        if _pause.waiting == 0:
-            _pause.resume = gc.isenabled()
-            gc.disable()
-        _pause.waiting += 1
+    counted = False
     try:
+        with _pause.lock:
+            if _pause.waiting == 0:
+                _pause.resume = gc.isenabled()
+                gc.disable()
+            _pause.waiting += 1
+            counted = True
         yield
     finally:
-        with _pause.lock:
-            _pause.waiting -= 1
-            if _pause.waiting == 0 and _pause.resume:
-                gc.enable()
+        if counted:
+            with _pause.lock:
+                _pause.waiting = max(0, _pause.waiting - 1)
+                if _pause.waiting == 0 and _pause.resume:
+                    gc.enable()
