@@ -2,11 +2,11 @@
 them, and names that only look like one.
 
 ``::`` joins links only where the filesystem before it reads through another: an archive
-(``zip``, ``tar``), a cache (``simplecache``, ``blockcache``), ``dir``, ``reference``... Its
-constructor takes the next link as ``fo`` or ``target_protocol``. Anywhere else ``::`` is
-part of a name: ``s3://b/v1::v2/x.csv`` is one key, ``/data/a::b.csv`` one local file,
-``data::v2.csv`` a file in the working directory (``data`` is a protocol, of ``data:``
-URLs, but reads through nothing).
+(``zip``, ``tar``), a cache (``simplecache``, ``blockcache``), ``dir``, ``reference``,
+``async_wrapper``... Its constructor takes the next link as ``fo`` or ``target_protocol``.
+Anywhere else ``::`` is part of a name: ``s3://b/v1::v2/x.csv`` is one key,
+``/data/a::b.csv`` one local file. (A relative name that starts with a protocol and ``:``,
+``data::v2.csv`` say, is read as fsspec reads it, a ``data:`` URL: write ``./data::v2.csv``.)
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ import re
 from typing import Any
 
 import fsspec
+import fsspec.core
 from fsspec.core import split_protocol
 
-__all__ = ["CHAIN", "chained_protocols", "split_chain", "strip_protocol"]
+__all__ = ["CHAIN", "chained_protocols", "split_chain", "strip_protocol", "unchained_url_to_fs"]
 
 #: What separates the links of a chained URL (``simplecache::s3://b/k``).
 CHAIN = "::"
@@ -40,8 +41,9 @@ def split_chain(url: str) -> tuple[str, str, str]:
     links = url.split(CHAIN)
     if len(links) == 1:
         return "", url, ""
-    if "://" not in links[0]:  # bare protocols first, as fsspec reads a lone word of a-z
-        if not (_BARE_PROTOCOL.fullmatch(links[0]) and _reads_through(links[0])):
+    if "://" not in links[0]:  # bare protocols first: a known one, or a lone word of a-z
+        bare = links[0] in fsspec.available_protocols() or _BARE_PROTOCOL.fullmatch(links[0])
+        if not (bare and _reads_through(links[0])):
             return "", url, ""
         return CHAIN.join(links[:-1]) + CHAIN, links[-1], ""
     protocol = split_protocol(links[0])[0]
@@ -56,6 +58,13 @@ def chained_protocols(before: str, after: str) -> list[str | None]:
     None for a local path)."""
     bare = [link for link in before.split(CHAIN) if link]
     return [*bare, *(split_protocol(link)[0] for link in after.split(CHAIN) if link)]
+
+
+def unchained_url_to_fs(url: str, **options: Any) -> tuple[Any, str]:
+    """fsspec's ``url_to_fs`` (its options, per-protocol ones included) for a URL of one
+    link, whose name may hold ``::``."""
+    fs, path = fsspec.core.url_to_fs(url.replace(CHAIN, _STAND_IN), **options)
+    return fs, str(path).replace(_STAND_IN, CHAIN)
 
 
 def strip_protocol(cls: Any, url: str) -> str:

@@ -18,7 +18,13 @@ from typing import Any
 import fsspec
 from fsspec.core import split_protocol, url_to_fs
 
-from octstore.chains import CHAIN, chained_protocols, split_chain, strip_protocol
+from octstore.chains import (
+    CHAIN,
+    chained_protocols,
+    split_chain,
+    strip_protocol,
+    unchained_url_to_fs,
+)
 from octstore.errors import (
     AccessDeniedError,
     BackendError,
@@ -208,12 +214,9 @@ class Location:
         if self._fs is None:
             self.filesystem_class()
             with translate_errors(self.url, "connecting to"):
-                if any(self._chain):
-                    self._fs, self._fs_path = url_to_fs(self.url, **self.storage_options)
-                else:  # fsspec would split a name holding "::" as a chain
-                    cls = self.filesystem_class()
-                    options = {**cls._get_kwargs_from_urls(self.url), **self.storage_options}
-                    self._fs, self._fs_path = cls(**options), strip_protocol(cls, self.url)
+                # (fsspec would split a name holding "::" as a chain)
+                to_fs = url_to_fs if any(self._chain) else unchained_url_to_fs
+                self._fs, self._fs_path = to_fs(self.url, **self.storage_options)
         return self._fs
 
     @property

@@ -164,6 +164,24 @@ def test_a_double_colon_after_a_filesystem_that_reads_no_other_is_part_of_the_na
     assert location.parent == url.rsplit("/", 1)[0]
 
 
+@pytest.mark.parametrize("name", ["k.csv", "a::k.csv"])
+def test_options_given_per_protocol_reach_the_filesystem(name: str) -> None:
+    options = {"s3": {"endpoint_url": "http://127.0.0.1:9", "key": "K", "secret": "S"}}
+
+    location = Location(f"s3://bucket/{name}", options)
+
+    assert (location.fs.endpoint_url, location.fs.key) == ("http://127.0.0.1:9", "K")
+    assert location.fs_path == f"bucket/{name}"
+
+
+def test_a_known_bare_protocol_that_reads_through_another_chains() -> None:
+    fsspec.filesystem("memory").pipe("/wrapped/y.csv", b"y")
+
+    location = Location("async_wrapper::memory://wrapped/y.csv")
+
+    assert (location.protocol, location.name) == ("async_wrapper", "y.csv")
+
+
 def test_a_local_path_with_a_double_colon_is_a_local_path(tmp_path: Path) -> None:
     for name in ("::", "a::b.csv", "data::v2.csv", "zip::"):
         location = Location(str(tmp_path / name))
