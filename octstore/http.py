@@ -53,7 +53,7 @@ except ImportError as error:  # pragma: no cover - depends on the installed extr
         "octstore.http (and 'octstore serve') needs werkzeug: pip install 'octstore[serve]'"
     ) from error
 
-from octstore.errors import InvalidHandleError, NotFoundError, OctstoreError
+from octstore.errors import ConfigError, InvalidHandleError, NotFoundError, OctstoreError
 from octstore.http_headers import content_disposition
 from octstore.http_preconditions import failed_precondition, without_preconditions
 from octstore.location import content_type
@@ -168,20 +168,25 @@ def make_server(
     host: str = "127.0.0.1",
     port: int = 8000,
     *,
-    read_timeout: float = DEFAULT_READ_TIMEOUT,
+    read_timeout: float | None = DEFAULT_READ_TIMEOUT,
     **options: Any,
 ) -> BaseWSGIServer:
     """werkzeug's development server for :func:`make_app` (``options`` are its keyword
     arguments), bound but not yet serving: call ``serve_forever()`` (and ``shutdown()`` from
     another thread). Port 0 picks a free port: read it from ``server_port``. Requests are
     served in threads; werkzeug's request log is redacted (a link's signature is ``***``).
-    A client that sends nothing for ``read_timeout`` seconds is dropped: a stalled upload
-    cannot keep its slot (of ``max_concurrent_uploads``) for ever.
+    A client that sends nothing for ``read_timeout`` seconds (None: no limit) is dropped: a
+    stalled upload cannot keep its slot (of ``max_concurrent_uploads``) for ever; one that
+    sends a byte now and then can, as long as it keeps doing so (a WSGI server's worker
+    timeout, gunicorn's ``--timeout``, bounds a whole request).
 
     Raises:
         ConfigError: Before binding, if ``host`` is not loopback and uploads are on with no
-            upload token and no ``authorize`` (public reads there only warn).
+            upload token and no ``authorize`` (public reads there only warn), or if
+            ``read_timeout`` is not above 0.
     """
+    if read_timeout is not None and not read_timeout > 0:
+        raise ConfigError(f"read_timeout={read_timeout!r} is invalid: give seconds above 0")
     access = options.get("access") or Access()
     guarded = options.get("authorize") is not None
     check_exposure(
