@@ -57,3 +57,14 @@ def test_the_read_that_would_end_a_changed_body_raises(tmp_path: Path) -> None:
         with pytest.raises(IntegrityError):
             sent.read()
         assert sent.refused is not None
+
+
+def test_after_a_refused_attempt_every_later_one_is_refused_unsent(tmp_path: Path) -> None:
+    with body(tmp_path / "f.bin", b"0123456789", b"other") as sent:
+        sent.on_its_way("10")
+        with pytest.raises(IntegrityError):
+            sent.read()
+        _from_the_start({"body": sent})  # a retry, of the same bytes
+
+        with pytest.raises(IntegrityError):
+            sent.on_its_way("10")

@@ -47,7 +47,11 @@ class _SentBody(io.BufferedReader):
 
     def on_its_way(self, length: str | None) -> None:
         """An attempt is about to be sent, declaring ``length`` bytes: it must send the
-        whole file from its start, as it was hashed (else it is refused before it goes)."""
+        whole file from its start, as it was hashed (else it is refused before it goes).
+        After one attempt was refused, every later one is, unsent: the file is not the
+        content hashed, and sending it again cannot make it so."""
+        if self.refused is not None:
+            raise self.refused
         if self.tell() != 0 or (length is not None and int(length) != self._size):
             self._refuse()  # botocore measured another length: the file changed size
         if self._size == 0 and self._expected != EMPTY_HASH:
