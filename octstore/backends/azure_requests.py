@@ -10,6 +10,7 @@ adlfs's own, sharing its connections and credentials.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import os
@@ -40,6 +41,8 @@ _OCTSTORE_KEYS = {azure: key for key, azure in AZURE_KEYS.items()}
 _CHUNK = 2**17
 #: An upload larger than this goes in blocks of this size (a progress bar moves after each).
 _BLOCK = 8 * 2**20
+#: Blocks of one upload sent at once (at most this many blocks' bytes in memory).
+_BLOCKS_AT_ONCE = 4
 
 
 def blob_name(location: Location) -> tuple[str, str]:
@@ -288,18 +291,37 @@ async def _staged(
     location: Location, client: Any, body: Any, settings: Any, lease: Any, callback: Any
 ) -> list[Any]:
     """``body`` staged as blocks of ``client``'s blob under ids of this upload alone (another
-    writer's blocks never mix in), hashed as they are sent."""
+    writer's blocks never mix in), :data:`_BLOCKS_AT_ONCE` at a time, each hashed as it is
+    sent."""
     from azure.storage.blob import BlobBlock
 
     prefix, digest, sent = uuid.uuid4().hex, hashlib.md5(usedforsecurity=False), 0
     blocks: list[Any] = []
-    while chunk := body.read(_BLOCK):
-        block_id = base64.b64encode(f"{prefix}-{len(blocks):06d}".encode()).decode()
+    sending: set[asyncio.Future[None]] = set()
+
+    async def stage(block_id: str, chunk: bytes) -> None:
+        nonlocal sent
         await client.stage_block(block_id, chunk, length=len(chunk), lease=lease)
-        digest.update(chunk)
-        blocks.append(BlobBlock(block_id))
         sent += len(chunk)
         callback.absolute_update(sent)
+
+    try:
+        while True:
+            if len(sending) >= _BLOCKS_AT_ONCE:  # a slot first: no more blocks held than sent
+                done, sending = await asyncio.wait(sending, return_when=asyncio.FIRST_COMPLETED)
+                for finished in done:
+                    finished.result()  # a failed block fails the upload now
+            if not (chunk := body.read(_BLOCK)):
+                break
+            block_id = base64.b64encode(f"{prefix}-{len(blocks):06d}".encode()).decode()
+            digest.update(chunk)
+            blocks.append(BlobBlock(block_id))
+            sending.add(asyncio.ensure_future(stage(block_id, chunk)))
+        await asyncio.gather(*sending)
+    except BaseException:
+        for unfinished in sending:
+            unfinished.cancel()
+        raise
     if settings.content_md5 and digest.digest() != bytes(settings.content_md5):
         raise IntegrityError.changed_while_uploaded(body.name, location.url)
     return blocks
