@@ -7,6 +7,8 @@ checked through adlfs directly, not through octstore.
 
 from __future__ import annotations
 
+import hashlib
+import os
 import threading
 import time
 from typing import Any
@@ -186,3 +188,23 @@ def test_content_that_is_not_its_content_md5_is_refused_and_read_as_changed(
 
     assert azure_requests.is_md5_mismatch(refused.value)
     assert not backend.fs.exists(backend.url("f.bin"))
+
+
+@on_azure
+def test_a_large_upload_goes_in_8_mib_blocks_and_one_commit(
+    backend: Backend, tmp_path: Any
+) -> None:
+    from octstore.dataset.transfer import copy_one
+
+    content = os.urandom(20 * 2**20 + 5)  # three blocks, the last of 4 MiB and 5 bytes
+    (tmp_path / "big.bin").write_bytes(content)
+    target = Location(backend.url("big.bin"), backend.storage_options)
+
+    with backend.server.recording() as requests:
+        copy_one(Datafile(tmp_path / "big.bin"), target)
+
+    puts = [r["query"].get("comp", [""])[0] for r in requests if r["method"] == "PUT"]
+    assert sorted(puts) == ["block", "block", "block", "blocklist"]
+    assert backend.read("big.bin") == content
+    stored = backend.fs.info(backend.url("big.bin"), refresh=True)["content_settings"]
+    assert bytes(stored["content_md5"]) == hashlib.md5(content, usedforsecurity=False).digest()
