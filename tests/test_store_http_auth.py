@@ -410,23 +410,40 @@ def test_a_stalled_upload_is_dropped_after_the_read_timeout_and_frees_its_slot(
         f"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {UPLOAD}\r\n"
         f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n"
     ).encode()
+
+    def stall() -> socket.socket:
+        """A client that sends the headers and a little of the body, then nothing."""
+        client = socket.create_connection(("127.0.0.1", httpd.server_port), timeout=30)
+        client.sendall(head + body[:20])
+        return client
+
+    stalled = stall()
     try:
-        with socket.create_connection(("127.0.0.1", httpd.server_port), timeout=30) as stalled:
-            stalled.sendall(head + body[:20])  # then nothing more: a client that hangs
-            statuses: list[int] = []
-            deadline = time.monotonic() + 20
-            # (a probe may come before the server has taken the stalled upload in)
-            while not (503 in statuses and statuses[-1] == 201) and time.monotonic() < deadline:
-                statuses.append(post(base, UPLOAD, "later.txt"))
-                time.sleep(0.1)
-            dropped = stalled.recv(1024)  # the server's answer, or b"" once it hung up
+        statuses: list[int] = []
+        deadline = time.monotonic() + 30
+        while 503 not in statuses and time.monotonic() < deadline:
+            statuses.append(post(base, UPLOAD, "probe.txt"))
+            # A probe that came first took the only slot, and the stalled upload was
+            # answered 503 itself: stall again, until the stalled one holds the slot.
+            stalled.settimeout(0.5)
+            try:
+                answered = stalled.recv(1024)
+            except TimeoutError:
+                continue
+            assert answered.startswith(b"HTTP/1.1 503"), answered
+            stalled.close()
+            stalled = stall()
+        stalled.settimeout(30)
+        dropped = stalled.recv(1024)  # b"" once the server hung up, or its answer
+        after = post(base, UPLOAD, "later.txt")
     finally:
+        stalled.close()
         httpd.shutdown()
         httpd.server_close()
         thread.join(timeout=10)
 
-    assert 503 in statuses  # the stalled upload held the only slot...
-    assert statuses[-1] == 201  # ...until the server dropped it
+    assert statuses[-1] == 503  # the stalled upload held the only slot...
+    assert after == 201  # ...until the server dropped it
     assert not dropped.startswith(b"HTTP/1.1 201")
     names = {name for item in store.list() for name in item.names}
     assert "later.txt" in names
