@@ -208,7 +208,7 @@ class GcsBackend(MetadataBackend):
             params = {"name": key, **_preconditions(basis, create)}
             size = os.path.getsize(source)
             try:
-                with _upload_errors(location, source, crc32c, create):
+                with _upload_errors(location, source, create):
                     uploaded = upload(location.fs, bucket, resource, source, params, callback)
             except ConflictError:
                 # An upload that gcsfs retried after its response was lost fails its own

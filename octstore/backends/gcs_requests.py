@@ -125,7 +125,7 @@ def _state(resource: Mapping[str, Any], metadata: Metadata | None) -> ObjectStat
 
 
 @contextmanager
-def _upload_errors(location: Location, source: str, crc32c: str, if_absent: bool) -> Iterator[None]:
+def _upload_errors(location: Location, source: str, if_absent: bool) -> Iterator[None]:
     """Turn GCS's answers to a failed upload into octstore errors naming ``location``."""
     try:
         yield
@@ -136,11 +136,8 @@ def _upload_errors(location: Location, source: str, crc32c: str, if_absent: bool
     except (HttpError, ValueError) as error:
         if "crc32c" not in str(error).lower():
             raise
-        raise IntegrityError(
-            f"GCS refused {source} as {location.url}: its content does not match its CRC32C "
-            f"{crc32c} (did it change while it was uploaded?); nothing was written, write it "
-            "again"
-        ) from error
+        # GCS refused content that does not have the CRC32C taken before
+        raise IntegrityError.changed_while_uploaded(source, location.url) from error
 
 
 class _OtherVersion(Exception):
