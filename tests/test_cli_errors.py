@@ -111,20 +111,22 @@ def test_fetching_from_a_store_onto_other_content_exits_4_and_says_overwrite(
     assert (tmp_path / "a.csv").read_bytes() == b"mine"
 
 
-def test_no_credentials_for_s3_exits_5_and_says_how_to_give_them(s3fs_fs: object) -> None:
-    write_env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE")
-    }
-    env = {
-        **write_env,
+def _without_aws_credentials() -> dict[str, str]:
+    """This environment with no AWS credentials anywhere botocore would look."""
+    return {
+        **{
+            key: value
+            for key, value in os.environ.items()
+            if key not in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE")
+        },
         "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
         "AWS_CONFIG_FILE": os.devnull,
         "AWS_EC2_METADATA_DISABLED": "true",
     }
 
-    result = _run_with(env, "info", "s3://octstore-test/a.csv")
+
+def test_no_credentials_for_s3_exits_5_and_says_how_to_give_them(s3fs_fs: object) -> None:
+    result = _run_with(_without_aws_credentials(), "info", "s3://octstore-test/a.csv")
 
     assert result.returncode == 5
     error = one_line_error(result)
@@ -136,14 +138,7 @@ def test_no_credentials_for_s3_exits_5_and_says_how_to_give_them(s3fs_fs: object
 def test_no_credentials_for_a_dataset_names_the_dataset_not_its_manifest(
     s3fs_fs: object,
 ) -> None:
-    env = {
-        **{key: value for key, value in os.environ.items() if not key.startswith("AWS_")},
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }
-
-    result = _run_with(env, "ls", "s3://octstore-test/raw")
+    result = _run_with(_without_aws_credentials(), "ls", "s3://octstore-test/raw")
 
     assert result.returncode == 5
     error = one_line_error(result)

@@ -45,6 +45,15 @@ def write_example(df: Datafile) -> None:
         speed.attrs["units"] = "m/s"
 
 
+def two_datasets(backend: Backend, local: Path, big: np.ndarray) -> str:
+    """An HDF5 file with a dataset ``small`` (0 to 9) and then ``big``, put at ``local``'s
+    name behind octstore's back; its URL."""
+    with h5py.File(local, "w") as f:
+        f["small"] = np.arange(10)
+        f["big"] = big
+    return upload(backend, local, local.name)
+
+
 def upload(backend: Backend, local: Path, name: str) -> str:
     """Put a local file at ``name`` behind octstore's back (nothing enters its cache)."""
     url = backend.url(name)
@@ -354,10 +363,7 @@ def test_a_file_changed_while_read_in_parts_raises_integrity_error(
     backend: Backend, tmp_path: Path
 ) -> None:
     local = tmp_path / "changing.h5"
-    with h5py.File(local, "w") as f:
-        f["small"] = np.arange(10)
-        f["big"] = np.zeros(8 * MB, dtype=np.uint8)
-    url = upload(backend, local, "changing.h5")
+    url = two_datasets(backend, local, np.zeros(8 * MB, dtype=np.uint8))
 
     with make(backend, "changing.h5").open() as f:
         assert f["small"][9] == 9
@@ -422,11 +428,7 @@ def _read_while_the_io_thread_collects_garbage(url: str, options: dict[str, Any]
 def test_reading_parts_never_deadlocks_with_garbage_collection_on_the_io_thread(
     backend: Backend, tmp_path: Path
 ) -> None:
-    local = tmp_path / "collected.h5"
-    with h5py.File(local, "w") as f:
-        f["small"] = np.arange(10)
-        f["big"] = np.ones(4 * MB, dtype=np.uint8)
-    url = upload(backend, local, "collected.h5")
+    url = two_datasets(backend, tmp_path / "collected.h5", np.ones(4 * MB, dtype=np.uint8))
     context = multiprocessing.get_context("spawn")
     out = context.Queue()
     process = context.Process(
